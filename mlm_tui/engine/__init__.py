@@ -1,0 +1,34 @@
+"""The headless core of mlm-tui: no Textual here, and torch/transformers only once a model loads."""
+
+from .errors import EngineError
+from .loading import DEFAULT_MODEL, resolve_model
+from .model import MASK_ALIAS, MaskedLM, resolve_device
+from .types import (
+    Encoding,
+    MaskResult,
+    ModelInfo,
+    Prediction,
+    PredictResult,
+    ScoreResult,
+    TargetScore,
+    Token,
+    TokenScore,
+)
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "MASK_ALIAS",
+    "Encoding",
+    "EngineError",
+    "MaskResult",
+    "MaskedLM",
+    "ModelInfo",
+    "PredictResult",
+    "Prediction",
+    "ScoreResult",
+    "TargetScore",
+    "Token",
+    "TokenScore",
+    "resolve_device",
+    "resolve_model",
+]

@@ -1,0 +1,151 @@
+"""Find a model's files and check them before anything is unpickled or executed.
+
+Every model ends up as a local directory: a path the user gave, a snapshot in
+the Hugging Face cache, or a fresh download. Weights are read from safetensors;
+pickle (``.bin``) weights are refused unless the user allows them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from .errors import EngineError
+
+DEFAULT_MODEL = "bert-base-uncased"
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+_SAFETENSORS = ("model.safetensors", "model.safetensors.index.json")
+_PICKLE = ("pytorch_model.bin", "pytorch_model.bin.index.json")
+_HUB_PROBE_SECONDS = 4.0
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    name: str
+    """What the user asked for."""
+    path: Path
+    """A local directory holding config, tokenizer and weights."""
+    use_safetensors: bool
+
+
+def hub_offline() -> bool:
+    """True when the user asked the Hugging Face libraries not to touch the network."""
+    value = os.environ.get("HF_HUB_OFFLINE", "") or os.environ.get("TRANSFORMERS_OFFLINE", "")
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def hub_reachable(timeout: float = _HUB_PROBE_SECONDS) -> bool:
+    """Can we open a TCP connection to the Hub within ``timeout`` seconds?
+
+    Runs in a daemon thread so a hanging DNS lookup cannot hold us longer than
+    the timeout. With a proxy configured we cannot tell, so we say yes and let
+    the download report its own error.
+    """
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return True
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    host = endpoint.hostname or "huggingface.co"
+    port = endpoint.port or (443 if endpoint.scheme != "http" else 80)
+    result: list[bool] = []
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                result.append(True)
+        except OSError:
+            result.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout + 0.5)
+    return bool(result and result[0])
+
+
+def _weights_kind(path: Path) -> str | None:
+    names = {p.name for p in path.iterdir()}
+    if any(n in names for n in _SAFETENSORS) or any(n.endswith(".safetensors") for n in names):
+        return "safetensors"
+    if any(n in names for n in _PICKLE):
+        return "pickle"
+    return None
+
+
+def check_model_dir(name: str, path: Path, *, allow_pickle: bool) -> ResolvedModel:
+    """Check that ``path`` looks like a loadable masked-LM folder and pick the weights format."""
+    if not path.is_dir():
+        raise EngineError(f"{path} is not a directory: pass a model folder or a Hugging Face model id")
+    if not (path / "config.json").is_file():
+        raise EngineError(f"{path} is not a model folder: it has no config.json")
+    kind = _weights_kind(path)
+    if kind is None:
+        raise EngineError(f"{path} holds no PyTorch weights (model.safetensors or pytorch_model.bin)")
+    if kind == "pickle" and not allow_pickle:
+        raise EngineError(
+            f"{name} has only pickle weights (pytorch_model.bin), and loading pickle can run "
+            "arbitrary code; pass --allow-pickle if you trust where it came from"
+        )
+    return ResolvedModel(name=name, path=path, use_safetensors=kind == "safetensors")
+
+
+def _cached_snapshot(repo_id: str) -> Path | None:
+    from huggingface_hub import try_to_load_from_cache
+
+    config = try_to_load_from_cache(repo_id, "config.json")
+    if not isinstance(config, str):
+        return None
+    snapshot = Path(config).parent
+    return snapshot if _weights_kind(snapshot) else None
+
+
+def _download(repo_id: str, *, allow_pickle: bool) -> Path:
+    from huggingface_hub import snapshot_download
+
+    patterns = ["*.json", "*.txt", "*.model", "*.safetensors"]
+    if allow_pickle:
+        patterns.append("pytorch_model.bin*")
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=patterns))
+    except Exception as exc:  # the hub raises many kinds; the user needs one line
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise EngineError(f"could not download {repo_id} from the Hugging Face Hub: {message}") from exc
+
+
+def resolve_model(
+    name: str,
+    *,
+    allow_pickle: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> ResolvedModel:
+    """Turn a hub id or a path into a checked local model folder.
+
+    Hub ids are served from the local cache without touching the network. When
+    a model is not cached, we download it only if the Hub answers within a few
+    seconds; offline (``HF_HUB_OFFLINE=1``) we fail at once.
+    """
+    expanded = Path(os.path.expanduser(name))
+    if expanded.exists():
+        return check_model_dir(name, expanded, allow_pickle=allow_pickle)
+    looks_like_path = name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
+    if looks_like_path or not _HUB_ID.match(name):
+        raise EngineError(f"no such model folder: {name}")
+
+    snapshot = _cached_snapshot(name)
+    if snapshot is not None:
+        return check_model_dir(name, snapshot, allow_pickle=allow_pickle)
+    how = f"download it where the Hub is reachable (`hf download {name}`) or pass --model PATH"
+    if hub_offline():
+        raise EngineError(f"{name} is not in the Hugging Face cache and HF_HUB_OFFLINE is set; {how}")
+    if progress:
+        progress(f"checking the Hugging Face Hub for {name}")
+    if not hub_reachable():
+        raise EngineError(f"{name} is not in the Hugging Face cache and the Hub cannot be reached; {how}")
+    if progress:
+        progress(f"downloading {name}")
+    return check_model_dir(name, _download(name, allow_pickle=allow_pickle), allow_pickle=allow_pickle)
