@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 
@@ -255,10 +257,25 @@ def run_score(args: argparse.Namespace) -> int:
 
 
 def run_tui(args: argparse.Namespace) -> int:
-    print(
-        f"{PROG}: the terminal UI is not built yet; use `{PROG} predict` or `{PROG} score`", file=sys.stderr
+    from .app import make_app
+
+    app = make_app(
+        _read_text(args.text),
+        model=args.model,
+        top_k=args.top_k,
+        device=args.device,
+        allow_pickle=args.allow_pickle,
+        trust_remote_code=args.trust_remote_code,
     )
-    return 1
+    app.run()
+    busy = [
+        t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()
+    ]
+    if busy:  # a model load or forward pass still running: do not wait for it on the way out
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,6 +5,7 @@ from .loading import DEFAULT_MODEL, resolve_model
 from .model import MASK_ALIAS, MaskedLM, resolve_device
 from .types import (
     Encoding,
+    Engine,
     MaskResult,
     ModelInfo,
     Prediction,
@@ -19,6 +20,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "MASK_ALIAS",
     "Encoding",
+    "Engine",
     "EngineError",
     "MaskResult",
     "MaskedLM",

@@ -104,6 +104,8 @@ class MaskedLM:
         self._mask_id: int = tokenizer.mask_token_id
         self._pad_id: int | None = tokenizer.pad_token_id
         self._takes_token_types = "token_type_ids" in getattr(tokenizer, "model_input_names", ())
+        backend = getattr(tokenizer, "backend_tokenizer", None)
+        self._wordpiece = type(getattr(backend, "model", None)).__name__ == "WordPiece"
 
     # ------------------------------------------------------------------ loading
 
@@ -280,6 +282,29 @@ class MaskedLM:
             shown = shown[2:]
         shown = shown.strip()
         return piece if not shown or "\ufffd" in shown else shown
+
+    def substitute(self, encoding: Encoding, position: int, token_id: int) -> tuple[str, int, int]:
+        """Put token ``token_id`` in the text in place of the token at ``position``.
+
+        Returns the new text and the character span of what was inserted. A
+        continuation piece (``##ing``, or a BPE piece without a space marker) is
+        glued to the word before it; a word-initial piece keeps a space before it.
+        """
+        token = encoding.tokens[position]
+        text = encoding.text
+        start, end = token.start, token.end
+        while start < end and text[start].isspace():
+            start += 1
+        piece = self.tokenizer.convert_ids_to_tokens(token_id)
+        word = self.display(piece)
+        if piece.startswith("##") or (not self._wordpiece and not piece.startswith(("Ġ", "▁"))):
+            glued = start > 0 and text[start - 1].isspace() and (piece.startswith("##") or start != 0)
+            while glued and start > 0 and text[start - 1].isspace():
+                start -= 1
+        elif piece.startswith(("Ġ", "▁")) and start > 0 and not text[start - 1].isspace():
+            word = " " + word
+        new_text = text[:start] + word + text[end:]
+        return new_text, start, start + len(word)
 
     def token_str(self, token_id: int) -> str:
         return self.tokenizer.decode([token_id])

@@ -7,7 +7,9 @@ test its screens against these types with a fake engine.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -202,6 +204,22 @@ class ScoreResult:
             "pll": self.pll,
             "pseudo_perplexity": self.pseudo_perplexity,
         }
+
+
+class Engine(Protocol):
+    """What the app needs from an engine; :class:`mlm_tui.engine.MaskedLM` is the real one."""
+
+    info: ModelInfo
+
+    def encode(self, text: str) -> Encoding: ...
+
+    def predict(
+        self, encoding: Encoding, masked: Iterable[int] = (), *, top_k: int = 5, targets: Sequence[str] = ()
+    ) -> PredictResult: ...
+
+    def score(self, encoding: Encoding) -> ScoreResult: ...
+
+    def substitute(self, encoding: Encoding, position: int, token_id: int) -> tuple[str, int, int]: ...
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,84 @@
+"""The table under the tokens: top-k predictions for a mask, or per-token surprisal."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import DataTable
+
+from ..engine import MaskResult, ScoreResult
+from .token_view import surprisal_colour
+
+BAR_WIDTH = 24
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+
+
+def bar(fraction: float, width: int = BAR_WIDTH) -> str:
+    """A horizontal bar of ``fraction`` × ``width`` cells, in eighths of a cell."""
+    cells = max(0.0, min(1.0, fraction)) * width
+    full = int(cells)
+    rest = _EIGHTHS[int((cells - full) * 8)] if full < width else ""
+    return ("█" * full + rest).rstrip()
+
+
+class PredictionTable(DataTable):
+    """Rows are predictions (rank, token, probability, bar) or token scores (surprisal view)."""
+
+    BINDINGS = [
+        Binding("enter", "select_cursor", "Substitute", tooltip="Put this token in the sentence"),
+    ]
+
+    DEFAULT_CSS = """
+    PredictionTable {
+        height: 1fr;
+    }
+    """
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.zebra_stripes = True
+
+    def show_predictions(self, mask: MaskResult) -> None:
+        cursor = self.cursor_row
+        self.clear(columns=True)
+        self.add_column("#", key="rank", width=3)
+        self.add_column("token", key="token", width=18)
+        self.add_column(Text("prob", justify="right"), key="prob", width=7)
+        self.add_column("", key="bar", width=BAR_WIDTH)
+        best = mask.predictions[0].score if mask.predictions else 1.0
+        for rank, prediction in enumerate(mask.predictions, start=1):
+            shown = prediction.token_str.strip() or repr(prediction.token_str)
+            self.add_row(
+                Text(str(rank), justify="right"),
+                shown,
+                Text(f"{prediction.score:.2%}", justify="right"),
+                bar(prediction.score / best if best else 0),
+                key=str(prediction.token),
+            )
+        self.move_cursor(row=min(cursor, max(0, self.row_count - 1)), animate=False)
+
+    def show_scores(self, scores: ScoreResult, selected: int) -> None:
+        self.clear(columns=True)
+        self.add_column("#", key="index", width=3)
+        self.add_column("token", key="token", width=18)
+        self.add_column(Text("log p", justify="right"), key="log_prob", width=7)
+        self.add_column(Text("surprisal", justify="right"), key="surprisal", width=9)
+        self.add_column("", key="bar", width=16)
+        worst = max((t.surprisal for t in scores.tokens), default=1.0) or 1.0
+        row = 0
+        for number, token in enumerate(scores.tokens):
+            if token.index == selected:
+                row = number
+            self.add_row(
+                Text(str(token.index), justify="right"),
+                token.token,
+                Text(f"{token.log_prob:.2f}", justify="right"),
+                Text(f"{token.surprisal:.2f}", justify="right"),
+                Text(bar(token.surprisal / worst, 16), style=surprisal_colour(token.surprisal)),
+                key=str(token.index),
+            )
+        self.move_cursor(row=row, animate=False)
+
+    def show_message(self, message: str) -> None:
+        self.clear(columns=True)
+        self.add_column(message, key="message")

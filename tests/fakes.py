@@ -1,0 +1,151 @@
+"""An instant, deterministic engine behind the real engine's interface, for app tests and snapshots."""
+
+from __future__ import annotations
+
+import re
+import threading
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+
+from mlm_tui.engine import (
+    Encoding,
+    EngineError,
+    MaskResult,
+    ModelInfo,
+    Prediction,
+    PredictResult,
+    ScoreResult,
+    Token,
+    TokenScore,
+)
+
+VOCAB = [
+    "capital",
+    "city",
+    "heart",
+    "center",
+    "pride",
+    "home",
+    "jewel",
+    "seat",
+    "largest",
+    "best",
+    "part",
+    "name",
+]
+MASK = "[MASK]"
+
+
+class FakeEngine:
+    """Splits on words and punctuation; words over 7 letters become two pieces (``contin ##ent``)."""
+
+    def __init__(self, *, predict_gate: Callable[[int], None] | None = None) -> None:
+        self.info = ModelInfo(
+            name="fake-bert",
+            path="/fake",
+            model_type="bert",
+            device="cpu",
+            dtype="float32",
+            mask_token=MASK,
+            max_length=512,
+            vocab_size=len(VOCAB),
+        )
+        self.calls: list[tuple[int, ...]] = []
+        self._gate = predict_gate
+        self._vocab = {w: i + 100 for i, w in enumerate(VOCAB)}
+
+    def _id(self, piece: str) -> int:
+        return self._vocab.setdefault(piece, 1000 + zlib.crc32(piece.encode()) % 9000)
+
+    def encode(self, text: str) -> Encoding:
+        if not text.strip():
+            raise EngineError("the text is empty")
+        tokens = [Token(0, 1, "[CLS]", "[CLS]", 0, 0, None, True)]
+        for word_index, match in enumerate(re.finditer(r"\[MASK\]|\w+|[^\w\s]", text)):
+            word, start = match.group(), match.start()
+            if word == MASK:
+                tokens.append(Token(len(tokens), 4, MASK, MASK, start, match.end(), word_index, False, True))
+                continue
+            lower = word.lower()
+            pieces = [lower[:6], lower[6:]] if len(lower) > 7 else [lower]
+            offset = start
+            for n, piece in enumerate(pieces):
+                text_piece = piece if n == 0 else "##" + piece
+                tokens.append(
+                    Token(
+                        len(tokens),
+                        self._id(text_piece),
+                        text_piece,
+                        piece,
+                        offset,
+                        offset + len(piece),
+                        word_index,
+                        False,
+                    )
+                )
+                offset += len(piece)
+        tokens.append(Token(len(tokens), 2, "[SEP]", "[SEP]", 0, 0, None, True))
+        return Encoding(text=text, tokens=tuple(tokens))
+
+    def predict(
+        self, encoding: Encoding, masked: Iterable[int] = (), *, top_k: int = 5, targets: Sequence[str] = ()
+    ) -> PredictResult:
+        masked = tuple(masked)
+        positions = sorted(set(masked) | set(encoding.mask_positions))
+        if not positions:
+            raise EngineError("the text has no mask")
+        self.calls.append(tuple(positions))
+        if self._gate:
+            self._gate(len(positions))
+        masks = []
+        for position in positions:
+            seed = zlib.crc32(f"{position}:{len(positions)}".encode())
+            order = sorted(VOCAB, key=lambda w: zlib.crc32(f"{seed}{w}".encode()))[:top_k]
+            raw = [1.0 / (rank + 1.5) for rank in range(len(order))]
+            total = sum(raw) * 1.25
+            predictions = tuple(
+                Prediction(score=r / total, token=self._vocab[w], token_str=w, sequence=f"… {w} …")
+                for w, r in zip(order, raw, strict=True)
+            )
+            masks.append(MaskResult(position=position, predictions=predictions))
+        return PredictResult(ids=encoding.ids, masks=tuple(masks), elapsed_ms=12.0)
+
+    def score(self, encoding: Encoding) -> ScoreResult:
+        tokens = tuple(
+            TokenScore(index=t.index, token=t.text, log_prob=-((len(t.display) * 7) % 9 + 0.25))
+            for t in encoding.tokens
+            if not t.special and not t.is_mask
+        )
+        return ScoreResult(text=encoding.text, model=self.info.name, tokens=tokens, elapsed_ms=30.0)
+
+    def substitute(self, encoding: Encoding, position: int, token_id: int) -> tuple[str, int, int]:
+        word = next(w for w, i in self._vocab.items() if i == token_id)
+        token = encoding.tokens[position]
+        text = encoding.text[: token.start] + word + encoding.text[token.end :]
+        return text, token.start, token.start + len(word)
+
+
+def instant_loader(engine: FakeEngine | None = None):
+    def load(progress: Callable[[str], None]) -> FakeEngine:
+        progress("loading the weights of fake-bert")
+        return engine or FakeEngine()
+
+    return load
+
+
+def blocked_loader(release: threading.Event, stage: str = "importing torch and transformers"):
+    """A loader that reports one stage and then waits until ``release`` is set."""
+
+    def load(progress: Callable[[str], None]) -> FakeEngine:
+        progress(stage)
+        release.wait(10)
+        return FakeEngine()
+
+    return load
+
+
+def failing_loader(message: str):
+    def load(progress: Callable[[str], None]) -> FakeEngine:
+        raise EngineError(message)
+
+    return load

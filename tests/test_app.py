@@ -1,0 +1,283 @@
+"""Pilot tests of the app: a fake engine for behaviour, a tiny real model for the real path."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+from fakes import FakeEngine, blocked_loader, failing_loader, instant_loader
+
+from mlm_tui.app import EXAMPLE_TEXT, MlmApp, make_app
+from mlm_tui.screens.help import HelpScreen
+
+SIZE = (100, 30)
+
+
+async def settle(pilot) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def cells(app: MlmApp) -> list[str]:
+    return [t.display for t in app.encoding.tokens]
+
+
+def table_tokens(app: MlmApp) -> list[str]:
+    table = app.table
+    return [str(table.get_row_at(r)[1]) for r in range(table.row_count)]
+
+
+async def test_opens_before_the_model_and_greys_out_model_keys():
+    release = threading.Event()
+    app = make_app("Paris is the capital of France.", model="fake-bert", loader=blocked_loader(release))
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            assert app.engine is None
+            assert "importing torch" in str(app.tokens.render())
+            assert app.tokens.check_action("toggle_mask", ()) is None  # shown, greyed out
+            assert app.check_action("surprisal", ()) is None
+            assert app.sentence.value == "Paris is the capital of France."
+            await pilot.press("m")  # does nothing yet, and nothing breaks
+            release.set()
+            await settle(pilot)
+            assert app.engine is not None
+            assert app.tokens.check_action("toggle_mask", ()) is True
+    finally:
+        release.set()
+
+
+async def test_default_text():
+    async with make_app(loader=instant_loader()).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert pilot.app.sentence.value == EXAMPLE_TEXT
+        assert cells(pilot.app)[1] == "paris"
+
+
+def test_the_app_module_needs_no_torch():
+    """The first frame can be drawn before torch is imported: the app imports it only in the loader."""
+    code = "import sys, mlm_tui.app, mlm_tui.cli; assert 'torch' not in sys.modules and 'transformers' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+async def test_keyboard_walkthrough():
+    engine = FakeEngine()
+    app = make_app(loader=instant_loader(engine))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        # type a sentence
+        await pilot.press("e", "ctrl+u")
+        await pilot.press(*"Berlin is the capital of Germany.")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert cells(app)[1:-1] == ["berlin", "is", "the", "capital", "of", "germany", "."]
+        assert app.focused is app.tokens
+        # move and mask
+        await pilot.press("right", "right", "right")
+        assert app.tokens.selected == 4
+        await pilot.press("m")
+        await settle(pilot)
+        assert app.tokens.masked == {4}
+        expected = [p.token_str for p in engine.predict(app.encoding, [4], top_k=10).masks[0].predictions]
+        assert table_tokens(app) == expected
+        assert "[MASK]" in str(app.tokens.render())
+        # substitute the second prediction with the keyboard
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert app.sentence.value == f"Berlin is the {expected[1]} of Germany."
+        assert app.tokens.masked == frozenset()
+        # undo brings back the text and the mask, redo the substitution
+        await pilot.press("u")
+        await settle(pilot)
+        assert app.sentence.value == "Berlin is the capital of Germany."
+        assert app.tokens.masked == {4}
+        await pilot.press("U")
+        await settle(pilot)
+        assert app.sentence.value == f"Berlin is the {expected[1]} of Germany."
+
+
+async def test_substitute_from_the_table_keeps_other_masks():
+    app = make_app("The keys to the cabinet are on the table.", loader=instant_loader())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("right", "m")  # "keys"
+        await pilot.press("end", "left", "m")  # "table"
+        await settle(pilot)
+        assert app.tokens.masked == {2, 9}
+        await pilot.press("tab")  # into the table
+        assert app.focused is app.table
+        first = table_tokens(app)[0]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.sentence.value == f"The keys to the cabinet are on the {first}."
+        assert [app.encoding.tokens[i].display for i in app.tokens.masked] == ["keys"]
+
+
+async def test_whole_word_masking_and_clear():
+    app = make_app("A continental breakfast.", loader=instant_loader())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert cells(app)[1:-1] == ["a", "contin", "ental", "breakfast"[:6], "ast", "."]
+        await pilot.press("right", "right", "M")  # select "ental", mask the whole word
+        await settle(pilot)
+        assert app.tokens.masked == {2, 3}
+        assert len(app.predictions.masks) == 2
+        await pilot.press("c")
+        await settle(pilot)
+        assert app.tokens.masked == frozenset() and app.predictions is None
+
+
+async def test_word_jumps_and_edges():
+    app = make_app("A continental breakfast is served.", loader=instant_loader())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("w")
+        assert app.tokens.selected == 2  # "contin"
+        await pilot.press("w")
+        assert app.tokens.selected == 4  # "breakf", skipping "##ental"
+        await pilot.press("b")
+        assert app.tokens.selected == 2
+        await pilot.press("end")
+        assert cells(app)[app.tokens.selected] == "."
+        await pilot.press("home")
+        assert app.tokens.selected == 1
+
+
+async def test_stale_results_are_never_shown():
+    """Two masks toggled quickly: the first request finishes last and must be dropped."""
+    second_done = threading.Event()
+
+    def gate(n_masks: int) -> None:
+        if n_masks == 1:
+            second_done.wait(5)  # the older request is slow...
+        else:
+            second_done.set()  # ...the newer one is fast
+
+    engine = FakeEngine(predict_gate=gate)
+    app = make_app("The keys to the cabinet are on the table.", loader=instant_loader(engine))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("right", "m", "right", "m")
+        await settle(pilot)
+        assert engine.calls == [(2,), (2, 3)]  # both requests ran
+        assert [m.position for m in app.predictions.masks] == [2, 3]
+
+
+async def test_top_k_keys():
+    app = make_app("Paris is the [MASK] of France.", loader=instant_loader(), top_k=5)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.table.row_count == 5
+        await pilot.press("plus")
+        await settle(pilot)
+        assert app.table.row_count == 6
+        await pilot.press("minus", "minus")
+        await settle(pilot)
+        assert app.table.row_count == 4
+
+
+async def test_typed_mask_predicts_at_once():
+    app = make_app("Paris is the [MASK] of France.", loader=instant_loader())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.tokens.all_masks == (4,)
+        assert app.table.row_count == 10
+        assert "masks 1" in str(app.query_one("#status").render())
+
+
+async def test_surprisal_view():
+    engine = FakeEngine()
+    app = make_app("The keys to the cabinet are on the table.", loader=instant_loader(engine))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        expected = engine.score(app.encoding)
+        assert app.tokens.surprisal == {t.index: t.surprisal for t in expected.tokens}
+        assert f"{expected.pseudo_perplexity:.2f}" in app.query_one("#predictions").border_title
+        assert f"PPPL {expected.pseudo_perplexity:.2f}" in str(app.query_one("#status").render())
+        await pilot.press("s")
+        await settle(pilot)
+        assert app.tokens.surprisal is None
+
+
+async def test_bad_text_keeps_everything():
+    app = make_app("Paris is the capital of France.", loader=instant_loader())
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(pilot)
+        await pilot.press("e", "ctrl+u", "space", "space", "enter")
+        await settle(pilot)
+        assert any("empty" in n.message for n in app._notifications)
+        assert app.text == "Paris is the capital of France."  # the tokens still stand for it
+        assert cells(app)[1] == "paris"
+        assert app.sentence.value == "  "  # and what the user typed is still there to fix
+        await pilot.press("escape")
+        assert app.sentence.value == "Paris is the capital of France."
+
+
+async def test_model_failure_is_shown_and_the_app_keeps_running():
+    app = make_app("My text stays.", model="nope", loader=failing_loader("no such model folder: nope"))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(pilot)
+        assert app.is_running
+        assert "no such model folder" in str(app.tokens.render())
+        assert "no such model folder" in str(app.query_one("#status").render())
+        assert app.sentence.value == "My text stays."
+        await pilot.press("m", "s", "enter")  # nothing to do, nothing breaks
+        assert app.is_running
+
+
+async def test_help_lists_every_key():
+    app = make_app(loader=instant_loader())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        shown = str(app.screen.query_one("Static").render())
+        from mlm_tui.widgets.token_view import TokenView
+
+        for binding in [*TokenView.BINDINGS, *MlmApp.BINDINGS]:
+            assert binding.tooltip in shown
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_quit_while_loading():
+    release = threading.Event()
+    app = make_app(loader=blocked_loader(release))
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("q")
+            await pilot.pause()
+            assert not app.is_running
+    finally:
+        release.set()
+
+
+async def test_no_color_and_small_terminal(monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app("The keys to the cabinet are on the table.", loader=instant_loader())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("right", "m")
+        await settle(pilot)
+        assert app.table.row_count == 10
+        assert app.query_one("#status").region.y < 24 and app.table.region.height >= 3
+
+
+async def test_real_tiny_model(bert_dir, bert):
+    app = make_app("Paris is the capital of France.", model=str(bert_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert cells(app) == [t.display for t in bert.encode("Paris is the capital of France.").tokens]
+        await pilot.press("right", "right", "right", "m")
+        await settle(pilot)
+        expected = bert.predict(app.encoding, [4], top_k=10).masks[0].predictions
+        assert table_tokens(app) == [p.token_str for p in expected]
+        await pilot.press("enter")
+        await settle(pilot)
+        # the pipeline's own "sequence" for this candidate is the reference for the new text
+        assert app.sentence.value.lower() == expected[0].sequence

@@ -1,0 +1,77 @@
+"""Snapshots of the main screens at a fixed size, with the instant fake engine (never real probabilities)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from fakes import blocked_loader, instant_loader
+
+from mlm_tui.app import make_app
+
+SIZE = (100, 30)
+TEXT = "The keys to the cabinet are on the table."
+
+
+async def settle(pilot) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+@pytest.fixture
+def release():
+    event = threading.Event()
+    yield event
+    event.set()
+
+
+def test_loading(snap_compare, release):
+    app = make_app(TEXT, model="bert-base-uncased", loader=blocked_loader(release))
+    assert snap_compare(app, terminal_size=SIZE)
+
+
+def test_one_mask(snap_compare):
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("right", "right", "right", "right", "m")
+        await settle(pilot)
+
+    assert snap_compare(make_app(TEXT, loader=instant_loader()), terminal_size=SIZE, run_before=run_before)
+
+
+def test_several_masks(snap_compare):
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("right", "m", "end", "left", "m")
+        await settle(pilot)
+
+    assert snap_compare(make_app(TEXT, loader=instant_loader()), terminal_size=SIZE, run_before=run_before)
+
+
+def test_surprisal(snap_compare):
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("s", "right", "right")
+        await settle(pilot)
+
+    assert snap_compare(make_app(TEXT, loader=instant_loader()), terminal_size=SIZE, run_before=run_before)
+
+
+def test_help(snap_compare):
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(make_app(TEXT, loader=instant_loader()), terminal_size=SIZE, run_before=run_before)
+
+
+def test_small_terminal(snap_compare):
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("right", "m")
+        await settle(pilot)
+
+    assert snap_compare(
+        make_app(TEXT, loader=instant_loader()), terminal_size=(80, 24), run_before=run_before
+    )
