@@ -167,7 +167,10 @@ class MlmApp(App[None]):
 
     def on_model_ready(self, message: ModelReady) -> None:
         self.engine = message.engine
+        self.model_name = message.engine.info.name
         self.tokens.mask_token = message.engine.info.mask_token
+        for note in message.engine.info.notes:
+            self.notify(note, title="Bundled model", timeout=12)
         for warning in message.engine.info.warnings:
             self.notify(warning, severity="warning", timeout=10)
         if self._apply_text(self.text, frozenset(), record=True):
@@ -534,7 +537,7 @@ def make_app(
     loader: Loader | None = None,
 ) -> MlmApp:
     """Build the app; the CLI, the tests and the screenshot script all come through here."""
-    name = model or DEFAULT_MODEL
+    name = model or DEFAULT_MODEL  # what the screen says while loading
 
     def load(progress: Callable[[str], None]) -> Engine:
         from .engine import MaskedLM  # torch is imported in here, in the worker thread

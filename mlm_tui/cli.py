@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Sequence
 
 from . import __version__
-from .engine import DEFAULT_MODEL, MASK_ALIAS, EngineError
+from .engine import BUNDLED_MODEL, DEFAULT_MODEL, MASK_ALIAS, EngineError
 
 PROG = "mlm-tui"
 COMMANDS = ("predict", "score")
@@ -35,8 +35,9 @@ Run `mlm-tui predict --help` or `mlm-tui score --help` for their options.
 EPILOG = f"""\
 models:
   --model takes a Hugging Face id (bert-base-uncased, roberta-base, answerdotai/ModernBERT-base, ...)
-  or a local folder. Hub ids are read from the Hugging Face cache without touching the network;
-  with HF_HUB_OFFLINE=1 nothing is downloaded. Default: {DEFAULT_MODEL}.
+  or a local folder, or {BUNDLED_MODEL} (a small English model shipped with mlm-tui). Hub ids are
+  read from the Hugging Face cache without touching the network; with HF_HUB_OFFLINE=1 nothing is
+  downloaded. Default: {DEFAULT_MODEL} when it is cached or the Hub answers, else {BUNDLED_MODEL}.
   Weights are read from safetensors; pickle (.bin) weights need --allow-pickle.
 
 examples:
@@ -74,7 +75,12 @@ def _model_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     group = common.add_argument_group("model")
     group.add_argument(
-        "--model", "-m", default=None, metavar="M", help=f"hub id or folder (default: {DEFAULT_MODEL})"
+        "--model",
+        "-m",
+        default=None,
+        metavar="M",
+        help=f"hub id, folder, or {BUNDLED_MODEL!r} (the bundled model); default: {DEFAULT_MODEL} when cached "
+        "or downloadable, else the bundled model",
     )
     group.add_argument(
         "--device", "-d", type=_device, default="cpu", metavar="D", help="cpu (default), cuda, mps or auto"
@@ -166,11 +172,13 @@ def _load(args: argparse.Namespace):
     from .engine import MaskedLM
 
     engine = MaskedLM.load(
-        args.model or DEFAULT_MODEL,
+        args.model,
         device=args.device,
         allow_pickle=args.allow_pickle,
         trust_remote_code=args.trust_remote_code,
     )
+    for note in engine.info.notes:
+        print(f"{PROG}: note: {note}", file=sys.stderr)
     for warning in engine.info.warnings:
         _warn(warning)
     return engine

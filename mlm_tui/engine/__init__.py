@@ -1,7 +1,7 @@
 """The headless core of mlm-tui: no Textual here, and torch/transformers only once a model loads."""
 
 from .errors import EngineError
-from .loading import DEFAULT_MODEL, resolve_model
+from .loading import BUNDLED_MODEL, DEFAULT_MODEL, bundled_models, resolve_model
 from .model import MASK_ALIAS, MaskedLM, resolve_device
 from .types import (
     Encoding,
@@ -17,6 +17,7 @@ from .types import (
 )
 
 __all__ = [
+    "BUNDLED_MODEL",
     "DEFAULT_MODEL",
     "MASK_ALIAS",
     "Encoding",
@@ -31,6 +32,7 @@ __all__ = [
     "TargetScore",
     "Token",
     "TokenScore",
+    "bundled_models",
     "resolve_device",
     "resolve_model",
 ]

@@ -19,11 +19,14 @@ from urllib.parse import urlparse
 from .errors import EngineError
 
 DEFAULT_MODEL = "bert-base-uncased"
+BUNDLED_MODEL = "minilm-mlm-en"
+"""The small English model shipped inside the package, used when the default cannot be had."""
+BUNDLED_DIR = Path(__file__).resolve().parent.parent / "models"
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 _SAFETENSORS = ("model.safetensors", "model.safetensors.index.json")
 _PICKLE = ("pytorch_model.bin", "pytorch_model.bin.index.json")
-_HUB_PROBE_SECONDS = 4.0
+_HUB_PROBE_SECONDS = 2.5
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ class ResolvedModel:
     path: Path
     """A local directory holding config, tokenizer and weights."""
     use_safetensors: bool
+    note: str | None = None
+    """Something the user should know about this choice (e.g. the bundled model stands in)."""
 
 
 def hub_offline() -> bool:
@@ -104,34 +109,73 @@ def _cached_snapshot(repo_id: str) -> Path | None:
     return snapshot if _weights_kind(snapshot) else None
 
 
-def _download(repo_id: str, *, allow_pickle: bool) -> Path:
+def bundled_models() -> dict[str, Path]:
+    """Short name → folder of every model shipped inside the package."""
+    if not BUNDLED_DIR.is_dir():
+        return {}
+    return {p.name: p for p in sorted(BUNDLED_DIR.iterdir()) if (p / "config.json").is_file()}
+
+
+def _bundled(name: str) -> Path | None:
+    models = bundled_models()
+    if name == "bundled":
+        name = BUNDLED_MODEL
+    return models.get(name)
+
+
+def _progress_bar(progress: Callable[[str], None], what: str) -> type:
+    """A tqdm class that reports download progress through ``progress`` instead of drawing on stderr."""
+    from tqdm.auto import tqdm
+
+    class Reporter(tqdm):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            kwargs["disable"] = True
+            super().__init__(*args, **kwargs)
+
+        def update(self, n: float | None = 1) -> bool | None:
+            done = super().update(n)
+            if self.total:
+                progress(f"downloading {what}: {self.n / self.total:.0%} of {self.total / 1e6:.0f} MB")
+            return done
+
+    return Reporter
+
+
+def _download(repo_id: str, *, allow_pickle: bool, progress: Callable[[str], None] | None) -> Path:
     from huggingface_hub import snapshot_download
 
     patterns = ["*.json", "*.txt", "*.model", "*.safetensors"]
     if allow_pickle:
         patterns.append("pytorch_model.bin*")
+    extra = {"tqdm_class": _progress_bar(progress, repo_id)} if progress else {}
     try:
-        return Path(snapshot_download(repo_id, allow_patterns=patterns))
+        return Path(snapshot_download(repo_id, allow_patterns=patterns, **extra))
     except Exception as exc:  # the hub raises many kinds; the user needs one line
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise EngineError(f"could not download {repo_id} from the Hugging Face Hub: {message}") from exc
 
 
 def resolve_model(
-    name: str,
+    name: str | None,
     *,
     allow_pickle: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> ResolvedModel:
-    """Turn a hub id or a path into a checked local model folder.
+    """Turn a hub id, a path or a bundled model's short name into a checked local model folder.
 
     Hub ids are served from the local cache without touching the network. When
     a model is not cached, we download it only if the Hub answers within a few
-    seconds; offline (``HF_HUB_OFFLINE=1``) we fail at once.
+    seconds; offline (``HF_HUB_OFFLINE=1``) we fail at once. With no name, the
+    default model is used when it can be had, and the bundled model otherwise.
     """
+    if name is None:
+        return _resolve_default(allow_pickle=allow_pickle, progress=progress)
     expanded = Path(os.path.expanduser(name))
     if expanded.exists():
         return check_model_dir(name, expanded, allow_pickle=allow_pickle)
+    bundled = _bundled(name)
+    if bundled is not None:
+        return check_model_dir(bundled.name, bundled, allow_pickle=allow_pickle)
     looks_like_path = name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
     if looks_like_path or not _HUB_ID.match(name):
         raise EngineError(f"no such model folder: {name}")
@@ -148,4 +192,29 @@ def resolve_model(
         raise EngineError(f"{name} is not in the Hugging Face cache and the Hub cannot be reached; {how}")
     if progress:
         progress(f"downloading {name}")
-    return check_model_dir(name, _download(name, allow_pickle=allow_pickle), allow_pickle=allow_pickle)
+    path = _download(name, allow_pickle=allow_pickle, progress=progress)
+    return check_model_dir(name, path, allow_pickle=allow_pickle)
+
+
+def _resolve_default(*, allow_pickle: bool, progress: Callable[[str], None] | None) -> ResolvedModel:
+    """The default model from the cache or the Hub; the bundled model at once when neither answers."""
+    snapshot = _cached_snapshot(DEFAULT_MODEL)
+    if snapshot is not None:
+        return check_model_dir(DEFAULT_MODEL, snapshot, allow_pickle=allow_pickle)
+    bundled = _bundled(BUNDLED_MODEL)
+    if hub_offline():
+        why = "HF_HUB_OFFLINE is set"
+    else:
+        if progress:
+            progress(f"checking the Hugging Face Hub for {DEFAULT_MODEL}")
+        if hub_reachable():
+            return resolve_model(DEFAULT_MODEL, allow_pickle=allow_pickle, progress=progress)
+        why = "the Hub cannot be reached"
+    if bundled is None:  # a source checkout without the model files
+        return resolve_model(DEFAULT_MODEL, allow_pickle=allow_pickle, progress=progress)
+    note = (
+        f"{DEFAULT_MODEL} is not in the Hugging Face cache and {why}: using the small bundled model "
+        f"{BUNDLED_MODEL} (pass --model to choose another)"
+    )
+    resolved = check_model_dir(BUNDLED_MODEL, bundled, allow_pickle=allow_pickle)
+    return ResolvedModel(resolved.name, resolved.path, resolved.use_safetensors, note)

@@ -112,14 +112,17 @@ class MaskedLM:
     @classmethod
     def load(
         cls,
-        name: str,
+        name: str | None = None,
         *,
         device: str = "cpu",
         allow_pickle: bool = False,
         trust_remote_code: bool = False,
         progress: Callable[[str], None] | None = None,
     ) -> MaskedLM:
-        """Load a masked LM by Hugging Face id or local folder.
+        """Load a masked LM by Hugging Face id, local folder or bundled short name.
+
+        With no ``name``, the default model when it can be had, else the bundled one
+        (``info.notes`` then says so).
 
         ``progress`` is called with a short description of each stage, for UIs.
         Raises :class:`EngineError` with a one-line message for anything a user can fix.
@@ -133,6 +136,7 @@ class MaskedLM:
         transformers.logging.set_verbosity_error()
         transformers.logging.disable_progress_bar()
         resolved: ResolvedModel = resolve_model(name, allow_pickle=allow_pickle, progress=say)
+        name = resolved.name
         device = resolve_device(device)
         path = str(resolved.path)
 
@@ -170,7 +174,7 @@ class MaskedLM:
             model, loading_info = AutoModelForMaskedLM.from_pretrained(
                 path,
                 config=config,
-                dtype=torch.float32,
+                dtype=torch.float32,  # fp16 files run ~3x slower on CPUs; a fast mode is a choice
                 use_safetensors=resolved.use_safetensors,
                 trust_remote_code=trust_remote_code,
                 output_loading_info=True,
@@ -198,6 +202,7 @@ class MaskedLM:
             max_length=max_length,
             vocab_size=config.vocab_size,
             warnings=tuple(warnings),
+            notes=(resolved.note,) if resolved.note else (),
         )
         return cls(model, tokenizer, info)
 

@@ -237,3 +237,6 @@ class ModelInfo:
     max_length: int
     vocab_size: int
     warnings: tuple[str, ...] = ()
+    """Problems with the model itself (e.g. an untrained masked-LM head)."""
+    notes: tuple[str, ...] = ()
+    """Things to tell the user about the choice of model (e.g. the bundled model stands in)."""
