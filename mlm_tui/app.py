@@ -534,6 +534,7 @@ def make_app(
     device: str = "cpu",
     allow_pickle: bool = False,
     trust_remote_code: bool = False,
+    fast: str | None = None,
     loader: Loader | None = None,
 ) -> MlmApp:
     """Build the app; the CLI, the tests and the screenshot script all come through here."""
@@ -543,10 +544,11 @@ def make_app(
         from .engine import MaskedLM  # torch is imported in here, in the worker thread
 
         engine = MaskedLM.load(
-            name,
+            model,
             device=device,
             allow_pickle=allow_pickle,
             trust_remote_code=trust_remote_code,
+            fast=fast,
             progress=progress,
         )
         progress("warming up")

@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Sequence
 
 from . import __version__
-from .engine import BUNDLED_MODEL, DEFAULT_MODEL, MASK_ALIAS, EngineError
+from .engine import BUNDLED_MODEL, DEFAULT_MODEL, FAST_MODES, MASK_ALIAS, EngineError
 
 PROG = "mlm-tui"
 COMMANDS = ("predict", "score")
@@ -92,6 +92,16 @@ def _model_options() -> argparse.ArgumentParser:
     )
     group.add_argument(
         "--trust-remote-code", action="store_true", help="run custom model code from the model's repository"
+    )
+    group.add_argument(
+        "--fast",
+        nargs="?",
+        const="auto",
+        default=None,
+        choices=FAST_MODES,
+        metavar="MODE",
+        help="faster, slightly inexact: bf16 on CPUs with native bf16, else int8; fp16 on GPUs "
+        "(MODE: auto, bf16, int8 or fp16; default exact float32)",
     )
     common.add_argument("--debug", action="store_true", help="show tracebacks")
     return common
@@ -176,12 +186,17 @@ def _load(args: argparse.Namespace):
         device=args.device,
         allow_pickle=args.allow_pickle,
         trust_remote_code=args.trust_remote_code,
+        fast=args.fast,
     )
     for note in engine.info.notes:
         print(f"{PROG}: note: {note}", file=sys.stderr)
     for warning in engine.info.warnings:
         _warn(warning)
     return engine
+
+
+def _describe(engine) -> str:
+    return f"{engine.info.name} · {engine.info.device} · {engine.info.dtype}"
 
 
 def _bar(fraction: float, width: int = 20) -> str:
@@ -227,7 +242,7 @@ def run_predict(args: argparse.Namespace) -> int:
             for rank, p in enumerate(rows, start=1):
                 shown = p.token_str.strip() or repr(p.token_str)
                 print(f"{rank:>4}  {shown:<16} {p.score:>8.2%}  {_bar(p.score)}")
-    print(f"\n{engine.info.name} · {engine.info.device} · {result.elapsed_ms:.0f} ms", file=sys.stderr)
+    print(f"\n{_describe(engine)} · {result.elapsed_ms:.0f} ms", file=sys.stderr)
     return 0
 
 
@@ -260,7 +275,7 @@ def run_score(args: argparse.Namespace) -> int:
     print(
         f"\nPLL {result.pll:.3f} · pseudo-perplexity {result.pseudo_perplexity:.3f} · {len(result.tokens)} tokens"
     )
-    print(f"{engine.info.name} · {engine.info.device} · {result.elapsed_ms:.0f} ms", file=sys.stderr)
+    print(f"{_describe(engine)} · {result.elapsed_ms:.0f} ms", file=sys.stderr)
     return 0
 
 
@@ -274,6 +289,7 @@ def run_tui(args: argparse.Namespace) -> int:
         device=args.device,
         allow_pickle=args.allow_pickle,
         trust_remote_code=args.trust_remote_code,
+        fast=args.fast,
     )
     app.run()
     busy = [

@@ -91,6 +91,14 @@ def test_long_text_is_truncated_with_a_note(bert_dir):
     assert "window" in proc.stderr and len(json.loads(proc.stdout)) == 5
 
 
+def test_fast_mode_from_the_cli(bert_dir):
+    proc = run("predict", "Paris is the [MASK] of France.", "-m", str(bert_dir), "--fast", "int8")
+    assert proc.returncode == 0, proc.stderr
+    assert "int8" in proc.stderr  # the closing line names the mode
+    rows = json.loads(run("predict", "a [MASK].", "-m", str(bert_dir), "--fast", "--json").stdout)
+    assert len(rows) == 5 and all(0 < r["score"] < 1 for r in rows)
+
+
 def test_help_answers_without_torch():
     proc = run("--help")
     assert proc.returncode == 0 and "predict" in proc.stdout and "--model" in proc.stdout
@@ -139,6 +147,7 @@ BAD = [
     (["predict", "a [MASK]", "--mask-word", "zebra"], 1, "zebra"),
     (["score", "   "], 1, "empty"),
     (["predict", "a [MASK]", "--targets", ","], 1, "targets"),
+    (["predict", "a [MASK]", "--fast", "turbo"], 2, "--fast"),
 ]
 
 

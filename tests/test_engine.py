@@ -208,3 +208,37 @@ def test_engine_does_not_import_textual_or_torch_at_import():
 def test_loading_the_engine_never_imports_textual(bert_dir):
     code = f"import sys; from mlm_tui.engine import MaskedLM; MaskedLM.load({str(bert_dir)!r}); assert 'textual' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_cache_returns_what_a_fresh_run_returns(bert_dir):
+    engine = MaskedLM.load(str(bert_dir))
+    encoding = engine.encode("The keys to the [MASK] are on the table.")
+    fresh = engine.predict(encoding, top_k=7)
+    again = engine.predict(encoding, top_k=7)
+    assert again.cached and not fresh.cached
+    assert again.masks == fresh.masks
+    engine._cache.clear()
+    assert engine.predict(encoding, top_k=7).masks == fresh.masks
+    other = engine.predict(encoding, [2], top_k=7)  # another mask set is another entry
+    assert not other.cached and len(other.masks) == 2
+
+
+@pytest.mark.parametrize("mode", ["bf16", "int8"])
+def test_fast_modes_give_valid_probabilities(bert_dir, bert, mode):
+    fast = MaskedLM.load(str(bert_dir), fast=mode)
+    assert "(fast)" in fast.info.dtype
+    encoding = fast.encode("The keys to the [MASK] are on the [MASK].")
+    result = fast.predict(encoding, top_k=fast.info.vocab_size)
+    for mask in result.masks:
+        scores = [p.score for p in mask.predictions]
+        assert all(0 <= s <= 1 for s in scores) and sum(scores) == pytest.approx(1, abs=1e-3)
+        assert scores == sorted(scores, reverse=True)
+    exact = bert.predict(bert.encode("The keys to the [MASK] are on the [MASK]."), top_k=1)
+    best = {m.position: m.predictions[0].score for m in exact.masks}
+    for mask in result.masks:  # close to exact, not equal
+        top = {p.token: p.score for p in mask.predictions}
+        assert top[exact.for_position(mask.position).predictions[0].token] == pytest.approx(
+            best[mask.position], abs=0.02
+        )
+    scores = fast.score(fast.encode("The keys to the cabinet are on the table."))
+    assert all(t.log_prob <= 0 for t in scores.tokens)

@@ -2,7 +2,7 @@
 
 from .errors import EngineError
 from .loading import BUNDLED_MODEL, DEFAULT_MODEL, bundled_models, resolve_model
-from .model import MASK_ALIAS, MaskedLM, resolve_device
+from .model import FAST_MODES, MASK_ALIAS, MaskedLM, make_fast, resolve_device
 from .types import (
     Encoding,
     Engine,
@@ -19,6 +19,7 @@ from .types import (
 __all__ = [
     "BUNDLED_MODEL",
     "DEFAULT_MODEL",
+    "FAST_MODES",
     "MASK_ALIAS",
     "Encoding",
     "Engine",
@@ -33,6 +34,7 @@ __all__ = [
     "Token",
     "TokenScore",
     "bundled_models",
+    "make_fast",
     "resolve_device",
     "resolve_model",
 ]

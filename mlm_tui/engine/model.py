@@ -11,9 +11,12 @@ where the pipeline computes vocabulary logits at every position and reads a few.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
+import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +60,8 @@ _POSITION_OFFSET_TYPES = {"roberta", "xlm-roberta", "camembert", "data2vec-text"
 
 _DEVICES = ("auto", "cpu", "cuda", "mps")
 SCORE_BATCH = 32
+CACHE_SIZE = 256
+"""Prediction results kept per engine, so going back to a mask already seen answers at once."""
 
 
 def resolve_device(device: str) -> str:
@@ -77,6 +82,44 @@ def resolve_device(device: str) -> str:
     if kind == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise EngineError("device mps is not available here; use --device cpu")
     return device
+
+
+FAST_MODES = ("auto", "bf16", "int8", "fp16")
+
+
+def cpu_has_native_bf16() -> bool:
+    """True on x86 CPUs with AVX512-BF16 or AMX, where bfloat16 matmuls run natively."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            flags = next((line for line in cpuinfo if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def make_fast(model: Any, device: str, mode: str = "auto") -> tuple[Any, str]:
+    """The model in a faster, less exact form, and a label for status bars.
+
+    ``auto`` picks float16 on GPUs, bfloat16 on CPUs with native bfloat16
+    (AVX512-BF16/AMX), and int8 dynamic quantization of the Linear layers on
+    other CPUs. Softmax always runs in float32.
+    """
+    import torch
+
+    if mode not in FAST_MODES:
+        raise EngineError(f"unknown fast mode {mode!r}: choose one of {', '.join(FAST_MODES)}")
+    gpu = device.startswith(("cuda", "mps"))
+    if mode == "auto":
+        mode = "fp16" if gpu else "bf16" if cpu_has_native_bf16() else "int8"
+    if mode == "int8":
+        if gpu:
+            raise EngineError("int8 dynamic quantization runs on the CPU only; use --fast fp16 on a GPU")
+        with warnings.catch_warnings():  # torch marks quantized tensors deprecated; they still work
+            warnings.simplefilter("ignore")
+            quantized = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        return quantized, "int8 dynamic (fast)"
+    dtype = torch.bfloat16 if mode == "bf16" else torch.float16
+    return model.to(dtype), f"{str(dtype).removeprefix('torch.')} (fast)"
 
 
 def _first_line(exc: BaseException) -> str:
@@ -100,7 +143,8 @@ class MaskedLM:
         self._lock = threading.Lock()
         self._device = torch.device(info.device)
         self._head = self._find_head(model, info.model_type)
-        self._vocab_size = model.get_output_embeddings().weight.shape[0] if self._head else info.vocab_size
+        self._cache: OrderedDict[tuple[object, ...], PredictResult] = OrderedDict()
+        self._cache_lock = threading.Lock()  # not the model's lock: a hit must not wait for a forward pass
         self._mask_id: int = tokenizer.mask_token_id
         self._pad_id: int | None = tokenizer.pad_token_id
         self._takes_token_types = "token_type_ids" in getattr(tokenizer, "model_input_names", ())
@@ -117,6 +161,7 @@ class MaskedLM:
         device: str = "cpu",
         allow_pickle: bool = False,
         trust_remote_code: bool = False,
+        fast: str | None = None,
         progress: Callable[[str], None] | None = None,
     ) -> MaskedLM:
         """Load a masked LM by Hugging Face id, local folder or bundled short name.
@@ -125,6 +170,8 @@ class MaskedLM:
         (``info.notes`` then says so).
 
         ``progress`` is called with a short description of each stage, for UIs.
+        ``fast`` trades exactness for speed (see :func:`make_fast`): ``"auto"``,
+        ``"bf16"``, ``"int8"`` or ``"fp16"``; ``None`` keeps exact float32.
         Raises :class:`EngineError` with a one-line message for anything a user can fix.
         """
         say = progress or (lambda _msg: None)
@@ -188,20 +235,24 @@ class MaskedLM:
         except (OSError, RuntimeError) as exc:
             raise EngineError(f"{name}: cannot load the model: {_first_line(exc)}") from exc
 
-        warnings = cls._head_warnings(name, model, loading_info)
+        head_warnings = cls._head_warnings(name, model, loading_info)
         model.to(device)
         model.eval()
+        dtype = "float32"
+        if fast:
+            say(f"preparing the fast mode ({fast})")
+            model, dtype = make_fast(model, device, fast)
         max_length = cls._max_length(tokenizer, config)
         info = ModelInfo(
             name=name,
             path=path,
             model_type=config.model_type,
             device=device,
-            dtype=str(next(model.parameters()).dtype).removeprefix("torch."),
+            dtype=dtype,
             mask_token=tokenizer.mask_token,
             max_length=max_length,
             vocab_size=config.vocab_size,
-            warnings=tuple(warnings),
+            warnings=tuple(head_warnings),
             notes=(resolved.note,) if resolved.note else (),
         )
         return cls(model, tokenizer, info)
@@ -408,6 +459,24 @@ class MaskedLM:
             if not 0 <= position < len(ids) or encoding.tokens[position].special:
                 raise EngineError(f"position {position} cannot be masked")
             ids[position] = self._mask_id
+        key = (encoding.text, tuple(ids), top_k, tuple(targets))
+        with self._cache_lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+        if hit is not None:
+            elapsed = (time.perf_counter() - started) * 1000
+            return dataclasses.replace(hit, elapsed_ms=elapsed, cached=True)
+        result = self._predict(encoding, ids, top_k, targets, started)
+        with self._cache_lock:
+            self._cache[key] = result
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return result
+
+    def _predict(
+        self, encoding: Encoding, ids: list[int], top_k: int, targets: Sequence[str], started: float
+    ) -> PredictResult:
         positions = [i for i, t in enumerate(ids) if t == self._mask_id]
         if not positions:
             raise EngineError(f"the text has no mask: write {MASK_ALIAS} where a word should be predicted")

@@ -135,6 +135,8 @@ class PredictResult:
     elapsed_ms: float
     truncated: bool = False
     """True when the input was longer than the model reads and a window around the masks was used."""
+    cached: bool = False
+    """True when the engine answered from its cache of recent results."""
 
     def for_position(self, position: int) -> MaskResult | None:
         for mask in self.masks:
