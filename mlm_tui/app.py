@@ -479,7 +479,7 @@ class MlmApp(App[None]):
             return
         info = self.engine.info
         parts = [
-            info.name,
+            f"{info.name} (bundled stand-in)" if info.notes else info.name,
             info.device,
             info.dtype,
             f"masks {len(self.tokens.all_masks)}",

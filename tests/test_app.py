@@ -281,3 +281,38 @@ async def test_real_tiny_model(bert_dir, bert):
         await settle(pilot)
         # the pipeline's own "sequence" for this candidate is the reference for the new text
         assert app.sentence.value.lower() == expected[0].sequence
+
+
+async def test_a_click_selects_a_cell():
+    app = make_app("The keys to the cabinet.", loader=instant_loader())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        # border (1) + padding (1) + "[CLS] the " (10): the first letter of "keys"
+        await pilot.click("#tokens", offset=(12, 1))
+        await pilot.pause()
+        assert app.encoding.tokens[app.tokens.selected].display == "keys"
+
+
+async def test_the_bundled_stand_in_is_announced():
+    from dataclasses import replace
+
+    engine = FakeEngine()
+    engine.info = replace(engine.info, name="minilm-mlm-en", notes=("using the small bundled model minilm-mlm-en",))
+    app = make_app(loader=instant_loader(engine))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(pilot)
+        assert "minilm-mlm-en (bundled stand-in)" in str(app.query_one("#status").render())
+        assert any("bundled model" in n.message for n in app._notifications)
+
+
+async def test_command_palette_offers_the_main_actions():
+    app = make_app("The keys to the cabinet.", loader=instant_loader())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for wanted in ("Mask the selected token", "Toggle the surprisal view", "Undo", "Substitute the prediction"):
+            assert wanted in titles
+        mask = next(c for c in app.get_system_commands(app.screen) if c.title == "Mask the selected token")
+        mask.callback()
+        await settle(pilot)
+        assert app.tokens.masked == {app.tokens.selected}
