@@ -127,7 +127,7 @@ def _progress_bar(progress: Callable[[str], None], what: str) -> type:
     """A tqdm class that reports download progress through ``progress`` instead of drawing on stderr."""
     from tqdm.auto import tqdm
 
-    class Reporter(tqdm):  # type: ignore[misc, valid-type]
+    class Reporter(tqdm):
         def __init__(self, *args: object, **kwargs: object) -> None:
             kwargs["disable"] = True
             super().__init__(*args, **kwargs)
@@ -147,9 +147,9 @@ def _download(repo_id: str, *, allow_pickle: bool, progress: Callable[[str], Non
     patterns = ["*.json", "*.txt", "*.model", "*.safetensors"]
     if allow_pickle:
         patterns.append("pytorch_model.bin*")
-    extra = {"tqdm_class": _progress_bar(progress, repo_id)} if progress else {}
+    reporter = _progress_bar(progress, repo_id) if progress else None
     try:
-        return Path(snapshot_download(repo_id, allow_patterns=patterns, **extra))
+        return Path(snapshot_download(repo_id, allow_patterns=patterns, tqdm_class=reporter))
     except Exception as exc:  # the hub raises many kinds; the user needs one line
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise EngineError(f"could not download {repo_id} from the Hugging Face Hub: {message}") from exc
