@@ -297,7 +297,9 @@ async def test_the_bundled_stand_in_is_announced():
     from dataclasses import replace
 
     engine = FakeEngine()
-    engine.info = replace(engine.info, name="minilm-mlm-en", notes=("using the small bundled model minilm-mlm-en",))
+    engine.info = replace(
+        engine.info, name="minilm-mlm-en", notes=("using the small bundled model minilm-mlm-en",)
+    )
     app = make_app(loader=instant_loader(engine))
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(pilot)
@@ -310,7 +312,12 @@ async def test_command_palette_offers_the_main_actions():
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        for wanted in ("Mask the selected token", "Toggle the surprisal view", "Undo", "Substitute the prediction"):
+        for wanted in (
+            "Mask the selected token",
+            "Toggle the surprisal view",
+            "Undo",
+            "Substitute the prediction",
+        ):
             assert wanted in titles
         mask = next(c for c in app.get_system_commands(app.screen) if c.title == "Mask the selected token")
         mask.callback()
