@@ -11,6 +11,7 @@ where the pipeline computes vocabulary logits at every position and reads a few.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import threading
@@ -102,7 +103,8 @@ def make_fast(model: Any, device: str, mode: str = "auto") -> tuple[Any, str]:
 
     ``auto`` picks float16 on GPUs, bfloat16 on CPUs with native bfloat16
     (AVX512-BF16/AMX), and int8 dynamic quantization of the Linear layers on
-    other CPUs. Softmax always runs in float32.
+    other CPUs. :meth:`MaskedLM.load` keeps a float32 copy of the LM head, and
+    softmax always runs in float32.
     """
     import torch
 
@@ -133,7 +135,9 @@ class MaskedLM:
     Build it with :meth:`load`.
     """
 
-    def __init__(self, model: Any, tokenizer: Any, info: ModelInfo) -> None:
+    def __init__(
+        self, model: Any, tokenizer: Any, info: ModelInfo, head: tuple[Any, ...] | None = None
+    ) -> None:
         import torch
 
         self._torch = torch
@@ -142,7 +146,11 @@ class MaskedLM:
         self.info = info
         self._lock = threading.Lock()
         self._device = torch.device(info.device)
-        self._head = self._find_head(model, info.model_type)
+        self._head = head or self._find_head(model, info.model_type)
+        self._head_dtype = next(
+            (p.dtype for m in self._head or () if isinstance(m, torch.nn.Module) for p in m.parameters()),
+            None,
+        )
         self._cache: OrderedDict[tuple[object, ...], PredictResult] = OrderedDict()
         self._cache_lock = threading.Lock()  # not the model's lock: a hit must not wait for a forward pass
         self._mask_id: int = tokenizer.mask_token_id
@@ -239,8 +247,13 @@ class MaskedLM:
         model.to(device)
         model.eval()
         dtype = "float32"
+        exact_head = None
         if fast:
             say(f"preparing the fast mode ({fast})")
+            # The LM head stays float32: it runs at the masked positions only, so it costs little,
+            # and rounding the logits to bf16/int8 reorders close candidates.
+            head = cls._find_head(model, config.model_type)
+            exact_head = tuple(copy.deepcopy(layer).float() for layer in head) if head else None
             model, dtype = make_fast(model, device, fast)
         max_length = cls._max_length(tokenizer, config)
         info = ModelInfo(
@@ -255,7 +268,7 @@ class MaskedLM:
             warnings=tuple(head_warnings),
             notes=(resolved.note,) if resolved.note else (),
         )
-        return cls(model, tokenizer, info)
+        return cls(model, tokenizer, info, head=exact_head)
 
     @staticmethod
     def _head_warnings(name: str, model: Any, loading_info: dict[str, Any]) -> list[str]:
@@ -384,7 +397,7 @@ class MaskedLM:
             if self._head is None:
                 logits = self.model(**kwargs).logits[row_index, col_index]
             else:
-                hidden = self.model.base_model(**kwargs)[0][row_index, col_index]
+                hidden = self.model.base_model(**kwargs)[0][row_index, col_index].to(self._head_dtype)
                 for layer in self._head:
                     hidden = layer(hidden)
                 logits = hidden
