@@ -16,6 +16,7 @@ import traceback
 from collections.abc import Sequence
 
 from . import __version__
+from .bars import bar
 from .engine import BUNDLED_MODEL, DEFAULT_MODEL, FAST_MODES, MASK_ALIAS, EngineError
 
 PROG = "mlm-tui"
@@ -199,13 +200,6 @@ def _describe(engine) -> str:
     return f"{engine.info.name} · {engine.info.device} · {engine.info.dtype}"
 
 
-def _bar(fraction: float, width: int = 20) -> str:
-    cells = fraction * width
-    full = int(cells)
-    parts = " ▏▎▍▌▋▊▉"
-    return "█" * full + (parts[int((cells - full) * 8)] if full < width else "")
-
-
 def run_predict(args: argparse.Namespace) -> int:
     text = _read_text(args.text) or ""
     targets = [t.strip() for t in (args.targets or "").split(",") if t.strip()]
@@ -241,7 +235,7 @@ def run_predict(args: argparse.Namespace) -> int:
             print(f"{'rank':>4}  {'token':<16} {'prob':>8}")
             for rank, p in enumerate(rows, start=1):
                 shown = p.token_str.strip() or repr(p.token_str)
-                print(f"{rank:>4}  {shown:<16} {p.score:>8.2%}  {_bar(p.score)}")
+                print(f"{rank:>4}  {shown:<16} {p.score:>8.2%}  {bar(p.score, 20)}")
     print(f"\n{_describe(engine)} · {result.elapsed_ms:.0f} ms", file=sys.stderr)
     return 0
 

@@ -149,3 +149,10 @@ def failing_loader(message: str):
         raise EngineError(message)
 
     return load
+
+
+async def settle(pilot) -> None:
+    """Wait until every worker is done and the messages they posted have been handled."""
+    for _ in range(2):  # a worker's result can start another worker (e.g. predictions after a load)
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()

@@ -6,19 +6,12 @@ import subprocess
 import sys
 import threading
 
-from fakes import FakeEngine, blocked_loader, failing_loader, instant_loader
+from fakes import FakeEngine, blocked_loader, failing_loader, instant_loader, settle
 
 from mlm_tui.app import EXAMPLE_TEXT, MlmApp, make_app
 from mlm_tui.screens.help import HelpScreen
 
 SIZE = (100, 30)
-
-
-async def settle(pilot) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def cells(app: MlmApp) -> list[str]:

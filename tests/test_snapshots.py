@@ -5,17 +5,12 @@ from __future__ import annotations
 import threading
 
 import pytest
-from fakes import blocked_loader, instant_loader
+from fakes import blocked_loader, instant_loader, settle
 
 from mlm_tui.app import make_app
 
 SIZE = (100, 30)
 TEXT = "The keys to the cabinet are on the table."
-
-
-async def settle(pilot) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 @pytest.fixture

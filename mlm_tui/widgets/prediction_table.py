@@ -6,19 +6,11 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
+from ..bars import bar
 from ..engine import MaskResult, ScoreResult
 from .token_view import surprisal_colour
 
 BAR_WIDTH = 24
-_EIGHTHS = " ▏▎▍▌▋▊▉"
-
-
-def bar(fraction: float, width: int = BAR_WIDTH) -> str:
-    """A horizontal bar of ``fraction`` × ``width`` cells, in eighths of a cell."""
-    cells = max(0.0, min(1.0, fraction)) * width
-    full = int(cells)
-    rest = _EIGHTHS[int((cells - full) * 8)] if full < width else ""
-    return ("█" * full + rest).rstrip()
 
 
 class PredictionTable(DataTable):
@@ -52,7 +44,7 @@ class PredictionTable(DataTable):
                 Text(str(rank), justify="right"),
                 shown,
                 Text(f"{prediction.score:.2%}", justify="right"),
-                bar(prediction.score / best if best else 0),
+                bar(prediction.score / best if best else 0, BAR_WIDTH),
                 key=str(prediction.token),
             )
         self.move_cursor(row=min(cursor, max(0, self.row_count - 1)), animate=False)
