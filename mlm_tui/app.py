@@ -24,7 +24,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from .engine import DEFAULT_MODEL, Encoding, Engine, EngineError, PredictResult, ScoreResult
+from .engine import DEFAULT_MODEL, Encoding, Engine, EngineError, EngineOptions, PredictResult, ScoreResult
 from .messages import ModelFailed, ModelProgress, ModelReady, PredictionsReady, ScoresReady, WorkFailed
 from .screens.help import HelpScreen
 from .widgets.prediction_table import PredictionTable
@@ -529,30 +529,14 @@ class MlmApp(App[None]):
 def make_app(
     text: str | None = None,
     *,
-    model: str | None = None,
+    options: EngineOptions | None = None,
     top_k: int = 10,
-    device: str = "cpu",
-    allow_pickle: bool = False,
-    trust_remote_code: bool = False,
-    fast: str | None = None,
     loader: Loader | None = None,
 ) -> MlmApp:
     """Build the app; the CLI, the tests and the screenshot script all come through here."""
-    name = model or DEFAULT_MODEL  # what the screen says while loading
+    options = options or EngineOptions()
 
     def load(progress: Callable[[str], None]) -> Engine:
-        from .engine import MaskedLM  # torch is imported in here, in the worker thread
+        return options.load(progress, warm_up=True)  # torch is imported in here, in the worker thread
 
-        engine = MaskedLM.load(
-            model,
-            device=device,
-            allow_pickle=allow_pickle,
-            trust_remote_code=trust_remote_code,
-            fast=fast,
-            progress=progress,
-        )
-        progress("warming up")
-        engine.warm_up()
-        return engine
-
-    return MlmApp(loader or load, text=text, model_name=name, top_k=top_k)
+    return MlmApp(loader or load, text=text, model_name=options.label, top_k=top_k)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .bars import bar
-from .engine import BUNDLED_MODEL, DEFAULT_MODEL, FAST_MODES, MASK_ALIAS, EngineError
+from .engine import BUNDLED_MODEL, DEFAULT_MODEL, FAST_MODES, MASK_ALIAS, EngineError, EngineOptions
 
 PROG = "mlm-tui"
 COMMANDS = ("predict", "score")
@@ -179,16 +179,19 @@ def _warn(message: str) -> None:
     print(f"{PROG}: warning: {message}", file=sys.stderr)
 
 
-def _load(args: argparse.Namespace):
-    from .engine import MaskedLM
-
-    engine = MaskedLM.load(
-        args.model,
+def engine_options(args: argparse.Namespace, model: str | None = None) -> EngineOptions:
+    """The engine the command line asks for (``model`` overrides ``--model``, e.g. for ``--compare``)."""
+    return EngineOptions(
+        model=model if model is not None else args.model,
         device=args.device,
+        fast=args.fast,
         allow_pickle=args.allow_pickle,
         trust_remote_code=args.trust_remote_code,
-        fast=args.fast,
     )
+
+
+def _load(args: argparse.Namespace, model: str | None = None):
+    engine = engine_options(args, model).load()
     for note in engine.info.notes:
         print(f"{PROG}: note: {note}", file=sys.stderr)
     for warning in engine.info.warnings:
@@ -276,15 +279,7 @@ def run_score(args: argparse.Namespace) -> int:
 def run_tui(args: argparse.Namespace) -> int:
     from .app import make_app
 
-    app = make_app(
-        _read_text(args.text),
-        model=args.model,
-        top_k=args.top_k,
-        device=args.device,
-        allow_pickle=args.allow_pickle,
-        trust_remote_code=args.trust_remote_code,
-        fast=args.fast,
-    )
+    app = make_app(_read_text(args.text), options=engine_options(args), top_k=args.top_k)
     app.run()
     busy = [
         t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mlm_tui.app import make_app
-from mlm_tui.engine import EngineError
+from mlm_tui.engine import EngineError, EngineOptions
 
 SIZE = (100, 30)
 TEXT = "The capital of France is Paris, and its largest city is also Paris."
@@ -44,7 +44,7 @@ async def main(model: str | None, out: Path) -> None:
         release.wait(30)
         raise EngineError("screenshot taken")
 
-    loading = make_app(TEXT, model=model, loader=held)
+    loading = make_app(TEXT, options=EngineOptions(model=model), loader=held)
     async with loading.run_test(size=SIZE) as pilot:
         await pilot.pause(0.3)
         loading.save_screenshot(filename="loading.svg", path=str(out))
@@ -71,7 +71,7 @@ async def main(model: str | None, out: Path) -> None:
         ("surprisal", surprisal),
         ("help", help_screen),
     ]:
-        await shoot(make_app(TEXT, model=model), name, out, keys)
+        await shoot(make_app(TEXT, options=EngineOptions(model=model)), name, out, keys)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import threading
 from fakes import FakeEngine, blocked_loader, failing_loader, instant_loader, settle
 
 from mlm_tui.app import EXAMPLE_TEXT, MlmApp, make_app
+from mlm_tui.engine import EngineOptions
 from mlm_tui.screens.help import HelpScreen
 
 SIZE = (100, 30)
@@ -25,7 +26,11 @@ def table_tokens(app: MlmApp) -> list[str]:
 
 async def test_opens_before_the_model_and_greys_out_model_keys():
     release = threading.Event()
-    app = make_app("Paris is the capital of France.", model="fake-bert", loader=blocked_loader(release))
+    app = make_app(
+        "Paris is the capital of France.",
+        options=EngineOptions(model="fake-bert"),
+        loader=blocked_loader(release),
+    )
     try:
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
@@ -212,7 +217,11 @@ async def test_bad_text_keeps_everything():
 
 
 async def test_model_failure_is_shown_and_the_app_keeps_running():
-    app = make_app("My text stays.", model="nope", loader=failing_loader("no such model folder: nope"))
+    app = make_app(
+        "My text stays.",
+        options=EngineOptions(model="nope"),
+        loader=failing_loader("no such model folder: nope"),
+    )
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(pilot)
         assert app.is_running
@@ -262,7 +271,7 @@ async def test_no_color_and_small_terminal(monkeypatch):
 
 
 async def test_real_tiny_model(bert_dir, bert):
-    app = make_app("Paris is the capital of France.", model=str(bert_dir))
+    app = make_app("Paris is the capital of France.", options=EngineOptions(model=str(bert_dir)))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert cells(app) == [t.display for t in bert.encode("Paris is the capital of France.").tokens]

@@ -8,6 +8,7 @@ import pytest
 from fakes import blocked_loader, instant_loader, settle
 
 from mlm_tui.app import make_app
+from mlm_tui.engine import EngineOptions
 
 SIZE = (100, 30)
 TEXT = "The keys to the cabinet are on the table."
@@ -21,7 +22,7 @@ def release():
 
 
 def test_loading(snap_compare, release):
-    app = make_app(TEXT, model="bert-base-uncased", loader=blocked_loader(release))
+    app = make_app(TEXT, options=EngineOptions(model="bert-base-uncased"), loader=blocked_loader(release))
     assert snap_compare(app, terminal_size=SIZE)
 
 

@@ -2,7 +2,8 @@
 
 from .errors import EngineError
 from .loading import BUNDLED_MODEL, DEFAULT_MODEL, bundled_models, resolve_model
-from .model import FAST_MODES, MASK_ALIAS, MaskedLM, make_fast, resolve_device
+from .model import FAST_MODES, MASK_ALIAS, MaskedLM, make_fast, resolve_device, vocab_digest
+from .options import EngineOptions
 from .types import (
     Encoding,
     Engine,
@@ -24,6 +25,7 @@ __all__ = [
     "Encoding",
     "Engine",
     "EngineError",
+    "EngineOptions",
     "MaskResult",
     "MaskedLM",
     "ModelInfo",
@@ -37,4 +39,5 @@ __all__ = [
     "make_fast",
     "resolve_device",
     "resolve_model",
+    "vocab_digest",
 ]

@@ -124,6 +124,16 @@ def make_fast(model: Any, device: str, mode: str = "auto") -> tuple[Any, str]:
     return model.to(dtype), f"{str(dtype).removeprefix('torch.')} (fast)"
 
 
+def vocab_digest(vocab: dict[str, int]) -> str:
+    """A short hash of a vocabulary (token → id), to tell whether two models share one."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for token, index in sorted(vocab.items(), key=lambda item: item[1]):
+        digest.update(f"{index}\t{token}\n".encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()[:16]
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -267,6 +277,7 @@ class MaskedLM:
             vocab_size=config.vocab_size,
             warnings=tuple(head_warnings),
             notes=(resolved.note,) if resolved.note else (),
+            vocab_digest=vocab_digest(tokenizer.get_vocab()),
         )
         return cls(model, tokenizer, info, head=exact_head)
 
@@ -449,6 +460,7 @@ class MaskedLM:
         *,
         top_k: int = 5,
         targets: Sequence[str] = (),
+        full: bool = False,
     ) -> PredictResult:
         """Top-k candidates at every mask, as ``pipeline("fill-mask")`` gives them.
 
@@ -463,6 +475,9 @@ class MaskedLM:
         chained, within-word left-to-right pseudo-likelihood of Kauf & Ivanova
         2023). Its rank is 1 + the number of single tokens more probable than the
         whole word at that mask.
+
+        ``full`` also returns each mask's whole distribution (``MaskResult.log_probs``),
+        for comparing two models over the full vocabulary.
         """
         if top_k < 1:
             raise EngineError(f"top-k must be at least 1, got {top_k}")
@@ -472,7 +487,7 @@ class MaskedLM:
             if not 0 <= position < len(ids) or encoding.tokens[position].special:
                 raise EngineError(f"position {position} cannot be masked")
             ids[position] = self._mask_id
-        key = (encoding.text, tuple(ids), top_k, tuple(targets))
+        key = (encoding.text, tuple(ids), top_k, tuple(targets), full)
         with self._cache_lock:
             hit = self._cache.get(key)
             if hit is not None:
@@ -480,7 +495,7 @@ class MaskedLM:
         if hit is not None:
             elapsed = (time.perf_counter() - started) * 1000
             return dataclasses.replace(hit, elapsed_ms=elapsed, cached=True)
-        result = self._predict(encoding, ids, top_k, targets, started)
+        result = self._predict(encoding, ids, top_k, targets, started, full)
         with self._cache_lock:
             self._cache[key] = result
             while len(self._cache) > CACHE_SIZE:
@@ -488,7 +503,13 @@ class MaskedLM:
         return result
 
     def _predict(
-        self, encoding: Encoding, ids: list[int], top_k: int, targets: Sequence[str], started: float
+        self,
+        encoding: Encoding,
+        ids: list[int],
+        top_k: int,
+        targets: Sequence[str],
+        started: float,
+        full: bool = False,
     ) -> PredictResult:
         positions = [i for i, t in enumerate(ids) if t == self._mask_id]
         if not positions:
@@ -497,6 +518,7 @@ class MaskedLM:
         window, shift = self._window(encoding, ids, positions)
         logits = self._logits_at([window], [[p - shift for p in positions]])
         probs = logits.softmax(dim=-1)
+        log_probs = logits.log_softmax(dim=-1).numpy() if full else None
         k = min(top_k, probs.shape[-1])
         values, indices = probs.topk(k)
 
@@ -516,7 +538,14 @@ class MaskedLM:
                     )
                 )
             scored = self._score_targets(encoding, ids, position, targets, probs[row], single)
-            masks.append(MaskResult(position=position, predictions=tuple(predictions), targets=scored))
+            masks.append(
+                MaskResult(
+                    position=position,
+                    predictions=tuple(predictions),
+                    targets=scored,
+                    log_probs=None if log_probs is None else log_probs[row],
+                )
+            )
         return PredictResult(
             ids=tuple(ids),
             masks=tuple(masks),

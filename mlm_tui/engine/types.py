@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,9 @@ class MaskResult:
     """Index of the mask in the model's input sequence."""
     predictions: tuple[Prediction, ...]
     targets: tuple[TargetScore, ...] = ()
+    log_probs: Any = field(default=None, compare=False, repr=False)
+    """The full distribution at this mask as natural-log probabilities over the vocabulary
+    (a float32 numpy array), when asked for with ``predict(..., full=True)``; else ``None``."""
 
 
 @dataclass(frozen=True)
@@ -216,7 +219,13 @@ class Engine(Protocol):
     def encode(self, text: str) -> Encoding: ...
 
     def predict(
-        self, encoding: Encoding, masked: Iterable[int] = (), *, top_k: int = 5, targets: Sequence[str] = ()
+        self,
+        encoding: Encoding,
+        masked: Iterable[int] = (),
+        *,
+        top_k: int = 5,
+        targets: Sequence[str] = (),
+        full: bool = False,
     ) -> PredictResult: ...
 
     def score(self, encoding: Encoding) -> ScoreResult: ...
@@ -242,3 +251,5 @@ class ModelInfo:
     """Problems with the model itself (e.g. an untrained masked-LM head)."""
     notes: tuple[str, ...] = ()
     """Things to tell the user about the choice of model (e.g. the bundled model stands in)."""
+    vocab_digest: str = ""
+    """A hash of the vocabulary (token → id): two models share a vocabulary when their digests are equal."""

@@ -1,0 +1,131 @@
+"""What the user has built so far, without Textual: the text, its masks as character spans, undo history.
+
+Masks are kept as character spans of the text, not token positions, so one set of
+masks means the same thing to every model's tokenizer (the panes of a comparison)
+and survives re-tokenizing after an edit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .engine import Encoding
+
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One undo step: the text and the character spans of the masked tokens."""
+
+    text: str
+    masked_spans: frozenset[Span] = field(default_factory=frozenset)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"text": self.text, "masks": sorted([list(span) for span in self.masked_spans])}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Snapshot:
+        text = data["text"]
+        masks = data.get("masks", [])
+        if not isinstance(text, str) or not isinstance(masks, list):
+            raise ValueError("a snapshot needs a text and a list of masks")
+        return cls(text, frozenset((int(a), int(b)) for a, b in masks))
+
+
+class History:
+    """Undo and redo over snapshots. The last entry of the past is what is on screen."""
+
+    def __init__(self, snapshots: Iterable[Snapshot] = ()) -> None:
+        self._past: list[Snapshot] = list(snapshots)
+        self._future: list[Snapshot] = []
+
+    @property
+    def current(self) -> Snapshot | None:
+        return self._past[-1] if self._past else None
+
+    @property
+    def can_undo(self) -> bool:
+        return len(self._past) > 1
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._future)
+
+    @property
+    def past(self) -> tuple[Snapshot, ...]:
+        return tuple(self._past)
+
+    @property
+    def future(self) -> tuple[Snapshot, ...]:
+        return tuple(self._future)
+
+    def record(self, snapshot: Snapshot) -> bool:
+        """Add ``snapshot`` as the newest state; returns False when it equals the current one."""
+        if self._past and self._past[-1] == snapshot:
+            return False
+        self._past.append(snapshot)
+        self._future.clear()
+        return True
+
+    def undo(self) -> Snapshot | None:
+        """Step back; returns the snapshot to show, or ``None`` when there is nothing to undo."""
+        if not self.can_undo:
+            return None
+        self._future.append(self._past.pop())
+        return self._past[-1]
+
+    def redo(self) -> Snapshot | None:
+        if not self._future:
+            return None
+        snapshot = self._future.pop()
+        self._past.append(snapshot)
+        return snapshot
+
+
+def token_span(encoding: Encoding, index: int) -> Span:
+    token = encoding.tokens[index]
+    return (token.start, token.end)
+
+
+def spans_of(encoding: Encoding, positions: Iterable[int]) -> frozenset[Span]:
+    """The character spans of the tokens at ``positions``."""
+    return frozenset(token_span(encoding, i) for i in positions)
+
+
+def positions_covering(encoding: Encoding, spans: Iterable[Span]) -> frozenset[int]:
+    """The non-special tokens of ``encoding`` that overlap any of ``spans``.
+
+    For the encoding the spans came from, this gives back exactly the masked
+    tokens; for another model's tokenization of the same text, every token
+    that covers those characters (``pizza`` may be one token here, two there).
+    Several tokens may share one span (the byte pieces of an emoji); each
+    is matched by overlap, so a mask always comes back whole.
+    """
+    wanted = sorted(set(spans))
+    found = set()
+    for token in encoding.tokens:
+        if token.special:
+            continue
+        for start, end in wanted:
+            if start == end:
+                if token.start == start and token.end == end:
+                    found.add(token.index)
+            elif token.start < end and start < token.end:
+                found.add(token.index)
+    return frozenset(found)
+
+
+def shift_spans(spans: Iterable[Span], edit_start: int, edit_end: int, delta: int) -> frozenset[Span]:
+    """Spans after the characters ``[edit_start, edit_end)`` were replaced by ``delta`` more (or fewer).
+
+    Spans inside the replaced characters are dropped; spans after it move by ``delta``.
+    """
+    moved = set()
+    for start, end in spans:
+        if end <= edit_start:
+            moved.add((start, end))
+        elif start >= edit_end:
+            moved.add((start + delta, end + delta))
+    return frozenset(moved)
