@@ -32,3 +32,17 @@ def roberta(roberta_dir):
     from mlm_tui.engine import MaskedLM
 
     return MaskedLM.load(str(roberta_dir))
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--random-keys",
+        type=int,
+        default=0,
+        help="keys per seed for the random-key tests (default: a short run for CI)",
+    )
+
+
+@pytest.fixture
+def random_keys(request) -> int:
+    return request.config.getoption("--random-keys")

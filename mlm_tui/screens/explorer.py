@@ -16,7 +16,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
-from textual.events import DescendantFocus, Resize
+from textual.events import DescendantBlur, DescendantFocus, Resize
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Input
@@ -78,6 +78,8 @@ class ExplorerScreen(Screen[None]):
         self.set_reactive(ExplorerScreen.top_k, top_k)
         self.history = History()
         self.snapshot: Snapshot | None = None
+        self._draft: str | None = None
+        """Text typed into the sentence box that could not be applied; ``e`` brings it back."""
         self.active_id = "left"
 
     # ------------------------------------------------------------------ layout
@@ -154,6 +156,23 @@ class ExplorerScreen(Screen[None]):
     def editing(self) -> bool:
         return self.focused is self.sentence
 
+    def on_descendant_blur(self, event: DescendantBlur) -> None:
+        """Leaving the sentence box (tab, a click) applies what was typed, so the box and the cells agree.
+
+        Text that cannot be applied is put back as it was, and kept as a draft that ``e`` brings back.
+        """
+        if event.widget is not self.sentence or self.snapshot is None:
+            return
+        typed = self.sentence.value
+        if typed == self.snapshot.text:
+            return
+        if not self.commit(Snapshot(typed)):
+            self._draft = typed
+            with self.sentence.prevent(Input.Changed):
+                self.sentence.value = self.snapshot.text
+            self.notify("Not applied; press e to get what you typed back", severity="warning", timeout=6)
+            self._sync_status()
+
     def on_descendant_focus(self, event: DescendantFocus) -> None:
         for node in event.widget.ancestors_with_self:
             if isinstance(node, ModelPane):
@@ -195,10 +214,13 @@ class ExplorerScreen(Screen[None]):
     @on(ModelPane.Loaded)
     def _pane_loaded(self, event: ModelPane.Loaded) -> None:
         if self.snapshot is None:
+            # What the user typed while the model loaded wins: still being typed, it stays in the
+            # box to apply with enter; typed and left, it is what the model now reads.
             typing = (self.sentence.value, self.sentence.cursor_position) if self.editing else None
-            if not self.commit(Snapshot(self._initial_text)):
+            text = self._initial_text if typing else self.sentence.value
+            if not self.commit(Snapshot(text)):
                 event.pane.tokens.placeholder = "Press e and type a sentence; enter applies it."
-            if typing is not None:  # what the user typed while the model loaded stays, to apply with enter
+            if typing is not None:
                 with self.sentence.prevent(Input.Changed):
                     self.sentence.value, self.sentence.cursor_position = typing
                 self._sync_status()
@@ -331,14 +353,20 @@ class ExplorerScreen(Screen[None]):
 
     def action_edit(self) -> None:
         # set_focus at once (focus() waits a frame): keys typed right after `e` must reach the box
+        if self._draft is not None:
+            with self.sentence.prevent(Input.Changed):
+                self.sentence.value = self._draft
+            self._draft = None
         self.set_focus(self.sentence)
         self.sentence.cursor_position = len(self.sentence.value)
 
     def action_cancel_edit(self) -> None:
         if self.editing:
             if self.snapshot is not None:
-                self.sentence.value = self.snapshot.text
-            self.active.tokens.focus()
+                with self.sentence.prevent(Input.Changed):
+                    self.sentence.value = self.snapshot.text
+            self.set_focus(self.active.tokens)
+            self._sync_status()
 
     def action_prediction(self, step: int) -> None:
         self.active.move_prediction(step)
