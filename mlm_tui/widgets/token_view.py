@@ -1,14 +1,24 @@
-"""The tokenized sentence as selectable cells: move along them, mask them, colour them by surprisal."""
+"""The tokenized sentence as selectable cells: move along them, mask them, colour them by surprisal.
+
+Drawn line by line (Textual's line API): the cells are laid out into lines once per
+text, width or set of masks, and a cursor move repaints only the two lines it
+touches, so a move costs the same on a 3,000-token text as on a short one.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
 from textual.binding import Binding
-from textual.content import Content
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
-from textual.widget import Widget
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from ..engine import Encoding
 
@@ -21,13 +31,30 @@ SURPRISAL_SCALE: tuple[tuple[float, str], ...] = (
     (7.0, "#c0461a"),
     (float("inf"), "#a01010"),
 )
+NOT_A_NUMBER = "#5a5a5a"
+"""The colour of a surprisal that is not a number (a model that gives NaN): shown, never a crash."""
 
 
 def surprisal_colour(surprisal: float) -> str:
+    if math.isnan(surprisal):
+        return NOT_A_NUMBER
     return next(colour for limit, colour in SURPRISAL_SCALE if surprisal < limit)
 
 
-class TokenView(Widget, can_focus=True):
+def _visible(label: str) -> str:
+    """Control and other invisible characters would break the line layout: show a stand-in instead."""
+    shown = "".join(c if c.isprintable() else "\ufffd" for c in label)
+    return shown or "\ufffd"
+
+
+@dataclass(frozen=True)
+class Cell:
+    index: int
+    x: int
+    label: str
+
+
+class TokenView(ScrollView, can_focus=True):
     """Every token a cell. The widget owns the selection and the set of masked positions."""
 
     BINDINGS = [
@@ -44,23 +71,32 @@ class TokenView(Widget, can_focus=True):
         Binding("c", "clear_masks", "Clear", id="clear", tooltip="Remove every mask you added"),
     ]
 
+    COMPONENT_CLASSES = {"token-view--special", "token-view--mask", "token-view--selected"}
+
     DEFAULT_CSS = """
     TokenView {
         height: auto;
         min-height: 3;
         padding: 0 1;
-        link-style: none;
-        link-style-hover: underline;
-        link-background-hover: $boost;
+    }
+    TokenView > .token-view--special {
+        text-style: dim;
+    }
+    TokenView > .token-view--mask {
+        text-style: bold;
+        background: $warning 60%;
+    }
+    TokenView > .token-view--selected {
+        text-style: reverse bold underline;
     }
     """
 
-    encoding: reactive[Encoding | None] = reactive(None, bindings=True)
-    selected: reactive[int] = reactive(0)
-    masked: reactive[frozenset[int]] = reactive(frozenset(), bindings=True)
+    encoding: reactive[Encoding | None] = reactive(None, bindings=True, repaint=False)
+    selected: reactive[int] = reactive(0, repaint=False)
+    masked: reactive[frozenset[int]] = reactive(frozenset(), bindings=True, repaint=False)
     surprisal: reactive[dict[int, float] | None] = reactive(None)
-    placeholder: reactive[str] = reactive("")
-    mask_token: reactive[str] = reactive("[MASK]")
+    placeholder: reactive[str] = reactive("", repaint=False)
+    mask_token: reactive[str] = reactive("[MASK]", repaint=False)
 
     @dataclass
     class SelectionMoved(Message):
@@ -69,6 +105,10 @@ class TokenView(Widget, can_focus=True):
         view: TokenView
         index: int
 
+        @property
+        def control(self) -> TokenView:
+            return self.view
+
     @dataclass
     class MasksChanged(Message):
         """The user masked or unmasked cells; ``last`` is the position touched last."""
@@ -76,6 +116,14 @@ class TokenView(Widget, can_focus=True):
         view: TokenView
         masked: frozenset[int]
         last: int | None
+
+        @property
+        def control(self) -> TokenView:
+            return self.view
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._layouts: dict[int, tuple[list[list[Cell]], dict[int, int]]] = {}
 
     # -------------------------------------------------------------- state
 
@@ -94,8 +142,28 @@ class TokenView(Widget, can_focus=True):
             return 0
         return max(0, min(value, len(self.encoding.tokens) - 1))
 
-    def watch_selected(self, value: int) -> None:
-        self.post_message(self.SelectionMoved(self, value))
+    def watch_selected(self, old: int, new: int) -> None:
+        for index in (old, new):
+            line = self._line_of.get(index)
+            if line is not None:
+                self.refresh_lines(line)
+        line = self._line_of.get(new)
+        if line is not None and self.is_mounted:
+            self.scroll_to_region(Region(0, line, 1, 1), animate=False, immediate=True)
+        self.post_message(self.SelectionMoved(self, new))
+
+    def watch_masked(self) -> None:
+        self._relayout()
+
+    def watch_mask_token(self) -> None:
+        self._relayout()
+
+    def watch_placeholder(self) -> None:
+        if self.encoding is None:
+            self._relayout()
+
+    def watch_encoding(self) -> None:
+        self._relayout()
 
     def is_masked(self, index: int) -> bool:
         if self.encoding is None:
@@ -160,6 +228,18 @@ class TokenView(Widget, can_focus=True):
         self.selected = index
         self.focus()
 
+    def _same_characters(self, index: int) -> set[int]:
+        """The tokens that share this token's characters: the byte pieces of one emoji go together."""
+        assert self.encoding is not None
+        token = self.encoding.tokens[index]
+        if token.start == token.end:
+            return {index}
+        return {
+            t.index
+            for t in self.encoding.tokens
+            if (t.start, t.end) == (token.start, token.end) and not t.special and not t.is_mask
+        }
+
     def action_toggle_mask(self) -> None:
         if self.encoding is None:
             return
@@ -170,7 +250,9 @@ class TokenView(Widget, can_focus=True):
         if token.is_mask:
             self.notify("This mask is written in the text: press e to edit it", severity="warning", timeout=3)
             return
-        self._set_masks(self.masked ^ {self.selected}, self.selected)
+        pieces = self._same_characters(self.selected)
+        masked = self.masked - pieces if self.selected in self.masked else self.masked | pieces
+        self._set_masks(frozenset(masked), self.selected)
 
     def action_mask_word(self) -> None:
         if self.encoding is None or self.encoding.tokens[self.selected].special:
@@ -182,35 +264,107 @@ class TokenView(Widget, can_focus=True):
     def action_clear_masks(self) -> None:
         self._set_masks(frozenset(), None)
 
-    # -------------------------------------------------------------- rendering
+    # -------------------------------------------------------------- layout
 
-    def render(self) -> Content:
-        if self.encoding is None:
-            return Content.from_markup("[dim]$text[/]", text=self.placeholder)
-        parts: list[tuple[str, str] | str] = []
-        previous_word: int | None = None
-        for token in self.encoding.tokens:
-            joined = token.word is not None and token.word == previous_word
-            previous_word = token.word
-            if parts and not joined:
-                parts.append(" ")
-            parts.append(self._cell(token.index, joined))
-        return Content.assemble(*parts)
-
-    def _cell(self, index: int, joined: bool) -> tuple[str, str]:
+    def _label(self, index: int, joined: bool) -> str:
         assert self.encoding is not None
         token = self.encoding.tokens[index]
-        masked = self.is_masked(index)
-        label = self.mask_token if masked else token.text if token.special else token.display
-        if joined:
-            label = "·" + label
-        style = [f"@click=select({index})"]
+        label = self.mask_token if self.is_masked(index) else token.text if token.special else token.display
+        label = _visible(label)
+        return "·" + label if joined else label
+
+    def _layout(self, width: int) -> tuple[list[list[Cell]], dict[int, int]]:
+        """The cells cut into lines of at most ``width`` cells, and the line of each token (cached)."""
+        width = max(1, width)
+        cached = self._layouts.get(width)
+        if cached is not None:
+            return cached
+        lines: list[list[Cell]] = [[]]
+        line_of: dict[int, int] = {}
+        x = 0
+        if self.encoding is None:
+            for word in self.placeholder.split():
+                size = cell_len(word)
+                if x and x + 1 + size > width:
+                    lines.append([])
+                    x = 0
+                lines[-1].append(Cell(-1, x + (1 if x else 0), _visible(word)))
+                x += size + (1 if x else 0)
+        else:
+            previous_word: int | None = None
+            for token in self.encoding.tokens:
+                joined = token.word is not None and token.word == previous_word
+                previous_word = token.word
+                label = self._label(token.index, joined)
+                size = cell_len(label)
+                gap = 0 if joined or not lines[-1] else 1
+                if lines[-1] and x + gap + size > width:
+                    lines.append([])
+                    x, gap = 0, 0
+                lines[-1].append(Cell(token.index, x + gap, label))
+                line_of[token.index] = len(lines) - 1
+                x += gap + size
+        self._layouts[width] = (lines, line_of)
+        return lines, line_of
+
+    @property
+    def _width(self) -> int:
+        return self.scrollable_content_region.width or self.size.width or 80
+
+    @property
+    def _line_of(self) -> dict[int, int]:
+        return self._layout(self._width)[1]
+
+    def _relayout(self) -> None:
+        """The labels changed (text, masks, mask token): lay out again, on the next paint."""
+        self._layouts.clear()
+        if self.is_mounted:
+            lines, _ = self._layout(self._width)
+            self.refresh(layout=len(lines) != self.virtual_size.height)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self._layout(width)[0])
+
+    def render_line(self, y: int) -> Strip:
+        width = self._width
+        lines, _ = self._layout(width)
+        if self.virtual_size != Size(width, len(lines)):
+            self.virtual_size = Size(width, len(lines))
+        base = self.rich_style
+        number = y + self.scroll_offset.y
+        if number >= len(lines):
+            return Strip.blank(width, base)
+        segments: list[Segment] = []
+        x = 0
+        for cell in lines[number]:
+            if cell.x > x:
+                segments.append(Segment(" " * (cell.x - x), base))
+            segments.append(Segment(cell.label, base + self._style(cell.index)))
+            x = cell.x + cell_len(cell.label)
+        return Strip(segments, x).adjust_cell_length(width, base)
+
+    def _style(self, index: int) -> Style:
+        if index < 0 or self.encoding is None:  # the placeholder
+            return self.get_component_rich_style("token-view--special", partial=True)
+        token = self.encoding.tokens[index]
+        style = Style.from_meta({"@click": f"select({index})"})
         if token.special:
-            style.append("dim")
-        if masked:
-            style.append("bold $text on $warning 60%")
+            style += self.get_component_rich_style("token-view--special", partial=True)
+        if self.is_masked(index):
+            style += self.get_component_rich_style("token-view--mask", partial=True)
         elif self.surprisal is not None and index in self.surprisal:
-            style.append(f"$text on {surprisal_colour(self.surprisal[index])}")
+            style += Style(bgcolor=surprisal_colour(self.surprisal[index]))
         if index == self.selected:
-            style.append("reverse bold underline")
-        return label, " ".join(style)
+            style += self.get_component_rich_style("token-view--selected", partial=True)
+        return style
+
+    @property
+    def plain(self) -> str:
+        """What the cells say, line by line, as plain text (for tests and screen readers)."""
+        out = []
+        for line in self._layout(self._width)[0]:
+            text = ""
+            for cell in line:
+                text += " " * (cell.x - cell_len(text)) + cell.label
+            out.append(text)
+        return "\n".join(out)
