@@ -46,11 +46,11 @@ def config_path() -> Path:
 
 @dataclass(frozen=True)
 class Config:
-    """The user's defaults; every field's default is what mlm-tui does with no config file."""
+    """The user's defaults; ``None`` (and no keys) means not set, so mlm-tui's own default applies."""
 
     model: str | None = None
-    top_k: int = 10
-    device: str = "cpu"
+    top_k: int | None = None
+    device: str | None = None
     backend: str | None = None
     fast: str | None = None
     """``None`` for exact float32, else a fast mode (``fast = true`` in the file means ``"auto"``)."""
@@ -59,10 +59,9 @@ class Config:
     """Binding id → key(s), e.g. ``{"mask": "x"}``: what ``App.set_keymap`` takes."""
 
     def cli_defaults(self) -> dict[str, object]:
-        """The argparse defaults this config sets (``dest`` → value)."""
-        return {"model": self.model, "top_k": self.top_k, "device": self.device, "fast": self.fast} | (
-            {"backend": self.backend} if self.backend is not None else {}
-        )
+        """The argparse defaults this config sets (``dest`` → value), only the settings it has."""
+        settings = {"model": self.model, "top_k": self.top_k, "device": self.device, "fast": self.fast}
+        return {k: v for k, v in {**settings, "backend": self.backend}.items() if v is not None}
 
     def as_toml(self) -> str:
         """The settings as TOML, for ``mlm-tui config show`` (unset values are left out)."""
@@ -127,10 +126,12 @@ def parse_config(data: Mapping[str, object]) -> Config:
             elif value in FAST_MODES:
                 values[key] = value
             else:
-                raise ConfigError(f"fast must be true, false or one of {', '.join(FAST_MODES)}, got {value!r}", key)
+                raise ConfigError(
+                    f"fast must be true, false or one of {', '.join(FAST_MODES)}, got {value!r}", key
+                )
         elif key == "keys":
             if not isinstance(value, dict):
-                raise ConfigError("keys must be a table: [keys] then action = \"key\" lines", key)
+                raise ConfigError('keys must be a table: [keys] then action = "key" lines', key)
             for action, keys in value.items():
                 _string(f"keys.{action}", keys)
             values[key] = MappingProxyType(dict(value))

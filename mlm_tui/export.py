@@ -121,7 +121,10 @@ def shown_token(token_str: str) -> str:
 
 
 def _table(header: Sequence[str], align: str, rows: Iterable[Sequence[object]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|"]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|",
+    ]
     lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
     return lines
 
@@ -143,7 +146,10 @@ def render_markdown(data: Mapping[str, Any]) -> str:
     for number, mask in enumerate(masks, start=1):
         start, end = mask["span"]
         original = f" (`{mask['original']}`)" if mask["original"] else ""
-        lines += ["", f"## Mask {number} of {len(masks)}: token {mask['position']}, characters {start}–{end}{original}"]
+        lines += [
+            "",
+            f"## Mask {number} of {len(masks)}: token {mask['position']}, characters {start}–{end}{original}",
+        ]
         if mask.get("targets"):
             rows = [
                 (t["rank"], t["target"], shown_token(t["token_str"]), f"{t['score']:.4%}", t["log_prob"])

@@ -168,7 +168,12 @@ class Journal:
     """
 
     def __init__(
-        self, directory: Path, header: SessionHeader | None = None, *, keep: int = KEEP, path: Path | None = None
+        self,
+        directory: Path,
+        header: SessionHeader | None = None,
+        *,
+        keep: int = KEEP,
+        path: Path | None = None,
     ) -> None:
         self._directory = directory
         self._header = header

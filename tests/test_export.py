@@ -40,7 +40,9 @@ def test_json_holds_the_sentence_masks_and_pipeline_predictions(bert, two_masks)
     score = bert.score(bert.encode("The keys are on the table."))
     data = json.loads(
         render_json(
-            export_data(encoding, model=bert.info, masked=[chosen], prediction=result, score=score, created=WHEN)
+            export_data(
+                encoding, model=bert.info, masked=[chosen], prediction=result, score=score, created=WHEN
+            )
         )
     )
     assert data["text"] == encoding.text and data["created"] == "2026-01-02T03:04:05+00:00"
@@ -51,7 +53,9 @@ def test_json_holds_the_sentence_masks_and_pipeline_predictions(bert, two_masks)
     assert table["span"] == [token.start, token.end] and table["original"] == "table"
     assert data["masks"][0]["original"] is None  # typed as [MASK]
     for mask, answer in zip(data["masks"], result.masks, strict=True):
-        assert mask["predictions"] == json.loads(json.dumps([p.as_pipeline_dict() for p in answer.predictions]))
+        assert mask["predictions"] == json.loads(
+            json.dumps([p.as_pipeline_dict() for p in answer.predictions])
+        )
     assert data["masked_text"].count(bert.info.mask_token) == 2 and "table" not in data["masked_text"]
     assert data["score"]["pll"] == pytest.approx(score.pll)
     assert [t["token"] for t in data["score"]["tokens"]] == [t.token for t in score.tokens]
