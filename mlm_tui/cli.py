@@ -145,6 +145,9 @@ def build_parsers(config: Config | None = None) -> dict[str, argparse.ArgumentPa
         metavar="K",
         help="rows in the prediction table (default 10)",
     )
+    tui.add_argument(
+        "--compare", default=None, metavar="B", help="open model B beside --model, on the same sentence"
+    )
     tui.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
 
     predict = _Parser(
@@ -171,6 +174,12 @@ def build_parsers(config: Config | None = None) -> dict[str, argparse.ArgumentPa
         help="mask every piece of the first WORD in TEXT (whole-word masking); may be repeated",
     )
     predict.add_argument("--json", action="store_true", help="print the fill-mask pipeline's JSON")
+    predict.add_argument(
+        "--compare",
+        default=None,
+        metavar="B",
+        help="also predict with model B and compare the two at each mask (KL, JS, ranks)",
+    )
 
     score = _Parser(
         prog=f"{PROG} score",
@@ -223,6 +232,8 @@ def run_predict(args: argparse.Namespace) -> int:
     targets = [t.strip() for t in (args.targets or "").split(",") if t.strip()]
     if args.targets is not None and not targets:
         raise EngineError("--targets needs at least one word")
+    if args.compare:
+        return run_predict_compare(args, text, targets)
     engine = _load(args)
     encoding = engine.encode(text)
     masked: list[int] = []
@@ -262,6 +273,97 @@ def run_predict(args: argparse.Namespace) -> int:
                 print(f"{rank:>4}  {shown:<16} {p.score:>8.2%}  {bar(p.score, 20)}")
     print(f"\n{_describe(engine)} · {result.elapsed_ms:.0f} ms", file=sys.stderr)
     return 0
+
+
+def run_predict_compare(args: argparse.Namespace, text: str, targets: list[str]) -> int:
+    """``predict --compare B``: both models at the same masks, paired by the characters they cover."""
+    from .engine.compare import compare_masks
+    from .session import TextMap, pair_spans
+
+    engines = [_load(args), _load(args, args.compare)]
+    top_k = args.top_k or (len(targets) if targets else 5)
+    results, spans = [], []
+    for engine in engines:
+        encoding = engine.encode(text)
+        masked = [p for word in args.mask_word for p in _find_word(encoding, word)]
+        result = engine.predict(encoding, masked, top_k=top_k, targets=targets, full=True)
+        if result.truncated:
+            _warn(f"{engine.info.name}: the text is longer than it reads; used a window around the masks")
+        text_map = TextMap(text, engine.info.mask_token)
+        spans.append([text_map.span_to_session(_span(encoding, m.position)) for m in result.masks])
+        results.append(result)
+    a_info, b_info = engines[0].info, engines[1].info
+    shared = bool(a_info.vocab_digest) and a_info.vocab_digest == b_info.vocab_digest
+    masks = []
+    for i, j in pair_spans(spans[0], spans[1]):
+        a = results[0].masks[i] if i is not None else None
+        b = results[1].masks[j] if j is not None else None
+        span = _union(spans[0][i] if i is not None else None, spans[1][j] if j is not None else None)
+        lists = [_rows(m, targets, args.top_k) if m is not None else None for m in (a, b)]
+        c = compare_masks(a, b, shared_vocab=shared) if a is not None and b is not None else None
+        masks.append(
+            {
+                "span": list(span),
+                "predictions": [[row.as_pipeline_dict() for row in rows] if rows else None for rows in lists],
+                "kl": c.kl if c else None,
+                "js": c.js if c else None,
+                "top1_rank_in_other": list(c.top1_rank_in_other) if c else [None, None],
+                "top_k_overlap": list(c.overlap) if c else None,
+            }
+        )
+    if args.json:
+        output = {"models": [a_info.name, b_info.name], "masks": masks}
+        print(json.dumps(output, ensure_ascii=False, indent=2))
+        return 0
+    _print_side_by_side(text, [a_info.name, b_info.name], masks, shared)
+    for engine, result in zip(engines, results, strict=True):
+        print(f"{_describe(engine)} · {result.elapsed_ms:.0f} ms", file=sys.stderr)
+    return 0
+
+
+def _span(encoding, position: int) -> tuple[int, int]:
+    token = encoding.tokens[position]
+    return (token.start, token.end)
+
+
+def _union(a: tuple[int, int] | None, b: tuple[int, int] | None) -> tuple[int, int]:
+    spans = [s for s in (a, b) if s is not None]
+    return (min(s[0] for s in spans), max(s[1] for s in spans))
+
+
+def _rows(mask, targets: list[str], top_k: int | None):
+    if targets:
+        return mask.targets[:top_k] if top_k else mask.targets
+    return mask.predictions
+
+
+def _print_side_by_side(text: str, names: list[str], masks: list[dict], shared: bool) -> None:
+    width = 30
+    print(text)
+    print(f"A = {names[0]}\nB = {names[1]}")
+    for number, mask in enumerate(masks, start=1):
+        start, end = mask["span"]
+        print(f"\nmask {number} of {len(masks)}: {text[start:end]!r}")
+        print(f"{'rank':>4}  {'A':<{width}}   {'B':<{width}}")
+        lists = [rows or [] for rows in mask["predictions"]]
+        for rank in range(max(len(rows) for rows in lists)):
+            cells = []
+            for rows in lists:
+                if rank < len(rows):
+                    row = rows[rank]
+                    shown = row["token_str"].strip() or repr(row["token_str"])
+                    cells.append(f"{shown[:20]:<20} {row['score']:>8.2%}")
+                else:
+                    cells.append("")
+            print(f"{rank + 1:>4}  {cells[0]:<{width}}   {cells[1]:<{width}}")
+        ranks = ["not in top-k" if r is None else f"#{r}" for r in mask["top1_rank_in_other"]]
+        line = f"top-1 of A in B: {ranks[0]} · top-1 of B in A: {ranks[1]}"
+        if mask["kl"] is not None:
+            line += f" · KL(A‖B) {mask['kl']:.4f} · JS {mask['js']:.4f} nats"
+        elif mask["top_k_overlap"] is not None:
+            same, k = mask["top_k_overlap"]
+            line += f" · top-{k} overlap {same}/{k}" + ("" if shared else " (vocabularies differ)")
+        print(line)
 
 
 def _find_word(encoding, word: str) -> tuple[int, ...]:
@@ -305,9 +407,10 @@ def run_tui(args: argparse.Namespace) -> int:
     from .app import make_app
 
     options = engine_options(args)
+    compare = engine_options(args, args.compare) if args.compare else None
     text = args.resumed.current.text if args.resumed else _read_text(args.text)
-    extras = _app_extras(make_app, args, options)
-    app = make_app(text, options=options, top_k=args.top_k, **extras)
+    extras = _app_extras(make_app, args, [o for o in (options, compare) if o is not None])
+    app = make_app(text, options=options, compare=compare, top_k=args.top_k, **extras)
     app.run()
     busy = [
         t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()
@@ -401,11 +504,13 @@ def _resume(args: argparse.Namespace, argv: list[str], config: Config) -> argpar
         config, model=state.models[0] if state.models else config.model, top_k=state.header.top_k, **saved
     )
     resumed = build_parsers(session)["tui"].parse_args(argv)
+    if resumed.compare is None and len(state.models) > 1:
+        resumed.compare = state.models[1]  # the second pane of a comparison
     resumed.config, resumed.config_problem, resumed.resumed = config, args.config_problem, state
     return resumed
 
 
-def _app_extras(make_app, args: argparse.Namespace, options: EngineOptions) -> dict[str, object]:
+def _app_extras(make_app, args: argparse.Namespace, panes: list[EngineOptions]) -> dict[str, object]:
     """The keyword arguments of issue 12 that ``make_app`` accepts (the app takes them in one by one)."""
     accepted = inspect.signature(make_app).parameters
     offered: dict[str, object] = {
@@ -416,16 +521,16 @@ def _app_extras(make_app, args: argparse.Namespace, options: EngineOptions) -> d
     }
     extras = {name: value for name, value in offered.items() if name in accepted}
     if "journal" in accepted:  # only then: a journal nobody writes to would be an empty session
-        extras["journal"] = _journal(args.resumed, options, args.top_k)
+        extras["journal"] = _journal(args.resumed, panes, args.top_k)
     return extras
 
 
-def _journal(resumed: SessionState | None, options: EngineOptions, top_k: int) -> Journal:
+def _journal(resumed: SessionState | None, panes: list[EngineOptions], top_k: int) -> Journal:
     if resumed is not None:
         return Journal.reopen(resumed)
-    fields = dataclasses.asdict(options)
+    fields = dataclasses.asdict(panes[0])  # both panes share every option but the model
     saved = {k: v for k, v in fields.items() if k not in ("model", "allow_pickle", "trust_remote_code")}
-    return Journal.start([options.label], top_k=top_k, options=saved)
+    return Journal.start([o.label for o in panes], top_k=top_k, options=saved)
 
 
 def run_sessions(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""Messages that worker threads post to the app. Threads never touch widgets; they post these."""
+"""Messages that worker threads post to the pane that started them. Threads never touch widgets."""
 
 from __future__ import annotations
 
@@ -10,14 +10,17 @@ from .engine import Engine, PredictResult, ScoreResult
 
 
 @dataclass
-class ModelProgress(Message):
+class ModelProgress(Message, bubble=False):
     """The loader reached a new stage (importing torch, reading weights...)."""
 
     stage: str
 
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ModelProgress)  # only the latest stage matters
+
 
 @dataclass
-class ModelReady(Message):
+class ModelReady(Message, bubble=False):
     """The model is loaded and warmed up."""
 
     engine: Engine
@@ -25,14 +28,14 @@ class ModelReady(Message):
 
 
 @dataclass
-class ModelFailed(Message):
+class ModelFailed(Message, bubble=False):
     """The model could not be loaded; ``error`` is one line for the user."""
 
     error: str
 
 
 @dataclass
-class PredictionsReady(Message):
+class PredictionsReady(Message, bubble=False):
     """Predictions for the request numbered ``request`` (older requests are stale)."""
 
     request: int
@@ -40,7 +43,7 @@ class PredictionsReady(Message):
 
 
 @dataclass
-class ScoresReady(Message):
+class ScoresReady(Message, bubble=False):
     """Pseudo-log-likelihood for the request numbered ``request``."""
 
     request: int
@@ -48,7 +51,7 @@ class ScoresReady(Message):
 
 
 @dataclass
-class WorkFailed(Message):
+class WorkFailed(Message, bubble=False):
     """A prediction or scoring request failed; ``error`` is one line for the user."""
 
     request: int

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .engine import Encoding
+from .engine import MASK_ALIAS, Encoding
 
 Span = tuple[int, int]
 
@@ -129,3 +129,75 @@ def shift_spans(spans: Iterable[Span], edit_start: int, edit_end: int, delta: in
         elif start >= edit_end:
             moved.add((start + delta, end + delta))
     return frozenset(moved)
+
+
+class TextMap:
+    """Character offsets between the session's text and one model's text.
+
+    The session keeps the text as the user typed it, with ``[MASK]`` for typed
+    masks; each engine's encoding replaces ``[MASK]`` by its own mask token
+    (``<mask>`` for RoBERTa), which may be longer or shorter. This maps offsets
+    both ways so masks, selections and substitutions line up across models.
+    """
+
+    def __init__(self, text: str, mask_token: str, alias: str = MASK_ALIAS) -> None:
+        self._alias_len = len(alias)
+        self._token_len = len(mask_token)
+        self._delta = len(mask_token) - len(alias)
+        self._starts: list[int] = []
+        if self._delta and alias != mask_token:
+            at = text.find(alias)
+            while at >= 0:
+                self._starts.append(at)
+                at = text.find(alias, at + len(alias))
+
+    def to_model(self, offset: int) -> int:
+        return self._convert(offset, self._starts, self._alias_len, self._token_len, self._delta)
+
+    def to_session(self, offset: int) -> int:
+        starts = [s + n * self._delta for n, s in enumerate(self._starts)]
+        return self._convert(offset, starts, self._token_len, self._alias_len, -self._delta)
+
+    @staticmethod
+    def _convert(offset: int, starts: list[int], length: int, new_length: int, delta: int) -> int:
+        shift = 0
+        for start in starts:
+            if offset >= start + length:
+                shift += delta
+            elif offset > start:  # inside a mask: keep it inside the other spelling
+                return start + shift + min(offset - start, new_length)
+            else:
+                break
+        return offset + shift
+
+    def span_to_model(self, span: Span) -> Span:
+        return (self.to_model(span[0]), self.to_model(span[1]))
+
+    def span_to_session(self, span: Span) -> Span:
+        return (self.to_session(span[0]), self.to_session(span[1]))
+
+
+def pair_spans(a: list[Span], b: list[Span]) -> list[tuple[int | None, int | None]]:
+    """Pair two models' masks by the characters they cover, in text order.
+
+    Each mask of ``a`` is paired with the first unused mask of ``b`` that overlaps
+    it; masks left over on either side are paired with ``None``.
+    """
+
+    def overlaps(x: Span, y: Span) -> bool:
+        return x == y or (x[0] < y[1] and y[0] < x[1])
+
+    used: set[int] = set()
+    pairs: list[tuple[int | None, int | None]] = []
+    for i, span in enumerate(a):
+        j = next((j for j, other in enumerate(b) if j not in used and overlaps(span, other)), None)
+        if j is not None:
+            used.add(j)
+        pairs.append((i, j))
+    pairs += [(None, j) for j in range(len(b)) if j not in used]
+
+    def start(pair: tuple[int | None, int | None]) -> int:
+        i, j = pair
+        return a[i][0] if i is not None else b[j][0] if j is not None else 0
+
+    return sorted(pairs, key=start)

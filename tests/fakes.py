@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import zlib
@@ -37,19 +38,38 @@ MASK = "[MASK]"
 
 
 class FakeEngine:
-    """Splits on words and punctuation; words over 7 letters become two pieces (``contin ##ent``)."""
+    """Splits on words and punctuation; words over ``split`` letters become two pieces (``contin ##ent``).
 
-    def __init__(self, *, predict_gate: Callable[[int], None] | None = None) -> None:
+    ``name``, ``mask_token``, ``split`` and ``salt`` make a second, different fake model
+    for comparisons (another tokenization, other predictions, maybe another mask token);
+    ``vocab`` names the vocabulary, so two fakes share one when it is the same.
+    """
+
+    VOCAB_SIZE = 10_000
+
+    def __init__(
+        self,
+        *,
+        predict_gate: Callable[[int], None] | None = None,
+        name: str = "fake-bert",
+        mask_token: str = MASK,
+        split: int = 7,
+        salt: str = "",
+        vocab: str = "fake-vocab",
+    ) -> None:
         self.info = ModelInfo(
-            name="fake-bert",
+            name=name,
             path="/fake",
             model_type="bert",
             device="cpu",
             dtype="float32",
-            mask_token=MASK,
+            mask_token=mask_token,
             max_length=512,
-            vocab_size=len(VOCAB),
+            vocab_size=self.VOCAB_SIZE,
+            vocab_digest=vocab,
         )
+        self._split = split
+        self._salt = salt
         self.calls: list[tuple[int, ...]] = []
         self._gate = predict_gate
         self._vocab = {w: i + 100 for i, w in enumerate(VOCAB)}
@@ -60,14 +80,17 @@ class FakeEngine:
     def encode(self, text: str) -> Encoding:
         if not text.strip():
             raise EngineError("the text is empty")
+        mask = self.info.mask_token
+        text = text.replace(MASK, mask)
         tokens = [Token(0, 1, "[CLS]", "[CLS]", 0, 0, None, True)]
-        for word_index, match in enumerate(re.finditer(r"\[MASK\]|\w+|[^\w\s]", text)):
+        for word_index, match in enumerate(re.finditer(re.escape(mask) + r"|\w+|[^\w\s]", text)):
             word, start = match.group(), match.start()
-            if word == MASK:
-                tokens.append(Token(len(tokens), 4, MASK, MASK, start, match.end(), word_index, False, True))
+            if word == mask:
+                tokens.append(Token(len(tokens), 4, mask, mask, start, match.end(), word_index, False, True))
                 continue
             lower = word.lower()
-            pieces = [lower[:6], lower[6:]] if len(lower) > 7 else [lower]
+            cut = self._split - 1
+            pieces = [lower[:cut], lower[cut:]] if len(lower) > self._split else [lower]
             offset = start
             for n, piece in enumerate(pieces):
                 text_piece = piece if n == 0 else "##" + piece
@@ -88,7 +111,13 @@ class FakeEngine:
         return Encoding(text=text, tokens=tuple(tokens))
 
     def predict(
-        self, encoding: Encoding, masked: Iterable[int] = (), *, top_k: int = 5, targets: Sequence[str] = ()
+        self,
+        encoding: Encoding,
+        masked: Iterable[int] = (),
+        *,
+        top_k: int = 5,
+        targets: Sequence[str] = (),
+        full: bool = False,
     ) -> PredictResult:
         masked = tuple(masked)
         positions = sorted(set(masked) | set(encoding.mask_positions))
@@ -99,7 +128,7 @@ class FakeEngine:
             self._gate(len(positions))
         masks = []
         for position in positions:
-            seed = zlib.crc32(f"{position}:{len(positions)}".encode())
+            seed = zlib.crc32(f"{self._salt}{position}:{len(positions)}".encode())
             order = sorted(VOCAB, key=lambda w: zlib.crc32(f"{seed}{w}".encode()))[:top_k]
             raw = [1.0 / (rank + 1.5) for rank in range(len(order))]
             total = sum(raw) * 1.25
@@ -107,12 +136,30 @@ class FakeEngine:
                 Prediction(score=r / total, token=self._vocab[w], token_str=w, sequence=f"… {w} …")
                 for w, r in zip(order, raw, strict=True)
             )
-            masks.append(MaskResult(position=position, predictions=predictions))
+            masks.append(
+                MaskResult(
+                    position=position,
+                    predictions=predictions,
+                    log_probs=self._distribution(predictions) if full else None,
+                )
+            )
         return PredictResult(ids=encoding.ids, masks=tuple(masks), elapsed_ms=12.0)
+
+    def _distribution(self, predictions: Sequence[Prediction]):
+        """The whole distribution behind ``predictions``: the rest of the mass spread evenly."""
+        import numpy as np
+
+        rest = 1.0 - sum(p.score for p in predictions)
+        probs = np.full(self.VOCAB_SIZE, rest / (self.VOCAB_SIZE - len(predictions)))
+        for p in predictions:
+            probs[p.token] = p.score
+        return np.log(probs).astype(np.float32)
 
     def score(self, encoding: Encoding) -> ScoreResult:
         tokens = tuple(
-            TokenScore(index=t.index, token=t.text, log_prob=-((len(t.display) * 7) % 9 + 0.25))
+            TokenScore(
+                index=t.index, token=t.text, log_prob=-((len(t.display) * 7 + len(self._salt)) % 9 + 0.25)
+            )
             for t in encoding.tokens
             if not t.special and not t.is_mask
         )
@@ -153,6 +200,9 @@ def failing_loader(message: str):
 
 async def settle(pilot) -> None:
     """Wait until every worker is done and the messages they posted have been handled."""
-    for _ in range(2):  # a worker's result can start another worker (e.g. predictions after a load)
-        await pilot.app.workers.wait_for_complete()
+    from textual.worker import WorkerCancelled
+
+    for _ in range(3):  # a worker's result can start another worker (e.g. predictions after a load)
+        with contextlib.suppress(WorkerCancelled):  # an exclusive worker replaced by a newer request
+            await pilot.app.workers.wait_for_complete()
         await pilot.pause()

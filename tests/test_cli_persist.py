@@ -121,8 +121,10 @@ def test_score_markdown_shows_the_json_scores(bert_dir):
     assert [(int(r[0]), r[1]) for r in rows] == [(t["index"], t["token"]) for t in expected["tokens"]]
 
 
-def journal_in(home: Path, model: str, *snapshots: Snapshot) -> Journal:
-    journal = Journal.start([model], top_k=7, options={"device": "cpu", "fast": None})
+def journal_in(home: Path, model: str | list[str], *snapshots: Snapshot) -> Journal:
+    journal = Journal.start(
+        [model] if isinstance(model, str) else model, top_k=7, options={"device": "cpu", "fast": None}
+    )
     journal.append("open", snapshots[0])
     for snapshot in snapshots[1:]:
         journal.append("mask", snapshot)
@@ -159,14 +161,22 @@ def fake_make_app(monkeypatch, accepts_extras: bool) -> list[dict]:
     if accepts_extras:
 
         def make_app(
-            text=None, *, options=None, top_k=10, config=None, notices=(), resume=None, journal=None
+            text=None,
+            *,
+            options=None,
+            compare=None,
+            top_k=10,
+            config=None,
+            notices=(),
+            resume=None,
+            journal=None,
         ):
-            return FakeApp(calls, text=text, options=options, top_k=top_k, config=config, notices=notices,
-                           resume=resume, journal=journal)  # fmt: skip
+            return FakeApp(calls, text=text, options=options, compare=compare, top_k=top_k, config=config,
+                           notices=notices, resume=resume, journal=journal)  # fmt: skip
     else:
 
-        def make_app(text=None, *, options=None, top_k=10):
-            return FakeApp(calls, text=text, options=options, top_k=top_k)
+        def make_app(text=None, *, options=None, compare=None, top_k=10):
+            return FakeApp(calls, text=text, options=options, compare=compare, top_k=top_k)
 
     monkeypatch.setattr(mlm_tui.app, "make_app", make_app)
     return calls
@@ -185,6 +195,27 @@ def test_resume_hands_the_last_session_to_the_app(home, monkeypatch):
     assert read_session(journal.path).current == Snapshot("One three.")
     assert cli.main(["--resume", "--model", "other", "-k", "3"]) == 0
     assert calls[-1]["options"].model == "other" and calls[-1]["top_k"] == 3  # flags win over the session
+    assert calls[-1]["compare"] is None
+
+
+def test_resume_reopens_both_models_of_a_comparison(home, monkeypatch):
+    journal_in(home, ["model-a", "model-b"], Snapshot("One two."))
+    calls = fake_make_app(monkeypatch, accepts_extras=True)
+    assert cli.main(["--resume"]) == 0
+    assert (calls[0]["options"].model, calls[0]["compare"].model) == ("model-a", "model-b")
+    assert cli.main(["--resume", "--compare", "model-c"]) == 0
+    assert calls[1]["compare"].model == "model-c"
+
+
+def test_a_new_session_records_both_models(home, monkeypatch):
+    calls = fake_make_app(monkeypatch, accepts_extras=True)
+    assert cli.main(["One two.", "--model", "model-a", "--compare", "model-b", "--device", "cpu"]) == 0
+    journal = calls[0]["journal"]
+    journal.append("open", Snapshot("One two."))
+    journal.close()
+    state = read_session(journal.path)
+    assert state.models == ("model-a", "model-b") and state.header.options["device"] == "cpu"
+    assert "trust_remote_code" not in state.header.options  # never turned back on by --resume
 
 
 def test_the_app_gets_the_config_and_its_problem(home, monkeypatch):
@@ -203,7 +234,7 @@ def test_an_app_without_the_new_arguments_is_still_called(home, monkeypatch):
     journal_in(home, "tiny-bert", Snapshot("One two."))
     calls = fake_make_app(monkeypatch, accepts_extras=False)
     assert cli.main(["--resume"]) == 0
-    assert calls == [{"text": "One two.", "options": calls[0]["options"], "top_k": 7}]
+    assert calls == [{"text": "One two.", "options": calls[0]["options"], "compare": None, "top_k": 7}]
     assert not list((home / "xdg_state_home").rglob("*.jsonl"))[1:]  # no new, empty session
 
 

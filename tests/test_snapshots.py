@@ -71,3 +71,25 @@ def test_small_terminal(snap_compare):
     assert snap_compare(
         make_app(TEXT, loader=instant_loader()), terminal_size=(80, 24), run_before=run_before
     )
+
+
+def _compare_app():
+    from fakes import FakeEngine
+
+    return make_app(
+        TEXT,
+        options=EngineOptions(model="fake-bert"),
+        compare=EngineOptions(model="fake-wordpiece-4"),
+        loader=instant_loader(FakeEngine()),
+        compare_loader=instant_loader(FakeEngine(name="fake-wordpiece-4", split=4, salt="b")),
+    )
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)], ids=["120x40", "80x24"])
+def test_compare(snap_compare, size):
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("w", "w", "w", "w", "m")  # "cabinet": one token left, two right
+        await settle(pilot)
+
+    assert snap_compare(_compare_app(), terminal_size=size, run_before=run_before)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .loading import DEFAULT_MODEL
+
+_LOADING = threading.Lock()
+"""transformers builds models under process-wide state (the meta device, the default dtype):
+two loads at once in two threads break each other, so loads take turns."""
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import MaskedLM
@@ -33,14 +38,21 @@ class EngineOptions:
         """Build the engine (imports torch on first use); raises :class:`EngineError` for what a user can fix."""
         from .model import MaskedLM
 
-        engine = MaskedLM.load(
-            self.model,
-            device=self.device,
-            allow_pickle=self.allow_pickle,
-            trust_remote_code=self.trust_remote_code,
-            fast=self.fast,
-            progress=progress,
-        )
+        if not _LOADING.acquire(blocking=False):
+            if progress is not None:
+                progress("waiting for the other model to load")
+            _LOADING.acquire()
+        try:
+            engine = MaskedLM.load(
+                self.model,
+                device=self.device,
+                allow_pickle=self.allow_pickle,
+                trust_remote_code=self.trust_remote_code,
+                fast=self.fast,
+                progress=progress,
+            )
+        finally:
+            _LOADING.release()
         if warm_up:
             if progress is not None:
                 progress("warming up")

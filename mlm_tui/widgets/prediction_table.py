@@ -36,7 +36,9 @@ class PredictionTable(DataTable):
         self.add_column("#", key="rank", width=3)
         self.add_column("token", key="token", width=18)
         self.add_column(Text("prob", justify="right"), key="prob", width=7)
-        self.add_column("", key="bar", width=BAR_WIDTH)
+        # the bar takes what is left (each column has a cell of padding each side; 2 for a scrollbar)
+        width = max(6, min(BAR_WIDTH, self.scrollable_content_region.width - (3 + 18 + 7) - 4 * 2 - 2))
+        self.add_column("", key="bar", width=width)
         best = mask.predictions[0].score if mask.predictions else 1.0
         for rank, prediction in enumerate(mask.predictions, start=1):
             shown = prediction.token_str.strip() or repr(prediction.token_str)
@@ -44,7 +46,7 @@ class PredictionTable(DataTable):
                 Text(str(rank), justify="right"),
                 shown,
                 Text(f"{prediction.score:.2%}", justify="right"),
-                bar(prediction.score / best if best else 0, BAR_WIDTH),
+                bar(prediction.score / best if best else 0, width),
                 key=str(prediction.token),
             )
         self.move_cursor(row=min(cursor, max(0, self.row_count - 1)), animate=False)

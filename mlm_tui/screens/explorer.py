@@ -1,0 +1,452 @@
+"""The explorer: the sentence, one or two model panes, the comparison line and the status bar.
+
+The screen owns what the panes share — the session (text, masks as character
+spans, undo history), top-k, the surprisal switch — and passes it down; panes
+post what the user did in them up. With two panes, masking a token in one masks
+the same characters in the other, and the comparison line says how the two
+models differ at the selected mask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import partial
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Container
+from textual.events import DescendantFocus, Resize
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Input
+
+from ..engine import MASK_ALIAS, EngineError, EngineOptions
+from ..session import History, Snapshot
+from ..widgets.comparison import ComparisonBar, mask_line, surprisal_line
+from ..widgets.model_pane import Loader, ModelPane
+from ..widgets.status_bar import StatusBar
+
+STACK_BELOW = 120
+"""Terminal width under which two panes are stacked instead of side by side."""
+
+Command = tuple[str, str, Callable[[], object]]
+
+
+class ExplorerScreen(Screen[None]):
+    """One sentence, seen by one or two models."""
+
+    BINDINGS = [
+        Binding("e", "edit", "Edit", tooltip="Edit the sentence (enter applies, escape cancels)"),
+        Binding("escape", "cancel_edit", "Cancel", show=False, tooltip="Cancel editing the sentence"),
+        Binding(
+            "enter", "substitute", "Substitute", tooltip="Put the highlighted prediction in the sentence"
+        ),
+        Binding("up,k", "prediction(-1)", "Up", show=False, tooltip="Highlight the previous prediction"),
+        Binding("down,j", "prediction(1)", "Down", show=False, tooltip="Highlight the next prediction"),
+        Binding("s", "surprisal", "Surprisal", tooltip="Colour every token by its surprisal (PLL)"),
+        Binding(
+            "plus,equals_sign",
+            "top_k(1)",
+            "More",
+            key_display="+",
+            show=False,
+            tooltip="Show more predictions",
+        ),
+        Binding("minus", "top_k(-1)", "Fewer", key_display="-", show=False, tooltip="Show fewer predictions"),
+        Binding("u", "undo", "Undo", tooltip="Undo the last change"),
+        Binding("U,ctrl+r", "redo", "Redo", show=False, tooltip="Redo what was undone"),
+    ]
+
+    top_k: reactive[int] = reactive(10)
+    show_surprisal: reactive[bool] = reactive(False, bindings=True)
+
+    def __init__(
+        self,
+        panes: list[tuple[Loader, str]],
+        *,
+        text: str,
+        top_k: int = 10,
+        loader_factory: Callable[[EngineOptions], Loader] | None = None,
+        options: EngineOptions | None = None,
+    ) -> None:
+        super().__init__()
+        self._initial = panes
+        self._initial_text = text
+        self._loader_factory = loader_factory
+        self._options = options or EngineOptions()
+        self.set_reactive(ExplorerScreen.top_k, top_k)
+        self.history = History()
+        self.snapshot: Snapshot | None = None
+        self.active_id = "left"
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        sentence = Input(
+            self._initial_text,
+            id="sentence",
+            placeholder="Type a sentence; [MASK] marks a mask",
+            select_on_focus=False,
+        )
+        sentence.border_title = "Sentence"
+        yield sentence
+        with Container(id="panes"):
+            for (loader, label), pane_id in zip(self._initial, ("left", "right"), strict=False):
+                yield self._new_pane(loader, label, pane_id)
+        yield ComparisonBar(id="comparison")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    def _new_pane(self, loader: Loader, label: str, pane_id: str) -> ModelPane:
+        pane = ModelPane(loader, label, id=pane_id)
+        pane.top_k = self.top_k
+        pane.show_surprisal = self.show_surprisal
+        return pane
+
+    def on_mount(self) -> None:
+        self.left.tokens.focus()
+        self._layout_panes(self.size.width)
+        self._sync_status()
+
+    def on_resize(self, event: Resize) -> None:
+        self._layout_panes(event.size.width)
+
+    def _layout_panes(self, width: int) -> None:
+        two = len(self.panes) > 1
+        self.query_one("#panes").set_class(two and width < STACK_BELOW, "stacked")
+        self.query_one("#panes").set_class(two, "compare")
+        self.comparison.display = two
+
+    @property
+    def panes(self) -> list[ModelPane]:
+        return list(self.query(ModelPane).results(ModelPane))
+
+    @property
+    def left(self) -> ModelPane:
+        return self.query_one("#left", ModelPane)
+
+    @property
+    def right(self) -> ModelPane | None:
+        found = self.query("#right").results(ModelPane)
+        return next(iter(found), None)
+
+    @property
+    def active(self) -> ModelPane:
+        """The pane the user is working in (the one that has, or last had, the focus)."""
+        if self.active_id == "right" and self.right is not None:
+            return self.right
+        return self.left
+
+    @property
+    def sentence(self) -> Input:
+        return self.query_one("#sentence", Input)
+
+    @property
+    def status(self) -> StatusBar:
+        return self.query_one("#status", StatusBar)
+
+    @property
+    def comparison(self) -> ComparisonBar:
+        return self.query_one("#comparison", ComparisonBar)
+
+    @property
+    def editing(self) -> bool:
+        return self.focused is self.sentence
+
+    def on_descendant_focus(self, event: DescendantFocus) -> None:
+        for node in event.widget.ancestors_with_self:
+            if isinstance(node, ModelPane):
+                if node.id != self.active_id:
+                    self.active_id = node.id or "left"
+                    self.refresh_bindings()
+                    self._sync_status()
+                    self._sync_comparison()
+                break
+
+    # ------------------------------------------------------------------ the session
+
+    def commit(self, snapshot: Snapshot, *, record: bool = True, select_at: int | None = None) -> bool:
+        """Show ``snapshot`` in every pane, once every loaded model can read its text.
+
+        On bad text the user gets one line and nothing changes: the panes keep
+        the old text and what was typed stays in the sentence box to fix.
+        """
+        for pane in self.panes:
+            if pane.ready:
+                try:
+                    pane.encode(snapshot.text)
+                except EngineError as exc:
+                    self.notify(str(exc), severity="error", timeout=6)
+                    return False
+        self.snapshot = snapshot
+        if record:
+            self.history.record(snapshot)
+        if self.sentence.value != snapshot.text:
+            with self.sentence.prevent(Input.Changed):
+                self.sentence.value = snapshot.text
+                self.sentence.cursor_position = len(snapshot.text)
+        for pane in self.panes:
+            pane.apply(snapshot, select_at)
+        self.refresh_bindings()
+        self._sync_status()
+        return True
+
+    @on(ModelPane.Loaded)
+    def _pane_loaded(self, event: ModelPane.Loaded) -> None:
+        if self.snapshot is None:
+            text = self.sentence.value if self.editing else self._initial_text
+            if not self.commit(Snapshot(text)):
+                event.pane.tokens.placeholder = "Press e and type a sentence; enter applies it."
+        else:
+            event.pane.apply(self.snapshot)
+        self._sync_full()
+        self._sync_status()
+
+    @on(ModelPane.Failed)
+    @on(ModelPane.Progress)
+    def _pane_state(self) -> None:
+        self._sync_status()
+
+    @on(ModelPane.MasksEdited)
+    def _masks_edited(self, event: ModelPane.MasksEdited) -> None:
+        if self.snapshot is not None:
+            self.commit(Snapshot(self.snapshot.text, event.spans))
+
+    @on(ModelPane.SubstituteRequested)
+    def _substitute(self, event: ModelPane.SubstituteRequested) -> None:
+        if self.commit(event.snapshot, select_at=event.select_at):
+            event.pane.tokens.focus()
+
+    @on(ModelPane.SelectionMoved)
+    def _selection_moved(self, event: ModelPane.SelectionMoved) -> None:
+        if event.pane is self.active:
+            for pane in self.panes:
+                if pane is not event.pane:
+                    pane.select_span(event.span)
+        self._sync_comparison()
+
+    @on(ModelPane.ResultsChanged)
+    def _results_changed(self) -> None:
+        self._sync_status()
+        self._sync_comparison()
+        self.refresh_bindings()
+
+    @on(Input.Submitted, "#sentence")
+    def _sentence_submitted(self, event: Input.Submitted) -> None:
+        if not any(p.ready for p in self.panes):
+            self.notify("The model is not loaded yet", severity="warning")
+            return
+        if self.snapshot is not None and event.value == self.snapshot.text:
+            self.active.tokens.focus()
+            return
+        if self.commit(Snapshot(event.value)):
+            self.active.tokens.focus()
+
+    @on(Input.Changed, "#sentence")
+    def _sentence_changed(self) -> None:
+        self._sync_status()
+
+    # ------------------------------------------------------------------ what the status and comparison show
+
+    def _sync_status(self) -> None:
+        status = self.status
+        panes = self.panes
+        status.models = tuple(p.summary for p in panes)
+        active = self.active
+        status.masks = len(active.tokens.all_masks)
+        status.top_k = self.top_k
+        status.latency_ms = active.predictions.elapsed_ms if active.predictions is not None else None
+        status.pseudo_perplexity = (
+            tuple(p.scores.pseudo_perplexity if p.scores else None for p in panes)
+            if self.show_surprisal
+            else ()
+        )
+        edited = self.snapshot is not None and self.sentence.value != self.snapshot.text
+        status.note = "edited: enter applies, escape restores" if edited else ""
+
+    def _shared_vocab(self) -> bool:
+        right = self.right
+        if right is None or not (self.left.ready and right.ready):
+            return False
+        a, b = self.left.engine.info, right.engine.info  # type: ignore[union-attr]
+        return bool(a.vocab_digest) and a.vocab_digest == b.vocab_digest
+
+    def _sync_full(self) -> None:
+        full = self._shared_vocab()
+        for pane in self.panes:
+            pane.want_full = full
+
+    def _sync_comparison(self) -> None:
+        right = self.right
+        if right is None or self.snapshot is None:
+            return
+        active = self.active
+        if active.encoding is None or active.text_map is None:
+            self.comparison.line = "Waiting for the models…"
+            return
+        text = self.snapshot.text
+        if active.shown.kind == "scores" or (self.show_surprisal and active.shown.kind != "predictions"):
+            span = active.session_span(active.tokens.selected)
+            word = repr(text[span[0] : span[1]].strip())
+            pppl = (
+                self.left.scores.pseudo_perplexity if self.left.scores else None,
+                right.scores.pseudo_perplexity if right.scores else None,
+            )
+            self.comparison.line = surprisal_line(
+                word, self.left.surprisal_at(span), right.surprisal_at(span), pppl
+            )
+            return
+        mask = active.shown_mask()
+        if mask is None:
+            self.comparison.line = "Mask a token (m) to compare the two models' predictions there."
+            return
+        span = active.session_span(mask)
+        chars = text[span[0] : span[1]].strip()
+        number = active.tokens.all_masks.index(mask) + 1
+        word = f"mask {number}" + ("" if chars == MASK_ALIAS else f" {chars!r}")
+        self.comparison.line = mask_line(
+            word, self.left.mask_at(span), right.mask_at(span), shared_vocab=self._shared_vocab()
+        )
+
+    # ------------------------------------------------------------------ actions
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        ready = any(p.ready for p in self.panes)
+        if action in ("undo", "redo", "substitute", "surprisal", "prediction", "top_k") and self.editing:
+            return False  # the key belongs to the sentence box while it is being edited
+        if action in ("substitute", "surprisal", "edit", "prediction", "top_k") and not ready:
+            return None
+        if action == "substitute" and not self.active.can_substitute:
+            return None
+        if action == "undo" and not self.history.can_undo:
+            return None
+        if action == "redo" and not self.history.can_redo:
+            return None
+        return True
+
+    def action_edit(self) -> None:
+        self.sentence.focus()
+        self.sentence.cursor_position = len(self.sentence.value)
+
+    def action_cancel_edit(self) -> None:
+        if self.editing:
+            if self.snapshot is not None:
+                self.sentence.value = self.snapshot.text
+            self.active.tokens.focus()
+
+    def action_prediction(self, step: int) -> None:
+        self.active.move_prediction(step)
+
+    def action_top_k(self, step: int) -> None:
+        self.top_k = max(1, min(100, self.top_k + step * (5 if self.top_k >= 10 else 1)))
+
+    def watch_top_k(self, top_k: int) -> None:
+        for pane in self.panes:
+            pane.top_k = top_k
+        if self.is_mounted:
+            self._sync_status()
+
+    def action_surprisal(self) -> None:
+        self.show_surprisal = not self.show_surprisal
+
+    def watch_show_surprisal(self, show: bool) -> None:
+        for pane in self.panes:
+            pane.show_surprisal = show
+        if self.is_mounted:
+            self._sync_status()
+
+    def action_substitute(self) -> None:
+        self.active.substitute()
+
+    def action_undo(self) -> None:
+        snapshot = self.history.undo()
+        if snapshot is not None:
+            self.commit(snapshot, record=False)
+
+    def action_redo(self) -> None:
+        snapshot = self.history.redo()
+        if snapshot is not None:
+            self.commit(snapshot, record=False)
+
+    # ------------------------------------------------------------------ a second model
+
+    def add_compare(self, model: str) -> None:
+        """Open ``model`` in a second pane, with the same device and options as the first."""
+        if self._loader_factory is None:
+            self.notify("This app was built without a way to load models", severity="error")
+            return
+        old = self.right
+        if old is not None:
+            old.remove()
+        options = EngineOptions(
+            model=model,
+            device=self._options.device,
+            fast=self._options.fast,
+            allow_pickle=self._options.allow_pickle,
+            trust_remote_code=self._options.trust_remote_code,
+        )
+        pane = self._new_pane(self._loader_factory(options), options.label, "right")
+        if self.snapshot is not None:
+            pane.apply(self.snapshot)
+        self.query_one("#panes").mount(pane)
+        self._layout_panes(self.size.width)
+        self._sync_status()
+
+    def remove_compare(self) -> None:
+        pane = self.right
+        if pane is None:
+            return
+        if self.active_id == "right":
+            self.left.tokens.focus()
+        self.active_id = "left"
+        removal = pane.remove()
+
+        async def after_remove() -> None:
+            await removal
+            self._after_remove()
+
+        self.call_later(after_remove)
+
+    def _after_remove(self) -> None:
+        self._layout_panes(self.size.width)
+        self._sync_full()
+        self._sync_status()
+
+    def action_compare(self) -> None:
+        from .model_picker import ModelPicker
+
+        def chosen(model: str | None) -> None:
+            if model:
+                self.add_compare(model)
+
+        self.app.push_screen(ModelPicker(), chosen)
+
+    def commands(self) -> Iterable[Command]:
+        """Entries for the command palette (every action of the screen and the active pane)."""
+        tokens = self.active.tokens
+        ready = any(p.ready for p in self.panes)
+        if ready:
+            yield (
+                "Mask the selected token",
+                "Toggle a mask on the selected token",
+                tokens.action_toggle_mask,
+            )
+            yield ("Mask the whole word", "Mask every piece of the selected word", tokens.action_mask_word)
+            yield ("Clear all masks", "Remove every mask you added", tokens.action_clear_masks)
+            yield (
+                "Substitute the prediction",
+                "Put the highlighted prediction in the sentence",
+                self.action_substitute,
+            )
+            yield ("Toggle the surprisal view", "Colour tokens by surprisal (PLL)", self.action_surprisal)
+            yield ("Edit the sentence", "Change the text", self.action_edit)
+            yield ("Undo", "Undo the last change", self.action_undo)
+            yield ("Redo", "Redo what was undone", self.action_redo)
+            yield ("More predictions", "Increase top-k", partial(self.action_top_k, 1))
+            yield ("Fewer predictions", "Decrease top-k", partial(self.action_top_k, -1))
+        if self.right is None:
+            yield ("Compare with another model", "Open a second model beside this one", self.action_compare)
+        else:
+            yield ("Replace the second model", "Open another model in the second pane", self.action_compare)
+            yield ("Close the second model", "Back to one model", self.remove_compare)
