@@ -105,8 +105,18 @@ def export_data(
     return data
 
 
-def render_json(data: Mapping[str, Any]) -> str:
-    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+Export = Mapping[str, Any] | Sequence[Mapping[str, Any]]
+"""One :func:`export_data` dict, or one per pane when two models are compared."""
+
+
+def _panes(data: Export) -> list[Mapping[str, Any]]:
+    return [data] if isinstance(data, Mapping) else list(data)
+
+
+def render_json(data: Export) -> str:
+    """JSON text: an object for one pane, a list of them for several."""
+    panes = _panes(data)
+    return json.dumps(panes[0] if len(panes) == 1 else panes, ensure_ascii=False, indent=2) + "\n"
 
 
 def _cell(value: object) -> str:
@@ -129,8 +139,12 @@ def _table(header: Sequence[str], align: str, rows: Iterable[Sequence[object]]) 
     return lines
 
 
-def render_markdown(data: Mapping[str, Any]) -> str:
-    """A short Markdown report of :func:`export_data`'s dict: one table per mask, one for the scores."""
+def render_markdown(data: Export) -> str:
+    """A short Markdown report: for each pane, one table per mask and one for the scores."""
+    return "\n".join(_pane_markdown(pane) for pane in _panes(data))
+
+
+def _pane_markdown(data: Mapping[str, Any]) -> str:
     model = data["model"]
     about = " · ".join(str(model[k]) for k in ("model_type", "device", "dtype") if model.get(k))
     lines = [
@@ -182,7 +196,7 @@ def render_markdown(data: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_export(data: Mapping[str, Any], directory: Path | str | None = None) -> Path:
+def write_export(data: Export, directory: Path | str | None = None) -> Path:
     """Write ``<stem>.md`` and ``<stem>.json`` (same stem, never overwriting); returns the ``.md`` path.
 
     ``directory`` defaults to :func:`exports_dir`; the stem is ``mlm-tui-<UTC time>``, with a

@@ -104,6 +104,20 @@ def test_pipes_and_blank_tokens_cannot_break_a_table():
     assert all(len(r) == 4 for r in rows)
 
 
+def test_a_comparison_exports_both_panes(bert, roberta):
+    panes = []
+    for engine in (bert, roberta):
+        encoding = engine.encode(f"Paris is the {engine.info.mask_token} of France.")
+        panes.append(export_data(encoding, model=engine.info, prediction=engine.predict(encoding, top_k=3)))
+    assert [p["model"]["name"] for p in json.loads(render_json(panes))] == [bert.info.name, roberta.info.name]
+    markdown = render_markdown(panes)
+    assert [line for line in markdown.splitlines() if line.startswith("# ")] == [
+        f"# mlm-tui: {bert.info.name}",
+        f"# mlm-tui: {roberta.info.name}",
+    ]
+    assert json.loads(render_json(panes[:1])) == panes[0]  # one pane: an object, not a list
+
+
 def test_write_export_makes_a_new_md_and_json_pair_each_time(tmp_path, bert, two_masks):
     encoding, chosen, result = two_masks
     data = export_data(encoding, model=bert.info, masked=[chosen], prediction=result)
