@@ -48,6 +48,13 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def main(capsys, *args: str) -> tuple[int, str, str]:
+    """The CLI in this process (the tiny model loads in a blink once torch is imported)."""
+    code = cli.main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def test_version_is_the_package_version():
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     proc = run("--version")
@@ -62,23 +69,23 @@ def test_config_path_follows_xdg_config_home(home):
     )
 
 
-def test_config_defaults_apply_and_flags_win(home, bert_dir):
+def test_config_defaults_apply_and_flags_win(home, bert_dir, capsys):
     config_file(home, f"model = {json.dumps(str(bert_dir))}\ntop_k = 3\n")
-    proc = run("predict", TEXT, "--json")
-    assert proc.returncode == 0, proc.stderr
-    assert len(json.loads(proc.stdout)) == 3
-    proc = run("predict", TEXT, "--json", "--top-k", "2")
-    assert len(json.loads(proc.stdout)) == 2
-    proc = run("predict", TEXT, "--json", "--model", "no/such-model-here")
-    assert proc.returncode == 1  # the flag's model was used, not the config's
+    code, out, err = main(capsys, "predict", TEXT, "--json")
+    assert code == 0, err
+    assert len(json.loads(out)) == 3
+    code, out, err = main(capsys, "predict", TEXT, "--json", "--top-k", "2")
+    assert len(json.loads(out)) == 2
+    code, out, err = main(capsys, "predict", TEXT, "--json", "--model", str(bert_dir / "missing"))
+    assert code == 1 and "missing" in err  # the flag's model was used, not the config's
 
 
-def test_a_broken_config_warns_in_one_line_and_uses_the_defaults(home, bert_dir):
+def test_a_broken_config_warns_in_one_line_and_uses_the_defaults(home, bert_dir, capsys):
     path = config_file(home, "top_k = 3\ntop_k = 4\n")
-    proc = run("predict", TEXT, "--json", "--model", str(bert_dir))
-    assert proc.returncode == 0
-    assert len(json.loads(proc.stdout)) == 5  # the built-in default, not the file's 3
-    warnings = [line for line in proc.stderr.splitlines() if str(path) in line]
+    code, out, err = main(capsys, "predict", TEXT, "--json", "--model", str(bert_dir))
+    assert code == 0
+    assert len(json.loads(out)) == 5  # the built-in default, not the file's 3
+    warnings = [line for line in err.splitlines() if str(path) in line]
     assert len(warnings) == 1 and f"{path}, line 2:" in warnings[0]
     assert_one_line_error(run("config", "show"), 1, str(path), "line 2")
 
@@ -99,25 +106,25 @@ def markdown_rows(markdown: str) -> list[list[str]]:
     ]
 
 
-def test_predict_markdown_shows_the_json_predictions(bert_dir):
-    expected = json.loads(run("predict", TEXT, "--model", str(bert_dir), "--json", "-k", "4").stdout)
-    proc = run("predict", TEXT, "--model", str(bert_dir), "--markdown", "-k", "4")
-    assert proc.returncode == 0, proc.stderr
-    rows = markdown_rows(proc.stdout)
+def test_predict_markdown_shows_the_json_predictions(bert_dir, capsys):
+    expected = json.loads(main(capsys, "predict", TEXT, "--model", str(bert_dir), "--json", "-k", "4")[1])
+    code, out, err = main(capsys, "predict", TEXT, "--model", str(bert_dir), "--markdown", "-k", "4")
+    assert code == 0, err
+    rows = markdown_rows(out)
     assert [r[1] for r in rows] == [p["token_str"].strip() or repr(p["token_str"]) for p in expected]
     assert [float(r[2].rstrip("%")) for r in rows] == pytest.approx(
         [100 * p["score"] for p in expected], abs=1e-4
     )
-    assert f"**Model:** {bert_dir}" in proc.stdout
+    assert f"**Model:** {bert_dir}" in out
 
 
-def test_score_markdown_shows_the_json_scores(bert_dir):
+def test_score_markdown_shows_the_json_scores(bert_dir, capsys):
     text = "The keys are on the table."
-    expected = json.loads(run("score", text, "--model", str(bert_dir), "--json").stdout)
-    proc = run("score", text, "--model", str(bert_dir), "--markdown")
-    assert proc.returncode == 0, proc.stderr
-    assert f"PLL {expected['pll']:.3f}" in proc.stdout
-    rows = markdown_rows(proc.stdout)
+    expected = json.loads(main(capsys, "score", text, "--model", str(bert_dir), "--json")[1])
+    code, out, err = main(capsys, "score", text, "--model", str(bert_dir), "--markdown")
+    assert code == 0, err
+    assert f"PLL {expected['pll']:.3f}" in out
+    rows = markdown_rows(out)
     assert [(int(r[0]), r[1]) for r in rows] == [(t["index"], t["token"]) for t in expected["tokens"]]
 
 
