@@ -481,6 +481,12 @@ def _persist_parsers(
     )
     serve.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
     serve.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    serve.add_argument(
+        "--public-url",
+        default=None,
+        metavar="URL",
+        help="the address browsers use, when it is not http://HOST:PORT (a proxy, a tunnel to another port)",
+    )
     for parser in (sessions, config_parser, serve):
         parser.set_defaults(debug=False)
     return {"sessions": sessions, "config": config_parser, "serve": serve}
@@ -571,7 +577,7 @@ def run_serve(args: argparse.Namespace) -> int:
     if warning:
         _warn(warning)
     try:
-        serve(args.app_args, host=args.host, port=args.port)
+        serve(args.app_args, host=args.host, port=args.port, url=args.public_url)
     except OSError as exc:
         print(
             f"{PROG}: error: cannot serve on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr

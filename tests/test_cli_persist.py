@@ -16,7 +16,7 @@ from test_cli import assert_one_line_error
 from mlm_tui import cli
 from mlm_tui.config import tomllib
 from mlm_tui.journal import Journal, read_session
-from mlm_tui.serve import app_command, exposure_warning
+from mlm_tui.serve import app_command, exposure_warning, public_url
 from mlm_tui.session import Snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -259,6 +259,13 @@ def test_serve_runs_the_app_with_this_python_and_the_same_arguments():
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1"])
 def test_serving_on_localhost_needs_no_warning(host):
     assert exposure_warning(host, 8000) is None
+
+
+def test_the_page_points_browsers_at_an_address_they_can_reach():
+    assert public_url("127.0.0.1", 8000) == "http://127.0.0.1:8000"
+    assert public_url("::1", 8001) == "http://[::1]:8001"
+    anywhere = public_url("0.0.0.0", 8002)
+    assert anywhere.startswith("http://") and anywhere.endswith(":8002") and "0.0.0.0" not in anywhere
 
 
 def test_serve_warns_when_other_machines_can_reach_it():
