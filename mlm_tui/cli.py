@@ -412,6 +412,8 @@ def run_tui(args: argparse.Namespace) -> int:
     extras = _app_extras(make_app, args, [o for o in (options, compare) if o is not None])
     app = make_app(text, options=options, compare=compare, top_k=args.top_k, **extras)
     app.run()
+    if "journal" in extras:
+        extras["journal"].close()  # type: ignore[attr-defined]
     busy = [
         t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()
     ]

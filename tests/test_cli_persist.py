@@ -55,6 +55,15 @@ def main(capsys, *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def test_the_new_modules_import_neither_textual_nor_torch():
+    code = (
+        "import sys, mlm_tui.cli, mlm_tui.config, mlm_tui.export, mlm_tui.journal, mlm_tui.serve; "
+        "print(sorted(m for m in ('textual', 'textual_serve', 'torch', 'transformers') if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stderr
+
+
 def test_version_is_the_package_version():
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     proc = run("--version")
@@ -154,14 +163,18 @@ def test_sessions_lists_the_journals(home):
 
 
 class FakeApp:
-    def __init__(self, calls: list[dict], **kwargs) -> None:
+    """Records what make_app was given; while it runs, applies the changes the test asks for."""
+
+    def __init__(self, calls: list[dict], changes: list[tuple[str, Snapshot]], **kwargs) -> None:
         calls.append(kwargs)
+        self.journal, self.changes = kwargs.get("journal"), changes
 
     def run(self) -> None:
-        pass
+        for kind, snapshot in self.changes:
+            self.journal.append(kind, snapshot)
 
 
-def fake_make_app(monkeypatch, accepts_extras: bool) -> list[dict]:
+def fake_make_app(monkeypatch, accepts_extras: bool, changes=()) -> list[dict]:
     import mlm_tui.app
 
     calls: list[dict] = []
@@ -178,12 +191,12 @@ def fake_make_app(monkeypatch, accepts_extras: bool) -> list[dict]:
             resume=None,
             journal=None,
         ):
-            return FakeApp(calls, text=text, options=options, compare=compare, top_k=top_k, config=config,
-                           notices=notices, resume=resume, journal=journal)  # fmt: skip
+            return FakeApp(calls, list(changes), text=text, options=options, compare=compare, top_k=top_k,
+                           config=config, notices=notices, resume=resume, journal=journal)  # fmt: skip
     else:
 
         def make_app(text=None, *, options=None, compare=None, top_k=10):
-            return FakeApp(calls, text=text, options=options, compare=compare, top_k=top_k)
+            return FakeApp(calls, [], text=text, options=options, compare=compare, top_k=top_k)
 
     monkeypatch.setattr(mlm_tui.app, "make_app", make_app)
     return calls
@@ -192,14 +205,14 @@ def fake_make_app(monkeypatch, accepts_extras: bool) -> list[dict]:
 def test_resume_hands_the_last_session_to_the_app(home, monkeypatch):
     masked = Snapshot("One two.", frozenset({(4, 7)}))
     journal = journal_in(home, "tiny-bert", Snapshot("One two."), masked)
-    calls = fake_make_app(monkeypatch, accepts_extras=True)
+    calls = fake_make_app(monkeypatch, accepts_extras=True, changes=[("edit", Snapshot("One three."))])
     assert cli.main(["--resume"]) == 0
     (call,) = calls
     assert call["text"] == "One two." and call["options"].model == "tiny-bert" and call["top_k"] == 7
     assert call["resume"].current == masked and call["resume"].history.can_undo
-    call["journal"].append("edit", Snapshot("One three."))  # the resumed session goes on in the same file
-    call["journal"].close()
-    assert read_session(journal.path).current == Snapshot("One three.")
+    assert read_session(journal.path).current == Snapshot("One three.")  # the session went on in its file
+    with pytest.raises(ValueError, match="closed"):
+        call["journal"].append("edit", masked)  # closed when the app returned
     assert cli.main(["--resume", "--model", "other", "-k", "3"]) == 0
     assert calls[-1]["options"].model == "other" and calls[-1]["top_k"] == 3  # flags win over the session
     assert calls[-1]["compare"] is None
@@ -215,12 +228,9 @@ def test_resume_reopens_both_models_of_a_comparison(home, monkeypatch):
 
 
 def test_a_new_session_records_both_models(home, monkeypatch):
-    calls = fake_make_app(monkeypatch, accepts_extras=True)
+    calls = fake_make_app(monkeypatch, accepts_extras=True, changes=[("open", Snapshot("One two."))])
     assert cli.main(["One two.", "--model", "model-a", "--compare", "model-b", "--device", "cpu"]) == 0
-    journal = calls[0]["journal"]
-    journal.append("open", Snapshot("One two."))
-    journal.close()
-    state = read_session(journal.path)
+    state = read_session(calls[0]["journal"].path)
     assert state.models == ("model-a", "model-b") and state.header.options["device"] == "cpu"
     assert "trust_remote_code" not in state.header.options  # never turned back on by --resume
 
