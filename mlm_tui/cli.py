@@ -35,6 +35,7 @@ DESCRIPTION = f"""\
 A keyboard-driven terminal explorer for masked language models (BERT-style fill-mask).
 
   mlm-tui [TEXT]                 open the explorer on TEXT
+  mlm-tui [TEXT] --compare B     open it with a second model B beside --model
   mlm-tui predict TEXT           top-k predictions at each {MASK_ALIAS} (pipeline("fill-mask") format with --json)
   mlm-tui score TEXT             pseudo-log-likelihood and surprisal of every token
   mlm-tui --resume               reopen the last session (text, masks, model, undo history)
@@ -58,6 +59,7 @@ examples:
   mlm-tui predict "Paris is the [MASK] of France." --top-k 10
   mlm-tui predict "He works as a [MASK]." --targets nurse,doctor --json
   mlm-tui score "The keys to the cabinet is on the table." --json
+  mlm-tui predict "Paris is the [MASK] of France." --model bert-base-uncased --compare roberta-base
 """
 
 

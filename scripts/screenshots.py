@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -23,8 +25,8 @@ async def settle(pilot) -> None:
     await pilot.pause(0.2)
 
 
-async def shoot(app, name: str, out: Path, keys: Callable | None = None) -> None:
-    async with app.run_test(size=SIZE) as pilot:
+async def shoot(app, name: str, out: Path, keys: Callable | None = None, size=SIZE) -> None:
+    async with app.run_test(size=size) as pilot:
         await settle(pilot)
         if keys:
             await keys(pilot)
@@ -33,7 +35,7 @@ async def shoot(app, name: str, out: Path, keys: Callable | None = None) -> None
         print(f"wrote {out / name}.svg")
 
 
-async def main(model: str | None, out: Path) -> None:
+async def main(model: str | None, out: Path, compare: str | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
     # Loading: the real loader, held at its first stage while the picture is taken.
@@ -73,10 +75,36 @@ async def main(model: str | None, out: Path) -> None:
     ]:
         await shoot(make_app(TEXT, options=EngineOptions(model=model)), name, out, keys)
 
+    # Two models side by side, wide (side by side) and 80x24 (stacked).
+    with tempfile.TemporaryDirectory() as scratch:
+        os.chdir(scratch)  # so the untrained copy is called by a short relative name on screen
+        other = compare or untrained_copy(Path("minilm-untrained"))
+        for name, size in [("compare", (120, 40)), ("compare-80x24", (80, 24))]:
+            app = make_app(TEXT, options=EngineOptions(model=model), compare=EngineOptions(model=other))
+            await shoot(app, name, out, one_mask, size=size)
+
+
+def untrained_copy(path: Path) -> str:
+    """The bundled model's architecture and vocabulary with random weights: what training added shows."""
+    import torch
+    from transformers import AutoConfig, AutoModelForMaskedLM, AutoTokenizer
+
+    from mlm_tui.engine import bundled_models
+
+    source = bundled_models()["minilm-mlm-en"]
+    torch.manual_seed(0)
+    model = AutoModelForMaskedLM.from_config(AutoConfig.from_pretrained(source))
+    model.save_pretrained(path)
+    AutoTokenizer.from_pretrained(source).save_pretrained(path)
+    return str(path)
+
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", default=None, help="model to show (default: the CLI's default)")
+    parser.add_argument(
+        "--compare", default=None, help="second model for the compare view (default: an untrained copy)"
+    )
     parser.add_argument("--out", type=Path, default=Path("screenshots"))
     args = parser.parse_args()
-    asyncio.run(main(args.model, args.out))
+    asyncio.run(main(args.model, args.out.resolve(), args.compare))

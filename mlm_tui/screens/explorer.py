@@ -195,9 +195,13 @@ class ExplorerScreen(Screen[None]):
     @on(ModelPane.Loaded)
     def _pane_loaded(self, event: ModelPane.Loaded) -> None:
         if self.snapshot is None:
-            text = self.sentence.value if self.editing else self._initial_text
-            if not self.commit(Snapshot(text)):
+            typing = (self.sentence.value, self.sentence.cursor_position) if self.editing else None
+            if not self.commit(Snapshot(self._initial_text)):
                 event.pane.tokens.placeholder = "Press e and type a sentence; enter applies it."
+            if typing is not None:  # what the user typed while the model loaded stays, to apply with enter
+                with self.sentence.prevent(Input.Changed):
+                    self.sentence.value, self.sentence.cursor_position = typing
+                self._sync_status()
         else:
             event.pane.apply(self.snapshot)
         self._sync_full()
@@ -315,7 +319,7 @@ class ExplorerScreen(Screen[None]):
         ready = any(p.ready for p in self.panes)
         if action in ("undo", "redo", "substitute", "surprisal", "prediction", "top_k") and self.editing:
             return False  # the key belongs to the sentence box while it is being edited
-        if action in ("substitute", "surprisal", "edit", "prediction", "top_k") and not ready:
+        if action in ("substitute", "surprisal", "prediction", "top_k") and not ready:
             return None
         if action == "substitute" and not self.active.can_substitute:
             return None
@@ -326,7 +330,8 @@ class ExplorerScreen(Screen[None]):
         return True
 
     def action_edit(self) -> None:
-        self.sentence.focus()
+        # set_focus at once (focus() waits a frame): keys typed right after `e` must reach the box
+        self.set_focus(self.sentence)
         self.sentence.cursor_position = len(self.sentence.value)
 
     def action_cancel_edit(self) -> None:

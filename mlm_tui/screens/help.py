@@ -12,7 +12,9 @@ from textual.widgets import Static
 INTRO = (
     "Move along the tokens, mask one (or a whole word), and the table shows what the model predicts "
     "there, computed in the background. Tab moves between the sentence, the tokens and the table. "
-    "Every action is also in the command palette (ctrl+p)."
+    "With two models (--compare B, or 'Compare with another model' in the palette) tab also moves "
+    "between their panes, a mask in one masks the same characters in the other, and the line under "
+    "the tables compares them. Every action is also in the command palette (ctrl+p)."
 )
 
 
