@@ -8,19 +8,27 @@ once a model is loaded, so ``--help`` answers at once.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import inspect
 import json
 import os
 import sys
 import threading
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import __version__
 from .bars import bar
+from .config import Config, config_path, load_config
 from .engine import BUNDLED_MODEL, DEFAULT_MODEL, FAST_MODES, MASK_ALIAS, EngineError, EngineOptions
+from .export import export_data, render_markdown
+from .journal import Journal, JournalError, SessionState, last_session, list_sessions, sessions_dir
+from .serve import DEFAULT_HOST, DEFAULT_PORT, exposure_warning, serve
 
 PROG = "mlm-tui"
 COMMANDS = ("predict", "score")
+PERSIST_COMMANDS = ("sessions", "config", "serve")
 EXAMPLE = "Paris is the capital of France."
 
 DESCRIPTION = f"""\
@@ -30,6 +38,10 @@ A keyboard-driven terminal explorer for masked language models (BERT-style fill-
   mlm-tui [TEXT] --compare B     open it with a second model B beside --model
   mlm-tui predict TEXT           top-k predictions at each {MASK_ALIAS} (pipeline("fill-mask") format with --json)
   mlm-tui score TEXT             pseudo-log-likelihood and surprisal of every token
+  mlm-tui --resume               reopen the last session (text, masks, model, undo history)
+  mlm-tui sessions               list the saved sessions
+  mlm-tui config path|show       where the config file is, and what it sets
+  mlm-tui serve [ARGS]           the explorer in a browser (http://127.0.0.1:8000)
 
 Run `mlm-tui predict --help` or `mlm-tui score --help` for their options.
 """
@@ -114,7 +126,8 @@ def _text_help(what: str) -> str:
     return f"{what}; use - to read it from standard input"
 
 
-def build_parsers() -> dict[str, argparse.ArgumentParser]:
+def build_parsers(config: Config | None = None) -> dict[str, argparse.ArgumentParser]:
+    """The parsers of every command; ``config`` supplies the defaults that flags override."""
     common = _model_options()
     tui = _Parser(
         prog=PROG,
@@ -177,7 +190,9 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
     )
     score.add_argument("text", metavar="TEXT", help=_text_help("the sentence to score"))
     score.add_argument("--json", action="store_true", help="print JSON")
-    return {"tui": tui, "predict": predict, "score": score}
+    parsers = {"tui": tui, "predict": predict, "score": score}
+    parsers.update(_persist_parsers(parsers, config or Config()))
+    return parsers
 
 
 def _read_text(text: str | None) -> str | None:
@@ -226,10 +241,16 @@ def run_predict(args: argparse.Namespace) -> int:
     masked: list[int] = []
     for word in args.mask_word:
         masked.extend(_find_word(encoding, word))
-    top_k = args.top_k or (len(targets) if targets else 5)
+    top_k = args.top_k or (len(targets) if targets else args.default_top_k)
     result = engine.predict(encoding, masked, top_k=top_k, targets=targets)
     if result.truncated:
         _warn(f"the text is longer than {engine.info.max_length} tokens; used a window around the masks")
+    if args.markdown:
+        print(
+            render_markdown(export_data(encoding, model=engine.info, masked=masked, prediction=result)),
+            end="",
+        )
+        return 0
     if targets and args.top_k:
         masks = [m.targets[: args.top_k] for m in result.masks]
     else:
@@ -362,11 +383,15 @@ def _find_word(encoding, word: str) -> tuple[int, ...]:
 def run_score(args: argparse.Namespace) -> int:
     text = _read_text(args.text) or ""
     engine = _load(args)
-    result = engine.score(engine.encode(text))
+    encoding = engine.encode(text)
+    result = engine.score(encoding)
     if result.truncated:
         _warn(
             f"the text is longer than {engine.info.max_length} tokens; each token was scored in a window around it"
         )
+    if args.markdown:
+        print(render_markdown(export_data(encoding, model=engine.info, score=result)), end="")
+        return 0
     if args.json:
         print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
         return 0
@@ -383,9 +408,14 @@ def run_score(args: argparse.Namespace) -> int:
 def run_tui(args: argparse.Namespace) -> int:
     from .app import make_app
 
+    options = engine_options(args)
     compare = engine_options(args, args.compare) if args.compare else None
-    app = make_app(_read_text(args.text), options=engine_options(args), compare=compare, top_k=args.top_k)
+    text = args.resumed.current.text if args.resumed else _read_text(args.text)
+    extras = _app_extras(make_app, args, [o for o in (options, compare) if o is not None])
+    app = make_app(text, options=options, compare=compare, top_k=args.top_k, **extras)
     app.run()
+    if "journal" in extras:
+        extras["journal"].close()  # type: ignore[attr-defined]
     busy = [
         t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()
     ]
@@ -396,16 +426,189 @@ def run_tui(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- Sessions, export, config file and the browser mode (issue 12) ----------------------------------
+
+
+class _ServeParser(_Parser):
+    """``serve``'s own options; every other argument is handed to the served app."""
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        known, rest = self.parse_known_args(args, namespace)
+        known.app_args = rest
+        return known
+
+
+def _port(value: str) -> int:
+    number = _top_k(value)
+    if number > 65535:
+        raise argparse.ArgumentTypeError(f"must be at most 65535, got {number}")
+    return number
+
+
+def _persist_parsers(
+    parsers: dict[str, argparse.ArgumentParser], config: Config
+) -> dict[str, argparse.ArgumentParser]:
+    """Config defaults on the model commands, their new options, and the commands of issue 12."""
+    defaults = config.cli_defaults()
+    top_k = defaults.pop("top_k", None)
+    for name in ("tui", "predict", "score"):
+        parsers[name].set_defaults(**defaults)
+    if top_k is not None:
+        parsers["tui"].set_defaults(top_k=top_k)
+    parsers["predict"].set_defaults(default_top_k=top_k or 5)
+    for name in ("predict", "score"):
+        parsers[name].add_argument(
+            "--markdown", action="store_true", help="print a Markdown report (as the app's export writes)"
+        )
+    tui = parsers["tui"]
+    tui.add_argument(
+        "--resume", action="store_true", help="reopen the last session: text, masks, model and undo history"
+    )
+    tui.add_argument(
+        "--export-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where x writes exports (default: user data dir)",
+    )
+    sessions = _Parser(prog=f"{PROG} sessions", description="List saved sessions, newest first.")
+    sessions.add_argument("--json", action="store_true", help="print JSON")
+    config_parser = _Parser(prog=f"{PROG} config", description="The config file (TOML).")
+    config_parser.add_argument(
+        "what", choices=("path", "show"), help="path: where the file is read from; show: the settings in use"
+    )
+    serve = _ServeParser(
+        prog=f"{PROG} serve",
+        usage=f"{PROG} serve [--host HOST] [--port PORT] [ARGS of {PROG}]",
+        description="Serve the explorer to a web browser (textual-serve); other arguments go to the app.",
+        epilog=f"example: {PROG} serve --port 8080 'Paris is the capital of France.' --model {BUNDLED_MODEL}",
+    )
+    serve.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
+    serve.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    serve.add_argument(
+        "--public-url",
+        default=None,
+        metavar="URL",
+        help="the address browsers use, when it is not http://HOST:PORT (a proxy, a tunnel to another port)",
+    )
+    for parser in (sessions, config_parser, serve):
+        parser.set_defaults(debug=False)
+    return {"sessions": sessions, "config": config_parser, "serve": serve}
+
+
+def _resume(args: argparse.Namespace, argv: list[str], config: Config) -> argparse.Namespace:
+    """With ``--resume``, parse again with the last session's model and options as defaults.
+
+    Flags still win over the session, and the session over the config file.
+    """
+    args.resumed = None
+    if not args.resume:
+        return args
+    if args.text is not None:
+        build_parsers(config)["tui"].error("--resume reopens the last session's text; leave out TEXT")
+    state = last_session()
+    if state is None:
+        raise JournalError(f"no session to resume in {sessions_dir()}")
+    saved = {k: v for k, v in state.header.options.items() if k in ("device", "fast", "backend")}
+    session = dataclasses.replace(
+        config, model=state.models[0] if state.models else config.model, top_k=state.header.top_k, **saved
+    )
+    resumed = build_parsers(session)["tui"].parse_args(argv)
+    if resumed.compare is None and len(state.models) > 1:
+        resumed.compare = state.models[1]  # the second pane of a comparison
+    resumed.config, resumed.config_problem, resumed.resumed = config, args.config_problem, state
+    return resumed
+
+
+def _app_extras(make_app, args: argparse.Namespace, panes: list[EngineOptions]) -> dict[str, object]:
+    """The keyword arguments of issue 12 that ``make_app`` accepts (the app takes them in one by one)."""
+    accepted = inspect.signature(make_app).parameters
+    offered: dict[str, object] = {
+        "config": args.config,
+        "notices": [args.config_problem] if args.config_problem else [],
+        "resume": args.resumed,
+        "export_dir": args.export_dir,
+    }
+    extras = {name: value for name, value in offered.items() if name in accepted}
+    if "journal" in accepted:  # only then: a journal nobody writes to would be an empty session
+        extras["journal"] = _journal(args.resumed, panes, args.top_k)
+    return extras
+
+
+def _journal(resumed: SessionState | None, panes: list[EngineOptions], top_k: int) -> Journal:
+    if resumed is not None:
+        return Journal.reopen(resumed)
+    fields = dataclasses.asdict(panes[0])  # both panes share every option but the model
+    saved = {k: v for k, v in fields.items() if k not in ("model", "allow_pickle", "trust_remote_code")}
+    return Journal.start([o.label for o in panes], top_k=top_k, options=saved)
+
+
+def run_sessions(args: argparse.Namespace) -> int:
+    found = list_sessions()
+    if args.json:
+        rows = [
+            {**dataclasses.asdict(s), "path": str(s.path), "started": s.started.isoformat()} for s in found
+        ]
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    if not found:
+        print(f"no sessions yet in {sessions_dir()}")
+        return 0
+    print(f"{'started':<19}  {'changes':>7}  {'model':<24}  {'last text':<40}  path")
+    for s in found:
+        text = s.last_text if len(s.last_text) <= 40 else s.last_text[:39] + "…"
+        started = s.started.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        print(f"{started:<19}  {s.changes:>7}  {s.model:<24}  {text:<40}  {s.path}")
+    print(f"\nreopen the newest with: {PROG} --resume", file=sys.stderr)
+    return 0
+
+
+def run_config(args: argparse.Namespace) -> int:
+    if args.what == "path":
+        print(config_path())
+        return 0
+    if args.config_problem:
+        print(f"{PROG}: error: {args.config_problem}", file=sys.stderr)
+        return 1
+    print(f"# {config_path()}" + ("" if config_path().exists() else " (not there: built-in defaults)"))
+    print(args.config.as_toml(), end="")
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    build_parsers(args.config)["tui"].parse_args(args.app_args)  # a bad app argument fails here, not per tab
+    warning = exposure_warning(args.host, args.port)
+    if warning:
+        _warn(warning)
+    try:
+        serve(args.app_args, host=args.host, port=args.port, url=args.public_url)
+    except OSError as exc:
+        print(
+            f"{PROG}: error: cannot serve on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr
+        )
+        return 1
+    return 0
+
+
+PERSIST_RUNNERS = {"sessions": run_sessions, "config": run_config, "serve": run_serve}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 1 runtime error, 2 usage error)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parsers = build_parsers()
-    command = argv[0] if argv and argv[0] in COMMANDS else "tui"
+    config, config_problem = load_config()
+    parsers = build_parsers(config)
+    command = argv[0] if argv and argv[0] in COMMANDS + PERSIST_COMMANDS else "tui"
     args = parsers[command].parse_args(argv[1:] if command != "tui" else argv)
-    runner = {"predict": run_predict, "score": run_score, "tui": run_tui}[command]
+    args.config, args.config_problem = config, config_problem
+    runner = {"predict": run_predict, "score": run_score, "tui": run_tui, **PERSIST_RUNNERS}[command]
     try:
+        if command != "tui" and command != "config" and config_problem:
+            _warn(config_problem)  # the app shows it as a notification instead
+        if command == "tui":
+            args = _resume(args, argv, config)
         return runner(args)
-    except EngineError as exc:
+    except (EngineError, JournalError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
     except KeyboardInterrupt:
         return 130

@@ -1,4 +1,7 @@
+import atexit
 import os
+import shutil
+import tempfile
 
 # Never touch the network, and keep the screen deterministic for snapshots.
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -8,6 +11,13 @@ os.environ.pop("TEXTUAL_THEME", None)
 
 import pytest
 from tiny_models import save_bert, save_roberta
+
+# Sessions, exports and the config file of every test (and of every process a test starts) go to a
+# throwaway folder, never the developer's own.
+_XDG = tempfile.mkdtemp(prefix="mlm-tui-tests-")
+atexit.register(shutil.rmtree, _XDG, ignore_errors=True)
+for _name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME"):
+    os.environ[_name] = os.path.join(_XDG, _name.lower())
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,158 @@
+"""Session journals: written before a change is shown, read back after a crash, undo history included."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from mlm_tui.journal import (
+    Journal,
+    JournalError,
+    last_session,
+    list_sessions,
+    read_session,
+    sessions_dir,
+)
+from mlm_tui.session import Snapshot
+
+A = Snapshot("The cat sat.")
+B = Snapshot("The cat sat.", frozenset({(4, 7)}))
+C = Snapshot("The dog sat.", frozenset({(4, 7)}))
+
+
+def write_session(directory, *changes, models=("tiny-bert",)) -> Journal:
+    journal = Journal.start(models, top_k=7, options={"device": "cpu"}, directory=directory)
+    for kind, snapshot in changes:
+        journal.append(kind, snapshot)
+    return journal
+
+
+def test_state_and_undo_history_are_rebuilt(tmp_path):
+    journal = write_session(
+        tmp_path, ("open", A), ("mask", B), ("substitute", C), ("undo", B), ("undo", A), ("redo", B)
+    )
+    journal.append("model", B, models=["other-model"])
+    journal.close()
+    state = read_session(journal.path)
+    assert state.current == B
+    assert state.history.past == (A, B)
+    assert state.history.future == (C,)  # one more redo would bring back the substitution
+    assert state.models == ("other-model",)
+    assert state.header.models == ("tiny-bert",) and state.header.top_k == 7
+    assert state.header.options == {"device": "cpu"}
+    assert state.changes == 7
+    assert state.history.redo() == C
+
+
+def test_an_edit_after_undo_drops_the_redo_future(tmp_path):
+    journal = write_session(tmp_path, ("open", A), ("mask", B), ("undo", A), ("edit", C))
+    state = read_session(journal.path)
+    assert state.history.past == (A, C) and state.history.future == ()
+
+
+def test_a_last_line_cut_mid_way_is_ignored_and_reopen_appends_cleanly(tmp_path):
+    journal = write_session(tmp_path, ("open", A), ("mask", B), ("substitute", C))
+    journal.close()
+    raw = journal.path.read_bytes()
+    journal.path.write_bytes(raw[: len(raw) - 9])  # a crash part-way through the last entry
+    state = read_session(journal.path)
+    assert state.current == B and state.changes == 2
+    reopened = Journal.reopen(state)
+    reopened.append("edit", C)
+    reopened.close()
+    again = read_session(journal.path)
+    assert again.current == C and again.changes == 3
+    assert all(json.loads(line) for line in journal.path.read_text().splitlines())
+
+
+def test_a_session_where_nothing_happened_leaves_no_file(tmp_path):
+    write_session(tmp_path).close()
+    assert list(tmp_path.iterdir()) == []
+    assert last_session(tmp_path) is None
+
+
+def test_list_and_last_sessions_newest_first_and_bounded(tmp_path):
+    paths = []
+    for number in range(4):
+        journal = Journal.start(["m"], top_k=5, directory=tmp_path, keep=3)
+        journal.append("open", Snapshot(f"sentence {number}"))
+        journal.append("mask", Snapshot(f"sentence {number}", frozenset({(0, 8)})))
+        journal.close()
+        paths.append(journal.path)
+    (tmp_path / "00000000T000000000000Z.jsonl").write_text("not json\n")  # unreadable: skipped
+    summaries = list_sessions(tmp_path)
+    assert [s.path for s in summaries] == paths[:0:-1]  # the oldest was pruned
+    assert not paths[0].exists()
+    assert summaries[0].last_text == "sentence 3" and summaries[0].changes == 2 and summaries[0].model == "m"
+    latest = last_session(tmp_path)
+    assert latest is not None and latest.path == paths[-1]
+
+
+def test_unreadable_journals_raise_one_clear_error(tmp_path):
+    with pytest.raises(JournalError, match="cannot read"):
+        read_session(tmp_path / "missing.jsonl")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"kind": "edit", "text": "x", "masks": []}\n')
+    with pytest.raises(JournalError, match="header"):
+        read_session(bad)
+
+
+def test_unknown_change_kinds_are_refused(tmp_path):
+    journal = write_session(tmp_path)
+    with pytest.raises(ValueError, match="unknown change kind"):
+        journal.append("paste", A)
+    with pytest.raises(ValueError, match="models"):
+        journal.append("model", A)
+
+
+def test_sessions_live_in_the_xdg_state_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    if sys.platform.startswith("linux"):
+        assert sessions_dir() == tmp_path / "mlm-tui" / "sessions"
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from mlm_tui.journal import Journal
+    from mlm_tui.session import Snapshot
+
+    journal = Journal.start(["tiny"], top_k=5, directory=Path(sys.argv[1]))
+    number = 0
+    while True:
+        journal.append("edit", Snapshot(f"edit {number}", frozenset({(0, 4)})))
+        print(journal.path, number, flush=True)  # "shown" only once it is on disk
+        number += 1
+    """
+)
+
+
+def test_sigkill_while_appending_loses_at_most_the_entry_being_written(tmp_path):
+    child = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(tmp_path)], stdout=subprocess.PIPE, text=True, cwd=os.getcwd()
+    )
+    try:
+        assert child.stdout is not None
+        for _ in range(50):
+            line = child.stdout.readline()
+            assert line, "the writer exited early"
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+        path, shown = line.split()
+        for line in child.stdout:  # anything printed between our read and the kill was also on disk
+            path, shown = line.split()
+    finally:
+        if child.poll() is None:
+            child.kill()
+    state = read_session(path)
+    texts = [s.text for s in state.history.past]
+    assert texts == [f"edit {n}" for n in range(len(texts))]  # complete entries, none skipped
+    assert len(texts) >= int(shown) + 1  # every change that was shown is in the journal
+    assert state.current == Snapshot(texts[-1], frozenset({(0, 4)}))
