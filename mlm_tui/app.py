@@ -11,15 +11,18 @@ the latest is dropped, so a stale table is never shown.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from .config import Config
 from .engine import EngineOptions
+from .journal import Journal, SessionState
 from .screens.explorer import ExplorerScreen
 from .screens.help import HelpScreen
 from .widgets.model_pane import Loader
@@ -60,8 +63,8 @@ class MlmApp(App[None]):
 
     BINDINGS = [
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True, tooltip="Quit"),
-        Binding("q", "quit", "Quit", tooltip="Quit"),
-        Binding("question_mark", "help", "Help", key_display="?", tooltip="Show every key"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="Quit"),
+        Binding("question_mark", "help", "Help", key_display="?", id="help", tooltip="Show every key"),
     ]
 
     def __init__(
@@ -72,6 +75,11 @@ class MlmApp(App[None]):
         top_k: int = 10,
         options: EngineOptions | None = None,
         loader_factory: Callable[[EngineOptions], Loader] | None = engine_loader,
+        config: Config | None = None,
+        notices: Sequence[str] = (),
+        resume: SessionState | None = None,
+        journal: Journal | None = None,
+        export_dir: Path | None = None,
     ) -> None:
         super().__init__()
         self._panes = panes
@@ -79,6 +87,11 @@ class MlmApp(App[None]):
         self._top_k = top_k
         self._options = options
         self._loader_factory = loader_factory
+        self._config = config or Config()
+        self._notices = list(notices)
+        self._resume = resume
+        self._journal = journal
+        self._export_dir = export_dir
 
     def get_default_screen(self) -> Screen:
         return ExplorerScreen(
@@ -87,7 +100,36 @@ class MlmApp(App[None]):
             top_k=self._top_k,
             loader_factory=self._loader_factory,
             options=self._options,
+            resume=self._resume,
+            journal=self._journal,
+            export_dir=self._export_dir,
         )
+
+    def on_mount(self) -> None:
+        for notice in self._notices:
+            self.notify(notice, title="Config file", severity="warning", timeout=15)
+        theme = self._config.theme
+        if theme is not None:
+            if theme in self.available_themes:
+                self.theme = theme
+            else:
+                self.notify(f"config: unknown theme {theme!r}; using {self.theme}", severity="warning")
+        if self._config.keys:
+            known = {b.id for b in self.all_bindings() if b.id}
+            unknown = sorted(set(self._config.keys) - known)
+            if unknown:
+                self.notify(
+                    f"config [keys]: no action called {', '.join(unknown)}; known: {', '.join(sorted(known))}",
+                    severity="warning",
+                    timeout=15,
+                )
+            self.set_keymap({k: v for k, v in self._config.keys.items() if k in known})
+
+    @staticmethod
+    def all_bindings() -> list[Binding]:
+        """Every key of the app, its screen, the token cells and the table (for help and key overrides)."""
+        found = [*TokenView.BINDINGS, *ExplorerScreen.BINDINGS, *MlmApp.BINDINGS, *PredictionTable.BINDINGS]
+        return [b for b in found if isinstance(b, Binding)]
 
     def on_load(self) -> None:
         asyncio.get_running_loop().set_default_executor(NoWaitExecutor(thread_name_prefix="mlm-tui"))
@@ -134,6 +176,11 @@ def make_app(
     loader: Loader | None = None,
     compare_loader: Loader | None = None,
     loader_factory: Callable[[EngineOptions], Loader] | None = None,
+    config: Config | None = None,
+    notices: Sequence[str] = (),
+    resume: SessionState | None = None,
+    journal: Journal | None = None,
+    export_dir: Path | None = None,
 ) -> MlmApp:
     """Build the app; the CLI, the tests and the screenshot script all come through here.
 
@@ -141,10 +188,26 @@ def make_app(
     ``loader``/``compare_loader`` replace how those two are built, and
     ``loader_factory`` how any model is built (the palette's "Compare with another
     model" uses it); tests pass fakes through these.
+
+    ``config`` gives the theme and key overrides, ``notices`` lines to show at start (a
+    broken config file), ``resume`` a session to reopen (text, masks, undo history),
+    ``journal`` where every applied change is written before it is shown, and
+    ``export_dir`` where ``x`` writes (default: the user data dir).
     """
     options = options or EngineOptions()
     factory = loader_factory or engine_loader
     panes = [(loader or factory(options), options.label)]
     if compare is not None:
         panes.append((compare_loader or factory(compare), compare.label))
-    return MlmApp(panes, text=text, top_k=top_k, options=options, loader_factory=factory)
+    return MlmApp(
+        panes,
+        text=text,
+        top_k=top_k,
+        options=options,
+        loader_factory=factory,
+        config=config,
+        notices=notices,
+        resume=resume,
+        journal=journal,
+        export_dir=export_dir,
+    )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import inspect
 import json
 import os
 import sys
@@ -405,17 +404,47 @@ def run_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys_from_the_terminal() -> None:
+    """After reading the text from a pipe (``mlm-tui -``), read keys from the terminal instead."""
+    if sys.stdin.isatty():
+        return
+    try:
+        terminal = os.open("/dev/tty", os.O_RDWR)
+    except OSError:
+        raise EngineError(
+            "the text came from standard input and there is no terminal to read keys from; "
+            "give the text as an argument"
+        ) from None
+    os.dup2(terminal, 0)
+    os.close(terminal)
+
+
 def run_tui(args: argparse.Namespace) -> int:
     from .app import make_app
+
+    if args.text == "-" and not args.resume:
+        args.text = _read_text("-")
+        _keys_from_the_terminal()
 
     options = engine_options(args)
     compare = engine_options(args, args.compare) if args.compare else None
     text = args.resumed.current.text if args.resumed else _read_text(args.text)
-    extras = _app_extras(make_app, args, [o for o in (options, compare) if o is not None])
-    app = make_app(text, options=options, compare=compare, top_k=args.top_k, **extras)
-    app.run()
-    if "journal" in extras:
-        extras["journal"].close()  # type: ignore[attr-defined]
+    journal = _journal(args.resumed, [o for o in (options, compare) if o is not None], args.top_k)
+    app = make_app(
+        text,
+        options=options,
+        compare=compare,
+        top_k=args.top_k,
+        config=args.config,
+        notices=[args.config_problem] if args.config_problem else [],
+        resume=args.resumed,
+        journal=journal,
+        export_dir=args.export_dir,
+    )
+    try:
+        app.run()
+    finally:
+        journal.close()
     busy = [
         t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()
     ]
@@ -518,21 +547,6 @@ def _resume(args: argparse.Namespace, argv: list[str], config: Config) -> argpar
         resumed.compare = state.models[1]  # the second pane of a comparison
     resumed.config, resumed.config_problem, resumed.resumed = config, args.config_problem, state
     return resumed
-
-
-def _app_extras(make_app, args: argparse.Namespace, panes: list[EngineOptions]) -> dict[str, object]:
-    """The keyword arguments of issue 12 that ``make_app`` accepts (the app takes them in one by one)."""
-    accepted = inspect.signature(make_app).parameters
-    offered: dict[str, object] = {
-        "config": args.config,
-        "notices": [args.config_problem] if args.config_problem else [],
-        "resume": args.resumed,
-        "export_dir": args.export_dir,
-    }
-    extras = {name: value for name, value in offered.items() if name in accepted}
-    if "journal" in accepted:  # only then: a journal nobody writes to would be an empty session
-        extras["journal"] = _journal(args.resumed, panes, args.top_k)
-    return extras
 
 
 def _journal(resumed: SessionState | None, panes: list[EngineOptions], top_k: int) -> Journal:

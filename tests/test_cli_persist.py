@@ -174,29 +174,25 @@ class FakeApp:
             self.journal.append(kind, snapshot)
 
 
-def fake_make_app(monkeypatch, accepts_extras: bool, changes=()) -> list[dict]:
+def fake_make_app(monkeypatch, changes=()) -> list[dict]:
     import mlm_tui.app
 
     calls: list[dict] = []
-    if accepts_extras:
 
-        def make_app(
-            text=None,
-            *,
-            options=None,
-            compare=None,
-            top_k=10,
-            config=None,
-            notices=(),
-            resume=None,
-            journal=None,
-        ):
-            return FakeApp(calls, list(changes), text=text, options=options, compare=compare, top_k=top_k,
-                           config=config, notices=notices, resume=resume, journal=journal)  # fmt: skip
-    else:
-
-        def make_app(text=None, *, options=None, compare=None, top_k=10):
-            return FakeApp(calls, [], text=text, options=options, compare=compare, top_k=top_k)
+    def make_app(
+        text=None,
+        *,
+        options=None,
+        compare=None,
+        top_k=10,
+        config=None,
+        notices=(),
+        resume=None,
+        journal=None,
+        export_dir=None,
+    ):
+        return FakeApp(calls, list(changes), text=text, options=options, compare=compare, top_k=top_k,
+                       config=config, notices=notices, resume=resume, journal=journal)  # fmt: skip
 
     monkeypatch.setattr(mlm_tui.app, "make_app", make_app)
     return calls
@@ -205,7 +201,7 @@ def fake_make_app(monkeypatch, accepts_extras: bool, changes=()) -> list[dict]:
 def test_resume_hands_the_last_session_to_the_app(home, monkeypatch):
     masked = Snapshot("One two.", frozenset({(4, 7)}))
     journal = journal_in(home, "tiny-bert", Snapshot("One two."), masked)
-    calls = fake_make_app(monkeypatch, accepts_extras=True, changes=[("edit", Snapshot("One three."))])
+    calls = fake_make_app(monkeypatch, changes=[("edit", Snapshot("One three."))])
     assert cli.main(["--resume"]) == 0
     (call,) = calls
     assert call["text"] == "One two." and call["options"].model == "tiny-bert" and call["top_k"] == 7
@@ -220,7 +216,7 @@ def test_resume_hands_the_last_session_to_the_app(home, monkeypatch):
 
 def test_resume_reopens_both_models_of_a_comparison(home, monkeypatch):
     journal_in(home, ["model-a", "model-b"], Snapshot("One two."))
-    calls = fake_make_app(monkeypatch, accepts_extras=True)
+    calls = fake_make_app(monkeypatch)
     assert cli.main(["--resume"]) == 0
     assert (calls[0]["options"].model, calls[0]["compare"].model) == ("model-a", "model-b")
     assert cli.main(["--resume", "--compare", "model-c"]) == 0
@@ -228,7 +224,7 @@ def test_resume_reopens_both_models_of_a_comparison(home, monkeypatch):
 
 
 def test_a_new_session_records_both_models(home, monkeypatch):
-    calls = fake_make_app(monkeypatch, accepts_extras=True, changes=[("open", Snapshot("One two."))])
+    calls = fake_make_app(monkeypatch, changes=[("open", Snapshot("One two."))])
     assert cli.main(["One two.", "--model", "model-a", "--compare", "model-b", "--device", "cpu"]) == 0
     state = read_session(calls[0]["journal"].path)
     assert state.models == ("model-a", "model-b") and state.header.options["device"] == "cpu"
@@ -237,7 +233,7 @@ def test_a_new_session_records_both_models(home, monkeypatch):
 
 def test_the_app_gets_the_config_and_its_problem(home, monkeypatch):
     path = config_file(home, 'theme = "nord"\nfast = 3\n')
-    calls = fake_make_app(monkeypatch, accepts_extras=True)
+    calls = fake_make_app(monkeypatch)
     assert cli.main(["Some text."]) == 0
     (call,) = calls
     assert len(call["notices"]) == 1 and f"{path}, line 2:" in call["notices"][0]
@@ -245,14 +241,6 @@ def test_the_app_gets_the_config_and_its_problem(home, monkeypatch):
     config_file(home, 'theme = "nord"\n')
     assert cli.main(["Some text."]) == 0
     assert calls[-1]["config"].theme == "nord" and calls[-1]["notices"] == []
-
-
-def test_an_app_without_the_new_arguments_is_still_called(home, monkeypatch):
-    journal_in(home, "tiny-bert", Snapshot("One two."))
-    calls = fake_make_app(monkeypatch, accepts_extras=False)
-    assert cli.main(["--resume"]) == 0
-    assert calls == [{"text": "One two.", "options": calls[0]["options"], "compare": None, "top_k": 7}]
-    assert not list((home / "xdg_state_home").rglob("*.jsonl"))[1:]  # no new, empty session
 
 
 def test_resume_errors_are_one_line(home):

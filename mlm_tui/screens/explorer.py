@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from functools import partial
+from pathlib import Path
 
 from textual import on
 from textual.app import ComposeResult
@@ -22,6 +23,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input
 
 from ..engine import MASK_ALIAS, EngineError, EngineOptions
+from ..journal import Journal, SessionState
 from ..session import History, Snapshot
 from ..widgets.comparison import ComparisonBar, mask_line, surprisal_line
 from ..widgets.model_pane import Loader, ModelPane
@@ -37,25 +39,47 @@ class ExplorerScreen(Screen[None]):
     """One sentence, seen by one or two models."""
 
     BINDINGS = [
-        Binding("e", "edit", "Edit", tooltip="Edit the sentence (enter applies, escape cancels)"),
+        Binding("e", "edit", "Edit", id="edit", tooltip="Edit the sentence (enter applies, escape cancels)"),
         Binding("escape", "cancel_edit", "Cancel", show=False, tooltip="Cancel editing the sentence"),
         Binding(
-            "enter", "substitute", "Substitute", tooltip="Put the highlighted prediction in the sentence"
+            "enter",
+            "substitute",
+            "Substitute",
+            id="substitute",
+            tooltip="Put the highlighted prediction in the sentence",
         ),
         Binding("up,k", "prediction(-1)", "Up", show=False, tooltip="Highlight the previous prediction"),
         Binding("down,j", "prediction(1)", "Down", show=False, tooltip="Highlight the next prediction"),
-        Binding("s", "surprisal", "Surprisal", tooltip="Colour every token by its surprisal (PLL)"),
+        Binding(
+            "s", "surprisal", "Surprisal", id="surprisal", tooltip="Colour every token by its surprisal (PLL)"
+        ),
         Binding(
             "plus,equals_sign",
             "top_k(1)",
             "More",
             key_display="+",
             show=False,
+            id="more",
             tooltip="Show more predictions",
         ),
-        Binding("minus", "top_k(-1)", "Fewer", key_display="-", show=False, tooltip="Show fewer predictions"),
-        Binding("u", "undo", "Undo", tooltip="Undo the last change"),
-        Binding("U,ctrl+r", "redo", "Redo", show=False, tooltip="Redo what was undone"),
+        Binding(
+            "minus",
+            "top_k(-1)",
+            "Fewer",
+            key_display="-",
+            show=False,
+            id="fewer",
+            tooltip="Show fewer predictions",
+        ),
+        Binding("u", "undo", "Undo", id="undo", tooltip="Undo the last change"),
+        Binding("U,ctrl+r", "redo", "Redo", show=False, id="redo", tooltip="Redo what was undone"),
+        Binding(
+            "x",
+            "export",
+            "Export",
+            id="export",
+            tooltip="Write the sentence, masks, predictions and scores as Markdown and JSON",
+        ),
     ]
 
     top_k: reactive[int] = reactive(10)
@@ -69,14 +93,20 @@ class ExplorerScreen(Screen[None]):
         top_k: int = 10,
         loader_factory: Callable[[EngineOptions], Loader] | None = None,
         options: EngineOptions | None = None,
+        resume: SessionState | None = None,
+        journal: Journal | None = None,
+        export_dir: Path | None = None,
     ) -> None:
         super().__init__()
+        self._resume = resume
+        self._journal = journal
+        self._export_dir = export_dir
         self._initial = panes
         self._initial_text = text
         self._loader_factory = loader_factory
         self._options = options or EngineOptions()
         self.set_reactive(ExplorerScreen.top_k, top_k)
-        self.history = History()
+        self.history = resume.history if resume is not None else History()
         self.snapshot: Snapshot | None = None
         self._draft: str | None = None
         """Text typed into the sentence box that could not be applied; ``e`` brings it back."""
@@ -166,7 +196,7 @@ class ExplorerScreen(Screen[None]):
         typed = self.sentence.value
         if typed == self.snapshot.text:
             return
-        if not self.commit(Snapshot(typed)):
+        if not self.commit(Snapshot(typed), kind="edit"):
             self._draft = typed
             with self.sentence.prevent(Input.Changed):
                 self.sentence.value = self.snapshot.text
@@ -185,11 +215,20 @@ class ExplorerScreen(Screen[None]):
 
     # ------------------------------------------------------------------ the session
 
-    def commit(self, snapshot: Snapshot, *, record: bool = True, select_at: int | None = None) -> bool:
+    def commit(
+        self,
+        snapshot: Snapshot,
+        *,
+        kind: str | None,
+        record: bool = True,
+        select_at: int | None = None,
+    ) -> bool:
         """Show ``snapshot`` in every pane, once every loaded model can read its text.
 
         On bad text the user gets one line and nothing changes: the panes keep
-        the old text and what was typed stays in the sentence box to fix.
+        the old text and what was typed stays in the sentence box to fix. The
+        change (``kind``: edit, mask, substitute, undo, redo, open) is written to
+        the session journal before it is shown; ``None`` writes nothing.
         """
         for pane in self.panes:
             if pane.ready:
@@ -198,6 +237,8 @@ class ExplorerScreen(Screen[None]):
                 except EngineError as exc:
                     self.notify(str(exc), severity="error", timeout=6)
                     return False
+        if kind is not None and snapshot != self.snapshot:
+            self._write_journal(kind, snapshot)
         self.snapshot = snapshot
         if record:
             self.history.record(snapshot)
@@ -211,6 +252,14 @@ class ExplorerScreen(Screen[None]):
         self._sync_status()
         return True
 
+    def _write_journal(self, kind: str, snapshot: Snapshot, models: list[str] | None = None) -> None:
+        if self._journal is None:
+            return
+        try:
+            self._journal.append(kind, snapshot, models=models)
+        except (OSError, ValueError) as exc:  # the change still happens; the user learns it is not saved
+            self.notify(f"the session could not be saved: {exc}", severity="error", timeout=8)
+
     @on(ModelPane.Loaded)
     def _pane_loaded(self, event: ModelPane.Loaded) -> None:
         if self.snapshot is None:
@@ -218,7 +267,12 @@ class ExplorerScreen(Screen[None]):
             # box to apply with enter; typed and left, it is what the model now reads.
             typing = (self.sentence.value, self.sentence.cursor_position) if self.editing else None
             text = self._initial_text if typing else self.sentence.value
-            if not self.commit(Snapshot(text)):
+            resumed = self._resume.current if self._resume is not None else None
+            if resumed is not None and text == resumed.text:
+                ok = self.commit(resumed, kind=None, record=False)  # already in its journal
+            else:
+                ok = self.commit(Snapshot(text), kind="open")
+            if not ok:
                 event.pane.tokens.placeholder = "Press e and type a sentence; enter applies it."
             if typing is not None:
                 with self.sentence.prevent(Input.Changed):
@@ -237,11 +291,11 @@ class ExplorerScreen(Screen[None]):
     @on(ModelPane.MasksEdited)
     def _masks_edited(self, event: ModelPane.MasksEdited) -> None:
         if self.snapshot is not None:
-            self.commit(Snapshot(self.snapshot.text, event.spans))
+            self.commit(Snapshot(self.snapshot.text, event.spans), kind="mask")
 
     @on(ModelPane.SubstituteRequested)
     def _substitute(self, event: ModelPane.SubstituteRequested) -> None:
-        if self.commit(event.snapshot, select_at=event.select_at):
+        if self.commit(event.snapshot, kind="substitute", select_at=event.select_at):
             event.pane.tokens.focus()
 
     @on(ModelPane.SelectionMoved)
@@ -266,7 +320,7 @@ class ExplorerScreen(Screen[None]):
         if self.snapshot is not None and event.value == self.snapshot.text:
             self.active.tokens.focus()
             return
-        if self.commit(Snapshot(event.value)):
+        if self.commit(Snapshot(event.value), kind="edit"):
             self.active.tokens.focus()
 
     @on(Input.Changed, "#sentence")
@@ -339,9 +393,12 @@ class ExplorerScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         ready = any(p.ready for p in self.panes)
-        if action in ("undo", "redo", "substitute", "surprisal", "prediction", "top_k") and self.editing:
+        if (
+            action in ("undo", "redo", "substitute", "surprisal", "prediction", "top_k", "export")
+            and self.editing
+        ):
             return False  # the key belongs to the sentence box while it is being edited
-        if action in ("substitute", "surprisal", "prediction", "top_k") and not ready:
+        if action in ("substitute", "surprisal", "prediction", "top_k", "export") and not ready:
             return None
         if action == "substitute" and not self.active.can_substitute:
             return None
@@ -367,6 +424,30 @@ class ExplorerScreen(Screen[None]):
                     self.sentence.value = self.snapshot.text
             self.set_focus(self.active.tokens)
             self._sync_status()
+
+    def action_export(self) -> None:
+        """Write what is on screen (every pane) as Markdown and JSON; the notification gives the paths."""
+        from ..export import export_data, write_export
+
+        data = [
+            export_data(
+                p.encoding,
+                model=p.engine.info,
+                masked=p.tokens.masked,
+                prediction=p.predictions,
+                score=p.scores,
+            )
+            for p in self.panes
+            if p.engine is not None and p.encoding is not None
+        ]
+        if not data:
+            return
+        try:
+            path = write_export(data if len(data) > 1 else data[0], self._export_dir)
+        except OSError as exc:
+            self.notify(f"could not export: {exc}", severity="error", timeout=8)
+            return
+        self.notify(f"{path}\n{path.with_suffix('.json')}", title="Exported", timeout=10)
 
     def action_prediction(self, step: int) -> None:
         self.active.move_prediction(step)
@@ -395,12 +476,12 @@ class ExplorerScreen(Screen[None]):
     def action_undo(self) -> None:
         snapshot = self.history.undo()
         if snapshot is not None:
-            self.commit(snapshot, record=False)
+            self.commit(snapshot, kind="undo", record=False)
 
     def action_redo(self) -> None:
         snapshot = self.history.redo()
         if snapshot is not None:
-            self.commit(snapshot, record=False)
+            self.commit(snapshot, kind="redo", record=False)
 
     # ------------------------------------------------------------------ a second model
 
@@ -425,6 +506,8 @@ class ExplorerScreen(Screen[None]):
         self.query_one("#panes").mount(pane)
         self._layout_panes(self.size.width)
         self._sync_status()
+        if self.snapshot is not None:
+            self._write_journal("model", self.snapshot, [self.left.label, options.label])
 
     def remove_compare(self) -> None:
         pane = self.right
@@ -434,6 +517,8 @@ class ExplorerScreen(Screen[None]):
             self.left.tokens.focus()
         self.active_id = "left"
         removal = pane.remove()
+        if self.snapshot is not None:
+            self._write_journal("model", self.snapshot, [self.left.label])
 
         async def after_remove() -> None:
             await removal
@@ -478,6 +563,11 @@ class ExplorerScreen(Screen[None]):
             yield ("Redo", "Redo what was undone", self.action_redo)
             yield ("More predictions", "Increase top-k", partial(self.action_top_k, 1))
             yield ("Fewer predictions", "Decrease top-k", partial(self.action_top_k, -1))
+            yield (
+                "Export",
+                "Write the sentence, masks and predictions as Markdown and JSON",
+                self.action_export,
+            )
         if self.right is None:
             yield ("Compare with another model", "Open a second model beside this one", self.action_compare)
         else:

@@ -375,7 +375,16 @@ class ModelPane(Vertical):
         row = self.table.cursor_row if row is None else row
         if result is None or not 0 <= row < len(result.predictions):
             return
-        new_text, start, end = self.engine.substitute(self.encoding, mask, result.predictions[row].token)
+        chosen = result.predictions[row]
+        if "\ufffd" in chosen.token_str:
+            self.notify(
+                f"{chosen.token_str!r} is a piece of a character (a byte of its UTF-8); "
+                "it cannot go in the text on its own",
+                severity="warning",
+                timeout=6,
+            )
+            return
+        new_text, start, end = self.engine.substitute(self.encoding, mask, chosen.token)
         word = new_text[start:end]
         edit_start = self.text_map.to_session(start)
         edit_end = self.text_map.to_session(self.encoding.tokens[mask].end)
