@@ -42,7 +42,7 @@ def _job(encoding: Encoding, mask_id: int, info: ModelInfo) -> _Job:
         where.append(position - shift)
         shifted = shifted or shift != 0
     truncated = shifted or len(ids) > info.max_length
-    return _Job(encoding, positions, rows, where, truncated, [])
+    return _Job(encoding, positions, rows, where, truncated, [0.0] * len(rows))
 
 
 def _result(job: _Job, info: ModelInfo, elapsed_ms: float) -> ScoreResult:
@@ -65,9 +65,9 @@ def score_many(
 ) -> Iterator[ScoreResult | EngineError]:
     """PLL of each encoding, in order; an :class:`EngineError` in the input comes out in its place.
 
-    Rows from consecutive sentences fill each batch of ``batch_size`` forward
-    rows (padded to the longest row); a sentence's result is yielded as soon as
-    its last row is scored.
+    Rows from consecutive sentences fill batches of ``batch_size`` forward rows,
+    sorted by length so that little padding is needed; results are yielded, in
+    order, once the sentences queued for those batches are all scored.
     """
     pending: list[_Job | EngineError] = []
     queued = 0
@@ -76,13 +76,16 @@ def score_many(
     def run_pending() -> Iterator[ScoreResult | EngineError]:
         nonlocal started
         work = [(job, i) for job in pending if isinstance(job, _Job) for i in range(len(job.rows))]
+        work.sort(
+            key=lambda item: len(item[0].rows[item[1]])
+        )  # rows of one length share a pass: less padding
         for begin in range(0, len(work), batch_size):
             chunk = work[begin : begin + batch_size]
             logits = logits_at([job.rows[i] for job, i in chunk], [[job.where[i]] for job, i in chunk])
             log_probs = log_softmax(logits)
             for offset, (job, i) in enumerate(chunk):
                 token_id = job.encoding.tokens[job.positions[i]].id
-                job.log_probs.append(float(log_probs[offset, token_id]))
+                job.log_probs[i] = float(log_probs[offset, token_id])
         elapsed = (time.perf_counter() - started) * 1000
         for done in pending:
             yield done if isinstance(done, EngineError) else _result(done, info, elapsed)
@@ -100,7 +103,7 @@ def score_many(
             continue
         pending.append(job)
         queued += len(job.rows)
-        if queued >= batch_size:
+        if queued >= 4 * batch_size:  # a few batches at once: rows sorted by length pad less
             yield from run_pending()
             queued = 0
     yield from run_pending()
