@@ -20,19 +20,19 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from . import onnx_cache
-from .backends import BACKENDS, Forward
+from .backends import BACKENDS
 from .errors import EngineError
 from .loading import ResolvedModel, resolve_model
-from .predict import log_softmax, masked_ids
-from .predict import predict as predict_masks
-from .score import SCORE_BATCH, score_many
 from .text import MASK_ALIAS, TextCodec, vocab_digest
 from .types import Encoding, ModelInfo, PredictResult, ScoreResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+    from .backends import Forward
 
 __all__ = ["BACKENDS", "FAST_MODES", "MASK_ALIAS", "SCORE_BATCH", "MaskedLM", "vocab_digest"]
 
@@ -40,6 +40,8 @@ __all__ = ["BACKENDS", "FAST_MODES", "MASK_ALIAS", "SCORE_BATCH", "MaskedLM", "v
 _POSITION_OFFSET_TYPES = {"roberta", "xlm-roberta", "camembert", "data2vec-text", "roberta-prelayernorm"}
 CACHE_SIZE = 256
 """Prediction results kept per engine, so going back to a mask already seen answers at once."""
+SCORE_BATCH = 32
+"""Masked copies per forward pass when scoring."""
 
 FAST_MODES = ("auto", "bf16", "fp16")
 """``--fast`` modes. int8 was retired: on the bundled model it kept the float32 top-5 on 31 % (torch's
@@ -104,11 +106,14 @@ def _plan(backend: str, fast: str | None, device: str) -> tuple[str, str | None,
             f"the ONNX backend runs on the CPU; use --device cpu or --backend torch (got {device})"
         )
     if fast == "auto" and device == "cpu" and not cpu_has_native_bf16():
-        note = (
-            "--fast: this CPU has no native bfloat16 and int8 loses the exact top-5 too often, "
-            "so the exact ONNX Runtime path is the fast one here"
-        )
-        return ("torch" if backend == "torch" else "auto"), None, note
+        why = "--fast: this CPU has no native bfloat16 and int8 loses the exact top-5 too often, so "
+        if backend == "torch":
+            return (
+                "torch",
+                None,
+                why + "it runs exact float32 (--backend auto would use the faster ONNX path)",
+            )
+        return "auto", None, why + "the exact ONNX Runtime path is the fast one here"
     if fast is not None:
         if backend == "onnx":
             raise EngineError(f"--fast {fast} runs on PyTorch; use --backend torch, or drop --fast")
@@ -362,6 +367,10 @@ class MaskedLM:
 
     def _graph_difference(self, exported: Forward) -> float:
         """Largest difference in log-probabilities between ``exported`` and PyTorch on a few inputs."""
+        import numpy as np
+
+        from .predict import log_softmax
+
         rng = np.random.default_rng(0)
         ids = list(self.encode(f"The capital of France is {MASK_ALIAS}, of course.").ids)
         limit = min(self.info.max_length, 24)
@@ -438,6 +447,9 @@ class MaskedLM:
         ``full`` also returns each mask's whole distribution (``MaskResult.log_probs``,
         float32 natural logs), for comparing two models over the full vocabulary.
         """
+        from .predict import masked_ids
+        from .predict import predict as predict_masks
+
         started = time.perf_counter()
         ids = masked_ids(encoding, masked, top_k, self.text.mask_id)
         key = (encoding.text, tuple(ids), top_k, tuple(targets), full)
@@ -479,6 +491,8 @@ class MaskedLM:
         An :class:`EngineError` in ``encodings`` (a line that could not be encoded)
         comes out in its place, so output n always belongs to input n.
         """
+        from .score import score_many
+
         return score_many(self._logits_at, self.info, self.text.mask_id, encodings, batch_size=batch_size)
 
     def warm_up(self) -> None:

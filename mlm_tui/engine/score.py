@@ -15,8 +15,6 @@ from .predict import LogitsAt, log_softmax
 from .types import Encoding, ModelInfo, ScoreResult, TokenScore
 from .window import cut_window
 
-SCORE_BATCH = 32
-
 
 @dataclass
 class _Job:
@@ -61,7 +59,7 @@ def score_many(
     mask_id: int,
     encodings: Iterable[Encoding | EngineError],
     *,
-    batch_size: int = SCORE_BATCH,
+    batch_size: int,
 ) -> Iterator[ScoreResult | EngineError]:
     """PLL of each encoding, in order; an :class:`EngineError` in the input comes out in its place.
 

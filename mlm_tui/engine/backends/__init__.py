@@ -8,9 +8,10 @@ scores) is shared, so both backends give the same answers.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import numpy as np
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
 
 BACKENDS = ("auto", "torch", "onnx")
 INPUTS = ("input_ids", "attention_mask", "rows", "cols")
@@ -33,6 +34,8 @@ def pack(
     rows: Sequence[Sequence[int]], positions: Sequence[Sequence[int]], pad_id: int | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Rows padded on the right to one length: ids, attention mask, and the (row, column) of each position."""
+    import numpy as np
+
     width = max(len(r) for r in rows)
     ids = np.full((len(rows), width), pad_id or 0, dtype=np.int64)
     mask = np.zeros((len(rows), width), dtype=np.int64)
