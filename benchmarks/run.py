@@ -408,13 +408,35 @@ def bench_corpus(model_name: str, n: int, minicons_n: int) -> tuple[dict[str, fl
 # --------------------------------------------------------------------------- fidelity of the fast mode
 
 
+def _onnx_int8(model_name: str) -> MaskedLM:
+    """The ONNX engine on ONNX Runtime's per-channel dynamic int8 graph (measured, not offered by mlm-tui)."""
+    import dataclasses
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from mlm_tui.engine import onnx_cache
+    from mlm_tui.engine.backends.onnx_backend import OnnxForward
+
+    engine = MaskedLM.load(model_name, backend="onnx")
+    folder = onnx_cache.graphs_dir() / onnx_cache.graph_key(Path(engine.info.path))
+    quantized = folder.parent / f"{folder.name}-int8.onnx"
+    quantize_dynamic(folder / onnx_cache.GRAPH_FILE, quantized, per_channel=True, weight_type=QuantType.QInt8)
+    engine.forward = OnnxForward(quantized, engine.text.pad_id)
+    engine.info = dataclasses.replace(engine.info, dtype="int8 per-channel dynamic")
+    return engine
+
+
 def bench_fidelity(model_name: str) -> list[dict[str, object]]:
     exact = MaskedLM.load(model_name)
     sentences = [
         s.strip() for s in FIDELITY_FILE.read_text().splitlines() if s.strip() and not s.startswith("#")
     ]
     rows = []
-    for fast in (MaskedLM.load(model_name, fast="bf16"), MaskedLM.load(model_name, backend="onnx")):
+    for fast in (
+        MaskedLM.load(model_name, fast="bf16"),
+        MaskedLM.load(model_name, backend="onnx"),
+        _onnx_int8(model_name),
+    ):
         same = total = 0
         worst = 0.0
         top1 = 0

@@ -44,10 +44,10 @@ SCORE_BATCH = 32
 """Masked copies per forward pass when scoring."""
 
 FAST_MODES = ("auto", "bf16", "fp16")
-"""``--fast`` modes. int8 was retired: on the bundled model it kept the float32 top-5 on 31 % (torch's
-dynamic quantization) and 67 % (ONNX Runtime per-channel) of masked positions, below the 90 % asked."""
+"""``--fast`` modes. int8 was retired: on the bundled model it kept the float32 top-5 on 32 % (torch's
+dynamic quantization) and 68 % (ONNX Runtime per-channel) of masked positions, below the 90 % asked."""
 _INT8_RETIRED = (
-    "int8 is no longer offered: it kept the exact top-5 on too few masks (31-67 %, see BENCHMARKS.md); "
+    "int8 is no longer offered: it kept the exact top-5 on too few masks (32-68 %, see BENCHMARKS.md); "
     "use --fast (bf16 where the CPU has it, else the exact ONNX Runtime path)"
 )
 _CHECK_TOLERANCE = 1e-4
