@@ -43,7 +43,8 @@ def _encodings(engine: Any, lines: IO[str]) -> Iterator[Any]:
 
 
 def _count_lines(path: str) -> int | None:
-    if path == "-":
+    """The progress bar's total: one quick pass over a file, skipped for stdin and when no bar is shown."""
+    if path == "-" or not sys.stderr.isatty():
         return None
     with open(path, encoding="utf-8", errors="replace") as handle:
         return sum(1 for _ in handle)
