@@ -6,6 +6,10 @@ what can be compared). The model is randomly initialised in bert-base-uncased's
 shape (12 layers, hidden 768, vocab 30522): weights do not change speed, so no
 download is needed. Fidelity of the fast mode is measured on the bundled real
 model, where predictions mean something.
+
+Both backends are measured: PyTorch (``--backend torch``) and ONNX Runtime
+(``--backend onnx``, graphs exported into a temporary cache for the run).
+``--sections`` runs a subset, e.g. ``--sections predict,pll,cold,corpus``.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from mlm_tui.engine import BUNDLED_MODEL, MaskedLM, bundled_models
 ROOT = Path(__file__).resolve().parent.parent
 SEED_SENTENCE = "Transformers are [MASK] state-of-the-art technique in natural language processing."
 PLL_SENTENCE = "The old man walked slowly to the station to catch the very last train home."
+SECTIONS = ("predict", "pll", "ui", "launch", "cold", "corpus", "fidelity")
 FIDELITY_FILE = Path(__file__).with_name("fidelity_sentences.txt")
 
 
@@ -70,12 +75,13 @@ def alternate(reps: int, **runs) -> dict[str, float]:
 # --------------------------------------------------------------------------- 1, 2: one prediction
 
 
-def bench_predict(model_dir: Path, reps: int) -> dict[str, float]:
+def bench_predict(model_dir: Path, reps: int) -> tuple[dict[str, float], str]:
     pipe = pipeline("fill-mask", model=str(model_dir), device="cpu")
     exact = MaskedLM.load(str(model_dir))
+    onnx = MaskedLM.load(str(model_dir), backend="onnx")
     full = MaskedLM.load(str(model_dir))
-    full._head = None  # the same engine computing vocabulary logits everywhere, as the pipeline does
-    fast = {mode: MaskedLM.load(str(model_dir), fast=mode) for mode in ("bf16", "int8")}
+    full.forward.module.head = None  # vocabulary logits everywhere, as the pipeline computes them
+    fast = {"bf16": MaskedLM.load(str(model_dir), fast="bf16")}
 
     def engine_run(engine: MaskedLM):
         def run():
@@ -86,8 +92,9 @@ def bench_predict(model_dir: Path, reps: int) -> dict[str, float]:
 
     runs = {
         "pipeline": lambda: pipe(SEED_SENTENCE, top_k=5),
-        "engine exact": engine_run(exact),
-        "engine, head everywhere": engine_run(full),
+        "engine exact, PyTorch": engine_run(exact),
+        "engine exact, ONNX Runtime": engine_run(onnx),
+        "engine, head everywhere (PyTorch)": engine_run(full),
         **{f"engine fast {m}": engine_run(e) for m, e in fast.items()},
     }
     for run in runs.values():  # warm up every path
@@ -96,7 +103,17 @@ def bench_predict(model_dir: Path, reps: int) -> dict[str, float]:
     encoding = exact.encode(SEED_SENTENCE)
     exact.predict(encoding, top_k=5)
     times["engine, cache hit"] = alternate(reps, hit=lambda: exact.predict(encoding, top_k=5))["hit"]
-    return times
+    reference = pipe(SEED_SENTENCE, top_k=5)
+    agreement = []
+    for name, engine in (("PyTorch", exact), ("ONNX Runtime", onnx)):
+        rows = engine.predict(engine.encode(SEED_SENTENCE), top_k=5).as_pipeline_output()
+        same = [r["token"] for r in rows] == [r["token"] for r in reference]
+        worst = max(abs(a["score"] - b["score"]) for a, b in zip(rows, reference, strict=True))
+        agreement.append(
+            f"{name}: top-5 {'identical to' if same else 'DIFFERENT from'} the pipeline's, "
+            f"largest score difference {worst:.1e}"
+        )
+    return times, "; ".join(agreement)
 
 
 # --------------------------------------------------------------------------- 3: PLL
@@ -104,7 +121,8 @@ def bench_predict(model_dir: Path, reps: int) -> dict[str, float]:
 
 def bench_pll(model_dir: Path, reps: int) -> tuple[dict[str, float], int]:
     exact = MaskedLM.load(str(model_dir))
-    fast = MaskedLM.load(str(model_dir), fast="auto")
+    onnx = MaskedLM.load(str(model_dir), backend="onnx")
+    fast = MaskedLM.load(str(model_dir), fast="bf16")
     model = exact.model
     tokenizer = exact.tokenizer
     encoding = exact.encode(PLL_SENTENCE)
@@ -132,8 +150,9 @@ def bench_pll(model_dir: Path, reps: int) -> tuple[dict[str, float], int]:
     runs = {
         "naive loop": naive,
         "plain batched pass": batched,
-        "engine exact": lambda: exact.score(encoding),
-        f"engine fast {fast.info.dtype.split()[0]}": lambda: fast.score(encoding),
+        "engine exact, PyTorch": lambda: exact.score(encoding),
+        "engine exact, ONNX Runtime": lambda: onnx.score(encoding),
+        f"engine fast {fast.info.dtype.split()[0]} (PyTorch)": lambda: fast.score(encoding),
     }
     for run in runs.values():
         run()
@@ -297,7 +316,114 @@ def bench_launch(model_dir: Path, reps: int) -> dict[str, float]:
     }
 
 
+# --------------------------------------------------------------------------- 7: cold one-shot predict
+
+
+def _wall(command: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, capture_output=True, check=True)
+    return time.perf_counter() - started
+
+
+def bench_cold(model_name: str, reps: int) -> dict[str, float]:
+    """Wall time of a whole process: `mlm-tui predict` (graph cached) vs a script calling the pipeline once."""
+    MaskedLM.load(model_name, backend="onnx")  # the graph is cached before the clock starts
+    path = str(bundled_models().get(model_name, model_name))
+    script = (
+        "from transformers import pipeline; "
+        f"print(pipeline('fill-mask', model={path!r}, device='cpu')({SEED_SENTENCE!r}))"
+    )
+    predict = [sys.executable, "-m", "mlm_tui", "predict", SEED_SENTENCE, "-m", model_name]
+    runs = {
+        "`mlm-tui predict` (ONNX Runtime, graph cached)": predict,
+        "`mlm-tui predict --backend torch`": [*predict, "--backend", "torch"],
+        "script: import transformers, pipeline('fill-mask') once": [sys.executable, "-c", script],
+        "`python -c 'import torch, transformers'`": [sys.executable, "-c", "import torch, transformers"],
+        "`python -c 'import onnxruntime, tokenizers'`": [
+            sys.executable,
+            "-c",
+            "import onnxruntime, tokenizers",
+        ],
+    }
+    samples: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(reps):
+        for name, command in runs.items():
+            samples[name].append(_wall(command))
+    return {name: median_ms(s) for name, s in samples.items()}
+
+
+# --------------------------------------------------------------------------- 8: corpus scoring
+
+
+def corpus_sentences(n: int) -> list[str]:
+    """``n`` sentences: the fidelity sentences, then the same with their words rotated, and so on."""
+    base = [s.strip() for s in FIDELITY_FILE.read_text().splitlines() if s.strip() and not s.startswith("#")]
+    out: list[str] = []
+    shift = 0
+    while len(out) < n:
+        for sentence in base:
+            words = sentence.rstrip(".").split()
+            k = shift % len(words)
+            out.append(" ".join(words[k:] + words[:k]) + ".")
+        shift += 1
+    return out[:n]
+
+
+def bench_corpus(model_name: str, n: int, minicons_n: int) -> tuple[dict[str, float], str]:
+    """Sentences per second: `score_many` on both backends vs minicons' MaskedLMScorer (fp32, same model)."""
+    sentences = corpus_sentences(n)
+    rates: dict[str, float] = {}
+    results = {}
+    for backend, count in (("onnx", n), ("torch", minicons_n)):  # PyTorch on the smaller set: it is slow
+        engine = MaskedLM.load(model_name, backend=backend)
+        started = time.perf_counter()
+        results[backend] = list(engine.score_many(engine.encode(s) for s in sentences[:count]))
+        rates[f"mlm-tui score_many, {backend} ({count} sentences)"] = count / (time.perf_counter() - started)
+    try:
+        from minicons import scorer
+    except ImportError:
+        return rates, "minicons is not installed (`pip install -e .[bench]`): no comparison"
+    path = str(bundled_models().get(model_name, model_name))
+    mlm = scorer.MaskedLMScorer(path, "cpu", dtype=torch.float32)
+    tokenizer = mlm.tokenizer
+    # the one-line shim: minicons 0.3.39 calls batch_encode_plus, which transformers 5 removed
+    tokenizer.batch_encode_plus = lambda texts, **kw: tokenizer(texts, **kw)
+    subset = sentences[:minicons_n]
+    started = time.perf_counter()
+    theirs = []
+    for begin in range(0, len(subset), 8):
+        theirs.extend(mlm.token_score(subset[begin : begin + 8]))
+    rates[f"minicons MaskedLMScorer.token_score, batches of 8 ({minicons_n} sentences)"] = minicons_n / (
+        time.perf_counter() - started
+    )
+    worst = 0.0
+    for ours, their in zip(results["onnx"], theirs, strict=False):
+        worst = max(worst, *(abs(t.log_prob - lp) for t, (_, lp) in zip(ours.tokens, their, strict=True)))
+    return (
+        rates,
+        f"largest per-token log-prob difference, ONNX vs minicons, over {len(theirs)} sentences: {worst:.1e}",
+    )
+
+
 # --------------------------------------------------------------------------- fidelity of the fast mode
+
+
+def _onnx_int8(model_name: str) -> MaskedLM:
+    """The ONNX engine on ONNX Runtime's per-channel dynamic int8 graph (measured, not offered by mlm-tui)."""
+    import dataclasses
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from mlm_tui.engine import onnx_cache
+    from mlm_tui.engine.backends.onnx_backend import OnnxForward
+
+    engine = MaskedLM.load(model_name, backend="onnx")
+    folder = onnx_cache.graphs_dir() / onnx_cache.graph_key(Path(engine.info.path))
+    quantized = folder.parent / f"{folder.name}-int8.onnx"
+    quantize_dynamic(folder / onnx_cache.GRAPH_FILE, quantized, per_channel=True, weight_type=QuantType.QInt8)
+    engine.forward = OnnxForward(quantized, engine.text.pad_id)
+    engine.info = dataclasses.replace(engine.info, dtype="int8 per-channel dynamic")
+    return engine
 
 
 def bench_fidelity(model_name: str) -> list[dict[str, object]]:
@@ -306,8 +432,11 @@ def bench_fidelity(model_name: str) -> list[dict[str, object]]:
         s.strip() for s in FIDELITY_FILE.read_text().splitlines() if s.strip() and not s.startswith("#")
     ]
     rows = []
-    for mode in ("bf16", "int8"):
-        fast = MaskedLM.load(model_name, fast=mode)
+    for fast in (
+        MaskedLM.load(model_name, fast="bf16"),
+        MaskedLM.load(model_name, backend="onnx"),
+        _onnx_int8(model_name),
+    ):
         same = total = 0
         worst = 0.0
         top1 = 0
@@ -324,7 +453,7 @@ def bench_fidelity(model_name: str) -> list[dict[str, object]]:
                 worst = max(worst, *(abs(p.score - scores[p.token]) for p in a if p.token in scores))
         rows.append(
             {
-                "mode": fast.info.dtype,
+                "mode": f"{fast.info.dtype} ({fast.info.backend})",
                 "positions": total,
                 "top-5 set equal": same / total,
                 "top-1 equal": top1 / total,
@@ -345,6 +474,19 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def cpu_flags() -> str:
+    try:
+        flags = set(
+            next(x for x in Path("/proc/cpuinfo").read_text().splitlines() if x.startswith("flags")).split()
+        )
+    except (OSError, StopIteration):
+        return "unknown"
+    return ", ".join(
+        f"{flag} {'yes' if flag in flags else 'no'}"
+        for flag in ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
+    )
 
 
 def table(rows: dict[str, float], base: str | None, unit: str = "ms") -> list[str]:
@@ -370,62 +512,94 @@ def main() -> None:
     parser.add_argument(
         "--tokenizer", type=Path, default=None, help="folder with a bert-base-uncased tokenizer"
     )
+    parser.add_argument(
+        "--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}"
+    )
+    parser.add_argument("--corpus", type=int, default=1000, help="sentences for the corpus section")
+    parser.add_argument("--minicons-corpus", type=int, default=1000, help="of which minicons scores")
     args = parser.parse_args()
+    sections = set(args.sections.split(","))
     tokenizer_dir = args.tokenizer or bundled_models()[BUNDLED_MODEL]
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    cache = tempfile.TemporaryDirectory()  # exported graphs for this run only
+    os.environ["MLM_TUI_CACHE_DIR"] = cache.name
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
-
-    with tempfile.TemporaryDirectory() as tmp:
-        model_dir = build_bert_base(Path(tmp) / "bert-base-shaped", tokenizer_dir)
-        print("1-2. one prediction ...", flush=True)
-        predict = bench_predict(model_dir, args.reps)
-        print("3. PLL ...", flush=True)
-        pll, n_tokens = bench_pll(model_dir, args.reps)
-        print("4. UI overhead ...", flush=True)
-        ui = bench_ui(model_dir, args.reps)
-        print("5-6. launch and memory ...", flush=True)
-        launch = bench_launch(model_dir, max(3, args.reps // 3))
-    print("fidelity of the fast modes ...", flush=True)
-    fidelity = bench_fidelity(args.fidelity_model)
 
     lines = [
         "# Benchmarks",
         "",
-        f"Produced by `python benchmarks/run.py --reps {args.reps}` on {dt.date.today().isoformat()}.",
+        f"Produced by `python benchmarks/run.py --reps {args.reps} --sections {args.sections}` on "
+        f"{dt.date.today().isoformat()}.",
         "",
-        f"- machine: {cpu_name()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}",
+        f"- machine: {cpu_name()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}; "
+        f"CPU flags: {cpu_flags()}",
         f"- versions: Python {platform.python_version()}, torch {torch.__version__}, transformers "
-        f"{transformers.__version__}, mlm-tui {mlm_tui.__version__}",
+        f"{transformers.__version__}, onnxruntime {_version('onnxruntime')}, mlm-tui {mlm_tui.__version__}",
         "- model: randomly initialised, bert-base-uncased shape (12 layers, hidden 768, vocab 30522), "
         "bert-base-uncased tokenizer; medians of alternating runs in one process",
         "",
-        f"## 1–2. One prediction (seed sentence, top-5)\n\n`{SEED_SENTENCE}`\n",
-        *table(predict, "pipeline"),
-        "",
-        f"## 3. Pseudo-log-likelihood of a {n_tokens}-token sentence\n\n`{PLL_SENTENCE}`\n",
-        *table(pll, "plain batched pass"),
-        "",
-        "## 4. Keypress → prediction table (Textual Pilot, bert-base shape)\n",
-        *table(ui, None),
-        "",
-        "## 5–6. Launch and memory (`mlm-tui` on a pseudo-terminal)\n",
-        *table(launch, None, unit="ms / MiB"),
-        "",
-        f"## Fast mode fidelity ({Path(args.fidelity_model).name}, masked positions from `benchmarks/fidelity_sentences.txt`)\n",
-        "| mode | positions | top-5 set equal to fp32 | top-1 equal | largest probability difference |",
-        "|---|---:|---:|---:|---:|",
-        *(
-            f"| {r['mode']} | {r['positions']} | {r['top-5 set equal']:.1%} | {r['top-1 equal']:.1%} | "
-            f"{r['largest probability difference']:.4f} |"
-            for r in fidelity
-        ),
-        "",
     ]
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = build_bert_base(Path(tmp) / "bert-base-shaped", tokenizer_dir)
+        if "predict" in sections:
+            print("1-2. one prediction ...", flush=True)
+            predict, agreement = bench_predict(model_dir, args.reps)
+            lines += [f"## 1–2. One prediction (seed sentence, top-5)\n\n`{SEED_SENTENCE}`\n"]
+            lines += [*table(predict, "pipeline"), "", agreement + ".", ""]
+        if "pll" in sections:
+            print("3. PLL ...", flush=True)
+            pll, n_tokens = bench_pll(model_dir, args.reps)
+            lines += [f"## 3. Pseudo-log-likelihood of a {n_tokens}-token sentence\n\n`{PLL_SENTENCE}`\n"]
+            lines += [*table(pll, "plain batched pass"), ""]
+        if "ui" in sections:
+            print("4. UI overhead ...", flush=True)
+            lines += ["## 4. Keypress → prediction table (Textual Pilot, bert-base shape)\n"]
+            lines += [*table(bench_ui(model_dir, args.reps), None), ""]
+        if "launch" in sections:
+            print("5-6. launch and memory ...", flush=True)
+            MaskedLM.load(str(model_dir), backend="onnx")  # the app finds the graph cached
+            lines += ["## 5–6. Launch and memory (`mlm-tui` on a pseudo-terminal, graph cached)\n"]
+            lines += [*table(bench_launch(model_dir, max(3, args.reps // 3)), None, unit="ms / MiB"), ""]
+    if "cold" in sections:
+        print("7. cold predict ...", flush=True)
+        cold = bench_cold(args.fidelity_model, max(3, args.reps // 3))
+        base = "script: import transformers, pipeline('fill-mask') once"
+        lines += [f"## 7. One-shot `mlm-tui predict`, whole process ({args.fidelity_model})\n"]
+        lines += [*table(cold, base), ""]
+    if "corpus" in sections:
+        print("8. corpus scoring ...", flush=True)
+        rates, note = bench_corpus(args.fidelity_model, args.corpus, args.minicons_corpus)
+        lines += [f"## 8. Corpus scoring, sentences per second ({args.fidelity_model}, float32)\n"]
+        lines += ["| measurement | sentences/s |", "|---|---:|"]
+        lines += [f"| {name} | {rate:.1f} |" for name, rate in rates.items()]
+        lines += ["", note + ".", ""]
+    if "fidelity" in sections:
+        print("fidelity ...", flush=True)
+        fidelity = bench_fidelity(args.fidelity_model)
+        lines += [
+            f"## Fast mode fidelity ({Path(args.fidelity_model).name}, masked positions from "
+            "`benchmarks/fidelity_sentences.txt`)\n",
+            "| mode | positions | top-5 set equal to fp32 | top-1 equal | largest probability difference |",
+            "|---|---:|---:|---:|---:|",
+            *(
+                f"| {r['mode']} | {r['positions']} | {r['top-5 set equal']:.1%} | {r['top-1 equal']:.1%} | "
+                f"{r['largest probability difference']:.4f} |"
+                for r in fidelity
+            ),
+            "",
+        ]
     text = "\n".join(lines)
     print(text)
     args.out.write_text(text)
     print(f"wrote {args.out}")
+    cache.cleanup()
+
+
+def _version(package: str) -> str:
+    from importlib import metadata
+
+    return metadata.version(package)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from .engine import EngineOptions
 from .journal import Journal, SessionState
 from .screens.explorer import ExplorerScreen
 from .screens.help import HelpScreen
-from .widgets.model_pane import Loader
+from .widgets.model_pane import Loader, Upgrade
 from .widgets.prediction_table import PredictionTable
 from .widgets.token_view import TokenView
 
@@ -47,12 +47,27 @@ class NoWaitExecutor(ThreadPoolExecutor):
 
 
 def engine_loader(options: EngineOptions) -> Loader:
-    """The real loader: builds the engine from ``options`` in a worker thread (torch is imported there)."""
+    """The real loader: builds the engine from ``options`` in a worker thread.
+
+    With ``backend="auto"`` it does not wait for an ONNX export: a model whose graph is
+    not cached yet answers from PyTorch at once, and :func:`engine_upgrade` switches it.
+    """
 
     def load(progress: Callable[[str], None]):
-        return options.load(progress, warm_up=True)
+        return options.load(progress, warm_up=True, export=False)
 
     return load
+
+
+def engine_upgrade(options: EngineOptions) -> Upgrade:
+    """Export the model to ONNX in the background (once; cached) and hand over the ONNX engine."""
+
+    def upgrade(engine, progress: Callable[[str], None]):
+        if not options.wants_export(engine):
+            return None
+        return options.load_fast_backend(engine, progress)
+
+    return upgrade
 
 
 class MlmApp(App[None]):
@@ -69,7 +84,7 @@ class MlmApp(App[None]):
 
     def __init__(
         self,
-        panes: list[tuple[Loader, str]],
+        panes: list[tuple[Loader, str, Upgrade | None]],
         *,
         text: str | None = None,
         top_k: int = 10,
@@ -99,6 +114,7 @@ class MlmApp(App[None]):
             text=self._text,
             top_k=self._top_k,
             loader_factory=self._loader_factory,
+            upgrade_factory=engine_upgrade if self._loader_factory is engine_loader else None,
             options=self._options,
             resume=self._resume,
             journal=self._journal,
@@ -196,9 +212,14 @@ def make_app(
     """
     options = options or EngineOptions()
     factory = loader_factory or engine_loader
-    panes = [(loader or factory(options), options.label)]
+    real = loader_factory is None  # only real engines switch to ONNX Runtime in the background
+
+    def upgrade(custom: Loader | None, pane: EngineOptions) -> Upgrade | None:
+        return engine_upgrade(pane) if real and custom is None else None
+
+    panes = [(loader or factory(options), options.label, upgrade(loader, options))]
     if compare is not None:
-        panes.append((compare_loader or factory(compare), compare.label))
+        panes.append((compare_loader or factory(compare), compare.label, upgrade(compare_loader, compare)))
     return MlmApp(
         panes,
         text=text,

@@ -20,7 +20,16 @@ from pathlib import Path
 from . import __version__
 from .bars import bar
 from .config import Config, config_path, load_config
-from .engine import BUNDLED_MODEL, DEFAULT_MODEL, FAST_MODES, MASK_ALIAS, EngineError, EngineOptions
+from .engine import (
+    BACKENDS,
+    BUNDLED_MODEL,
+    DEFAULT_MODEL,
+    FAST_MODES,
+    MASK_ALIAS,
+    EngineError,
+    EngineOptions,
+    cache_dir,
+)
 from .export import export_data, render_markdown
 from .journal import Journal, JournalError, SessionState, last_session, list_sessions, sessions_dir
 from .serve import DEFAULT_HOST, DEFAULT_PORT, exposure_warning, serve
@@ -37,6 +46,7 @@ A keyboard-driven terminal explorer for masked language models (BERT-style fill-
   mlm-tui [TEXT] --compare B     open it with a second model B beside --model
   mlm-tui predict TEXT           top-k predictions at each {MASK_ALIAS} (pipeline("fill-mask") format with --json)
   mlm-tui score TEXT             pseudo-log-likelihood and surprisal of every token
+  mlm-tui score --file PATH      the same for every line of a file, as JSON lines
   mlm-tui --resume               reopen the last session (text, masks, model, undo history)
   mlm-tui sessions               list the saved sessions
   mlm-tui config path|show       where the config file is, and what it sets
@@ -52,6 +62,12 @@ models:
   read from the Hugging Face cache without touching the network; with HF_HUB_OFFLINE=1 nothing is
   downloaded. Default: {DEFAULT_MODEL} when it is cached or the Hub answers, else {BUNDLED_MODEL}.
   Weights are read from safetensors; pickle (.bin) weights need --allow-pickle.
+
+backends:
+  --backend auto (default) answers from ONNX Runtime: each model is exported once to an ONNX graph,
+  checked against PyTorch and kept in {cache_dir() / "onnx"} (set MLM_TUI_CACHE_DIR to move it; delete
+  the folder to clear it). A cached graph loads without importing torch. Models that cannot be
+  exported run on PyTorch; --backend torch always does.
 
 examples:
   mlm-tui "The keys to the cabinet are on the table."
@@ -80,7 +96,8 @@ def _top_k(value: str) -> int:
 
 
 def _device(value: str) -> str:
-    if value.split(":", 1)[0] not in ("auto", "cpu", "cuda", "mps"):
+    kind, _, index = value.partition(":")
+    if kind not in ("auto", "cpu", "cuda", "mps") or (index and not (kind == "cuda" and index.isdigit())):
         raise argparse.ArgumentTypeError(f"unknown device {value!r}: choose auto, cpu, cuda[:N] or mps")
     return value
 
@@ -114,8 +131,16 @@ def _model_options() -> argparse.ArgumentParser:
         default=None,
         choices=FAST_MODES,
         metavar="MODE",
-        help="faster, slightly inexact: bf16 on CPUs with native bf16, else int8; fp16 on GPUs "
-        "(MODE: auto, bf16, int8 or fp16; default exact float32)",
+        help="faster, slightly inexact: bf16 on CPUs with native bf16 and fp16 on GPUs (PyTorch); on other "
+        "CPUs the exact ONNX path is the fast one (MODE: auto, bf16 or fp16; default exact float32)",
+    )
+    group.add_argument(
+        "--backend",
+        "-b",
+        default="auto",
+        choices=BACKENDS,
+        metavar="B",
+        help="auto (default: ONNX Runtime with a graph exported once and cached, else PyTorch), torch or onnx",
     )
     common.add_argument("--debug", action="store_true", help="show tracebacks")
     return common
@@ -187,8 +212,22 @@ def build_parsers(config: Config | None = None) -> dict[str, argparse.ArgumentPa
         description="Pseudo-log-likelihood of TEXT (Salazar et al. 2020): each token masked in turn.",
         parents=[common],
     )
-    score.add_argument("text", metavar="TEXT", help=_text_help("the sentence to score"))
+    score.add_argument("text", nargs="?", metavar="TEXT", help=_text_help("the sentence to score"))
     score.add_argument("--json", action="store_true", help="print JSON")
+    score.add_argument(
+        "--file",
+        "-f",
+        metavar="PATH",
+        help="score every line of PATH (plain text, or JSONL with a 'text' field; - reads stdin) and write "
+        "one JSON object per line, in order; a line that cannot be scored gets {'line': n, 'error': ...}",
+    )
+    score.add_argument(
+        "--batch-size",
+        type=_top_k,
+        default=64,
+        metavar="N",
+        help="masked copies per forward pass (default 64)",
+    )
     parsers = {"tui": tui, "predict": predict, "score": score}
     parsers.update(_persist_parsers(parsers, config or Config()))
     return parsers
@@ -212,6 +251,7 @@ def engine_options(args: argparse.Namespace, model: str | None = None) -> Engine
         fast=args.fast,
         allow_pickle=args.allow_pickle,
         trust_remote_code=args.trust_remote_code,
+        backend=args.backend,
     )
 
 
@@ -225,7 +265,8 @@ def _load(args: argparse.Namespace, model: str | None = None):
 
 
 def _describe(engine) -> str:
-    return f"{engine.info.name} · {engine.info.device} · {engine.info.dtype}"
+    info = engine.info
+    return f"{info.name} · {info.device} · {info.dtype} · {'ONNX Runtime' if info.backend == 'onnx' else 'PyTorch'}"
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -380,6 +421,14 @@ def _find_word(encoding, word: str) -> tuple[int, ...]:
 
 
 def run_score(args: argparse.Namespace) -> int:
+    if args.file is not None:
+        if args.text is not None:
+            raise EngineError("give TEXT or --file, not both")
+        from .corpus import score_file
+
+        return score_file(_load(args), args.file, batch_size=args.batch_size)
+    if args.text is None:
+        raise EngineError("give the TEXT to score, or --file PATH")
     text = _read_text(args.text) or ""
     engine = _load(args)
     encoding = engine.encode(text)
@@ -626,6 +675,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as other tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that Python's own flush at exit cannot complain
+        return 0
     except Exception as exc:
         if args.debug:
             traceback.print_exc()

@@ -5,7 +5,7 @@ Example::
     model = "bert-base-uncased"
     top_k = 15
     device = "cpu"       # cpu, cuda[:N], mps or auto
-    fast = false         # true (auto), or "bf16", "int8", "fp16"
+    fast = false         # true (auto), or "bf16", "fp16"
     backend = "torch"
     theme = "nord"
 

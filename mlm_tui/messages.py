@@ -56,3 +56,27 @@ class WorkFailed(Message, bubble=False):
 
     request: int
     error: str
+
+
+@dataclass
+class UpgradeProgress(Message, bubble=False):
+    """The switch to the faster backend reached a new stage (exporting, opening the graph)."""
+
+    stage: str
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, UpgradeProgress)
+
+
+@dataclass
+class ModelUpgraded(Message, bubble=False):
+    """The faster engine (same answers) is ready to take over."""
+
+    engine: Engine
+
+
+@dataclass
+class UpgradeFailed(Message, bubble=False):
+    """The faster engine could not be built; the current one stays. ``error`` is one line."""
+
+    error: str

@@ -8,6 +8,8 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.pop("NO_COLOR", None)
 os.environ.pop("TEXTUAL_THEME", None)
+# Exported ONNX graphs go to a throwaway cache, never the user's (subprocesses inherit it).
+os.environ["MLM_TUI_CACHE_DIR"] = tempfile.mkdtemp(prefix="mlm-tui-test-cache-")
 
 import pytest
 from tiny_models import save_bert, save_roberta
@@ -18,6 +20,7 @@ _XDG = tempfile.mkdtemp(prefix="mlm-tui-tests-")
 atexit.register(shutil.rmtree, _XDG, ignore_errors=True)
 for _name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME"):
     os.environ[_name] = os.path.join(_XDG, _name.lower())
+atexit.register(shutil.rmtree, os.environ["MLM_TUI_CACHE_DIR"], True)
 
 
 @pytest.fixture(scope="session")
@@ -56,3 +59,17 @@ def pytest_addoption(parser):
 @pytest.fixture
 def random_keys(request) -> int:
     return request.config.getoption("--random-keys")
+
+
+@pytest.fixture(scope="session")
+def bert_onnx(bert_dir):
+    from mlm_tui.engine import MaskedLM
+
+    return MaskedLM.load(str(bert_dir), backend="onnx")
+
+
+@pytest.fixture(scope="session")
+def roberta_onnx(roberta_dir):
+    from mlm_tui.engine import MaskedLM
+
+    return MaskedLM.load(str(roberta_dir), backend="onnx")

@@ -67,6 +67,7 @@ class FakeEngine:
             max_length=512,
             vocab_size=self.VOCAB_SIZE,
             vocab_digest=vocab,
+            backend="",  # not a real backend: the status bar leaves it out
         )
         self._split = split
         self._salt = salt

@@ -23,7 +23,7 @@ def test_every_setting_is_read(tmp_path):
     path = write(
         tmp_path,
         'model = "bert-base-uncased"\ntop_k = 15\ndevice = "cuda:1"\nbackend = "onnx"\n'
-        'fast = "int8"\ntheme = "nord"\n\n[keys]\nmask = "x"\nundo = "ctrl+z,u"\n',
+        'fast = "bf16"\ntheme = "nord"\n\n[keys]\nmask = "x"\nundo = "ctrl+z,u"\n',
     )
     config, problem = load_config(path)
     assert problem is None
@@ -32,7 +32,7 @@ def test_every_setting_is_read(tmp_path):
         15,
         "cuda:1",
         "onnx",
-        "int8",
+        "bf16",
         "nord",
     )
     assert dict(config.keys) == {"mask": "x", "undo": "ctrl+z,u"}

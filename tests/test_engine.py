@@ -25,17 +25,25 @@ def assert_same_as_pipeline(ours, reference):
             assert a["score"] == pytest.approx(b["score"], abs=1e-5)
 
 
+KINDS = ["bert", "roberta", "bert_onnx", "roberta_onnx"]
+"""Each tiny model on both backends: PyTorch and ONNX Runtime must give the pipeline's answers."""
+
+
+def torch_twin(request, kind: str) -> MaskedLM:
+    """The PyTorch engine of the same model, for references built from its transformers model."""
+    return request.getfixturevalue(kind.removesuffix("_onnx"))
+
+
 @pytest.fixture(scope="module")
 def pipelines(bert_dir, roberta_dir):
     from transformers import pipeline
 
-    return {
-        "bert": pipeline("fill-mask", model=str(bert_dir), device="cpu"),
-        "roberta": pipeline("fill-mask", model=str(roberta_dir), device="cpu"),
-    }
+    bert = pipeline("fill-mask", model=str(bert_dir), device="cpu")
+    roberta = pipeline("fill-mask", model=str(roberta_dir), device="cpu")
+    return {"bert": bert, "roberta": roberta, "bert_onnx": bert, "roberta_onnx": roberta}
 
 
-@pytest.mark.parametrize("kind", ["bert", "roberta"])
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize(
     "text",
     [
@@ -52,7 +60,7 @@ def test_predict_equals_pipeline(request, pipelines, kind, text, top_k):
     assert_same_as_pipeline(engine.predict(encoding, top_k=top_k).as_pipeline_output(), reference)
 
 
-@pytest.mark.parametrize("kind", ["bert", "roberta"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_mask_a_position_equals_typing_the_mask(request, pipelines, kind):
     engine: MaskedLM = request.getfixturevalue(kind)
     plain = engine.encode("Paris is the capital of France.")
@@ -66,11 +74,11 @@ def test_mask_a_position_equals_typing_the_mask(request, pipelines, kind):
     assert_same_as_pipeline(ours, pipelines[kind](masked_text, top_k=5))
 
 
-@pytest.mark.parametrize("kind", ["bert", "roberta"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_single_piece_targets_equal_pipeline(request, pipelines, kind):
     engine: MaskedLM = request.getfixturevalue(kind)
     text = "The cat sat on the [MASK]."
-    spaced = kind == "roberta"
+    spaced = kind.startswith("roberta")
     targets = [
         w
         for w in ("mat", "table", "door", "cat", "the")
@@ -89,10 +97,13 @@ def test_single_piece_targets_equal_pipeline(request, pipelines, kind):
         assert target.rank == expected_rank
 
 
-def test_multi_piece_target_is_scored_as_a_word(bert):
+@pytest.mark.parametrize("kind", ["bert", "bert_onnx"])
+def test_multi_piece_target_is_scored_as_a_word(request, kind):
     """'pizza' is p + ##izza: chained left-to-right, never cut to its first piece."""
-    encoding = bert.encode("I drink a cup of [MASK].")
-    (target,) = bert.predict(encoding, targets=["pizza"]).masks[0].targets
+    engine: MaskedLM = request.getfixturevalue(kind)
+    bert = torch_twin(request, kind)
+    encoding = engine.encode("I drink a cup of [MASK].")
+    (target,) = engine.predict(encoding, targets=["pizza"]).masks[0].targets
     assert target.piece_strs == ("p", "##izza")
     mask = bert.tokenizer.mask_token_id
     ids = list(encoding.ids)
@@ -103,13 +114,21 @@ def test_multi_piece_target_is_scored_as_a_word(bert):
         second = bert.model(torch.tensor([ids[:position] + [p_id, mask] + ids[position + 1 :]])).logits
     expected = first[0, position].log_softmax(-1)[p_id] + second[0, position + 1].log_softmax(-1)[izza_id]
     assert target.log_prob == pytest.approx(float(expected), abs=1e-5)
-    first_piece_only = math.log(bert.predict(encoding, targets=["p"]).masks[0].targets[0].score)
+    first_piece_only = math.log(engine.predict(encoding, targets=["p"]).masks[0].targets[0].score)
     assert target.log_prob != pytest.approx(first_piece_only)
     assert target.sequence == "i drink a cup of pizza."
 
 
 def reference_pll(engine: MaskedLM, text: str) -> list[float]:
     """Plain PLL: mask each non-special token in turn, full model forward, read its log-prob."""
+    return reference_pll_many(engine, [text])[0]
+
+
+def reference_pll_many(engine: MaskedLM, texts: list[str]) -> list[list[float]]:
+    return [_reference_pll(engine, text) for text in texts]
+
+
+def _reference_pll(engine: MaskedLM, text: str) -> list[float]:
     ids = engine.tokenizer(text)["input_ids"]
     special = engine.tokenizer(text, return_special_tokens_mask=True)["special_tokens_mask"]
     out = []
@@ -124,11 +143,11 @@ def reference_pll(engine: MaskedLM, text: str) -> list[float]:
     return out
 
 
-@pytest.mark.parametrize("kind", ["bert", "roberta"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_score_equals_reference_pll(request, kind):
     engine: MaskedLM = request.getfixturevalue(kind)
     text = "The keys to the cabinet are on the table."
-    expected = reference_pll(engine, text)
+    expected = reference_pll(torch_twin(request, kind), text)
     for batch_size in (3, 32):  # batch boundaries must not change anything
         result = engine.score(engine.encode(text), batch_size=batch_size)
         assert [t.log_prob for t in result.tokens] == pytest.approx(expected, abs=1e-5)
@@ -137,7 +156,9 @@ def test_score_equals_reference_pll(request, kind):
     assert all(t.surprisal == -t.log_prob for t in result.tokens)
 
 
-def test_encode_cells(bert, roberta):
+@pytest.mark.parametrize("backend", ["", "_onnx"])
+def test_encode_cells(request, backend):
+    bert, roberta = request.getfixturevalue("bert" + backend), request.getfixturevalue("roberta" + backend)
     enc = bert.encode("A state-of-the-art pizza.")
     shown = [t.display for t in enc.tokens]
     assert shown[0] == "[CLS]" and enc.tokens[0].special and enc.tokens[-1].special
@@ -153,7 +174,9 @@ def test_encode_cells(bert, roberta):
     assert "Ġ" not in "".join(t.display for t in renc.tokens)
 
 
-def test_whole_word_masking_masks_every_piece(bert):
+@pytest.mark.parametrize("kind", ["bert", "bert_onnx"])
+def test_whole_word_masking_masks_every_piece(request, kind):
+    bert = request.getfixturevalue(kind)
     enc = bert.encode("I drink a cup of pizza.")
     piece = next(t.index for t in enc.tokens if t.text == "##izza")
     result = bert.predict(enc, enc.word_positions(piece), top_k=3)
@@ -161,12 +184,14 @@ def test_whole_word_masking_masks_every_piece(bert):
     assert all(len(m.predictions) == 3 for m in result.masks)
 
 
-def test_long_text_is_windowed_around_the_mask(bert):
+@pytest.mark.parametrize("kind", ["bert", "bert_onnx"])
+def test_long_text_is_windowed_around_the_mask(request, kind):
+    engine, bert = request.getfixturevalue(kind), request.getfixturevalue("bert")
     filler = "the cat sat on the mat. " * 30
     short = "Paris is the [MASK] of France."
-    long_enc = bert.encode(filler + short)
-    assert len(long_enc.tokens) > bert.info.max_length
-    result = bert.predict(long_enc, top_k=5)
+    long_enc = engine.encode(filler + short)
+    assert len(long_enc.tokens) > engine.info.max_length
+    result = engine.predict(long_enc, top_k=5)
     assert result.truncated
     # The window keeps the mask with as much context as fits: the same as predicting on that window.
     limit = bert.info.max_length
@@ -176,17 +201,21 @@ def test_long_text_is_windowed_around_the_mask(bert):
     position = window.index(bert.tokenizer.mask_token_id)
     expected = logits[position].softmax(-1).topk(5).indices.tolist()
     assert [p.token for p in result.masks[0].predictions] == expected
-    scored = bert.score(long_enc)
+    scored = engine.score(long_enc)
     assert scored.truncated and len(scored.tokens) == len(long_enc.tokens) - 3  # not [CLS], [SEP], [MASK]
 
 
-def test_masks_too_far_apart_is_an_error(bert):
+@pytest.mark.parametrize("kind", ["bert", "bert_onnx"])
+def test_masks_too_far_apart_is_an_error(request, kind):
+    bert = request.getfixturevalue(kind)
     enc = bert.encode("[MASK] " + "the cat sat on the mat. " * 30 + "[MASK]")
     with pytest.raises(EngineError, match="apart"):
         bert.predict(enc)
 
 
-def test_bad_inputs(bert):
+@pytest.mark.parametrize("kind", ["bert", "bert_onnx"])
+def test_bad_inputs(request, kind):
+    bert = request.getfixturevalue(kind)
     with pytest.raises(EngineError, match="no mask"):
         bert.predict(bert.encode("Paris is nice."))
     with pytest.raises(EngineError, match="empty"):
@@ -210,8 +239,9 @@ def test_loading_the_engine_never_imports_textual(bert_dir):
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_cache_returns_what_a_fresh_run_returns(bert_dir):
-    engine = MaskedLM.load(str(bert_dir))
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_cache_returns_what_a_fresh_run_returns(bert_dir, backend):
+    engine = MaskedLM.load(str(bert_dir), backend=backend)
     encoding = engine.encode("The keys to the [MASK] are on the table.")
     fresh = engine.predict(encoding, top_k=7)
     again = engine.predict(encoding, top_k=7)
@@ -223,9 +253,8 @@ def test_cache_returns_what_a_fresh_run_returns(bert_dir):
     assert not other.cached and len(other.masks) == 2
 
 
-@pytest.mark.parametrize("mode", ["bf16", "int8"])
-def test_fast_modes_give_valid_probabilities(bert_dir, bert, mode):
-    fast = MaskedLM.load(str(bert_dir), fast=mode)
+def test_fast_mode_gives_valid_probabilities(bert_dir, bert):
+    fast = MaskedLM.load(str(bert_dir), fast="bf16")
     assert "(fast)" in fast.info.dtype
     encoding = fast.encode("The keys to the [MASK] are on the [MASK].")
     result = fast.predict(encoding, top_k=fast.info.vocab_size)
@@ -242,3 +271,37 @@ def test_fast_modes_give_valid_probabilities(bert_dir, bert, mode):
         )
     scores = fast.score(fast.encode("The keys to the cabinet are on the table."))
     assert all(t.log_prob <= 0 for t in scores.tokens)
+
+
+def test_int8_is_retired_with_a_reason(bert_dir):
+    with pytest.raises(EngineError, match="int8 is no longer offered"):
+        MaskedLM.load(str(bert_dir), fast="int8")
+
+
+@pytest.mark.parametrize("kind", ["bert", "roberta"])
+def test_full_distribution_is_the_same_on_both_backends(request, pipelines, kind):
+    """log_probs: float32 natural logs over the whole vocabulary, equal to the pipeline's softmax."""
+    text = "The keys to the [MASK] are on the [MASK]."
+    engine = request.getfixturevalue(kind)
+    vocab = engine.info.vocab_size
+    reference = pipelines[kind](text.replace("[MASK]", engine.info.mask_token), top_k=vocab)
+    for backend in (engine, request.getfixturevalue(kind + "_onnx")):
+        result = backend.predict(backend.encode(text), top_k=3, full=True)
+        for mask, ref in zip(result.masks, reference, strict=True):
+            assert mask.log_probs.dtype.name == "float32" and mask.log_probs.shape == (vocab,)
+            by_token = {r["token"]: r["score"] for r in ref}
+            probs = [math.exp(float(mask.log_probs[t])) for t in sorted(by_token)]
+            assert probs == pytest.approx([by_token[t] for t in sorted(by_token)], abs=1e-5)
+
+
+def test_score_many_batches_across_sentences_and_keeps_order(request, bert_onnx):
+    texts = ["The keys to the cabinet are on the table.", "Hello world!", "Paris is the capital of France."]
+    expected = reference_pll_many(request.getfixturevalue("bert"), texts)
+    items = [bert_onnx.encode(texts[0]), EngineError("bad line"), bert_onnx.encode(texts[1])]
+    items.append(bert_onnx.encode(texts[2]))
+    for batch_size in (4, 64):  # batches that cut sentences, and one batch for all (rows padded)
+        results = list(bert_onnx.score_many(items, batch_size=batch_size))
+        assert isinstance(results[1], EngineError)
+        scored = [r for r in results if not isinstance(r, EngineError)]
+        for result, reference in zip(scored, expected, strict=True):
+            assert [t.log_prob for t in result.tokens] == pytest.approx(reference, abs=1e-5)

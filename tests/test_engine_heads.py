@@ -1,4 +1,4 @@
-"""The head-only fast path equals the full model's logits for every architecture it claims."""
+"""The head-only path, on PyTorch and exported to ONNX, equals the full model's logits for every architecture."""
 
 from __future__ import annotations
 
@@ -32,8 +32,13 @@ def test_head_only_equals_full_forward(model_type, bert_dir, tmp_path):
     result = engine.predict(encoding, top_k=8)
     with torch.inference_mode():
         logits = engine.model(torch.tensor([list(encoding.ids)])).logits[0]
-    for mask in result.masks:
+    exported = MaskedLM.load(str(tmp_path), backend="onnx")  # every architecture exports, checked
+    assert exported.info.backend == "onnx"
+    on_onnx = exported.predict(exported.encode("The keys to the [MASK] are on the [MASK]."), top_k=8)
+    for mask, onnx_mask in zip(result.masks, on_onnx.masks, strict=True):
         probs = logits[mask.position].softmax(-1)
         values, indices = probs.topk(8)
         assert [p.token for p in mask.predictions] == indices.tolist()
         assert [p.score for p in mask.predictions] == pytest.approx(values.tolist(), abs=1e-6)
+        assert [p.token for p in onnx_mask.predictions] == indices.tolist()
+        assert [p.score for p in onnx_mask.predictions] == pytest.approx(values.tolist(), abs=1e-5)

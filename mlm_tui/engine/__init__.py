@@ -1,8 +1,10 @@
-"""The headless core of mlm-tui: no Textual here, and torch/transformers only once a model loads."""
+"""The headless core of mlm-tui: no Textual here; torch/transformers only when a model loads on PyTorch."""
 
+from .backends import BACKENDS
 from .errors import EngineError
 from .loading import BUNDLED_MODEL, DEFAULT_MODEL, bundled_models, resolve_model
 from .model import FAST_MODES, MASK_ALIAS, MaskedLM, make_fast, resolve_device, vocab_digest
+from .onnx_cache import cache_dir
 from .options import EngineOptions
 from .types import (
     Encoding,
@@ -18,6 +20,7 @@ from .types import (
 )
 
 __all__ = [
+    "BACKENDS",
     "BUNDLED_MODEL",
     "DEFAULT_MODEL",
     "FAST_MODES",
@@ -36,6 +39,7 @@ __all__ = [
     "Token",
     "TokenScore",
     "bundled_models",
+    "cache_dir",
     "make_fast",
     "resolve_device",
     "resolve_model",

@@ -73,6 +73,17 @@ def hub_reachable(timeout: float = _HUB_PROBE_SECONDS) -> bool:
     return bool(result and result[0])
 
 
+_TOKENIZER_FILES = {
+    "tokenizer.json",
+    "vocab.txt",
+    "vocab.json",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+    "tokenizer.model",
+}
+"""Without any of these, transformers 5 makes up a tokenizer of 5 special tokens: every word is [UNK]."""
+
+
 def _weights_kind(path: Path) -> str | None:
     names = {p.name for p in path.iterdir()}
     if any(n in names for n in _SAFETENSORS) or any(n.endswith(".safetensors") for n in names):
@@ -88,6 +99,12 @@ def check_model_dir(name: str, path: Path, *, allow_pickle: bool) -> ResolvedMod
         raise EngineError(f"{path} is not a directory: pass a model folder or a Hugging Face model id")
     if not (path / "config.json").is_file():
         raise EngineError(f"{path} is not a model folder: it has no config.json")
+    names = {p.name for p in path.iterdir()}
+    if not names & _TOKENIZER_FILES:
+        raise EngineError(
+            f"{path} has no tokenizer files ({', '.join(sorted(_TOKENIZER_FILES))}): "
+            "copy the tokenizer in beside the weights"
+        )
     kind = _weights_kind(path)
     if kind is None:
         raise EngineError(f"{path} holds no PyTorch weights (model.safetensors or pytorch_model.bin)")

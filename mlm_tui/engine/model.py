@@ -1,91 +1,57 @@
-"""The masked-LM engine: load a model, tokenize into cells, predict masks, score sentences.
+"""The masked-LM engine's facade: load a model on a backend, then encode, predict and score.
 
-torch and transformers are imported inside :meth:`MaskedLM.load`, never at
-module import, so a CLI ``--help`` or the app's first frame does not wait for them.
+The steps live in their own modules, as ``transformers.FillMaskPipeline`` splits
+preprocess / forward / postprocess: :mod:`.text` (tokenize, display, decode),
+:mod:`.window` (long texts), :mod:`.backends` (the forward pass: PyTorch or ONNX
+Runtime, the only modules that import either), :mod:`.predict` and :mod:`.score`
+(softmax, top-k, targets, PLL), :mod:`.loading` and :mod:`.onnx_cache` (finding
+files). :class:`MaskedLM` holds the lock and the cache of recent results.
 
-The inference path follows ``transformers.FillMaskPipeline`` (tokenize, one
-forward pass, softmax, top-k) with one difference: the encoder runs once and
-the LM head (hidden → vocabulary) is applied only at the masked positions,
-where the pipeline computes vocabulary logits at every position and reads a few.
+torch and transformers are imported only when a model loads on the PyTorch
+backend or is exported; a model whose ONNX graph is cached loads with neither.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-import math
+import importlib.util
 import threading
 import time
-import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import onnx_cache
+from .backends import BACKENDS
 from .errors import EngineError
 from .loading import ResolvedModel, resolve_model
-from .types import (
-    Encoding,
-    MaskResult,
-    ModelInfo,
-    Prediction,
-    PredictResult,
-    ScoreResult,
-    TargetScore,
-    Token,
-    TokenScore,
-)
+from .text import MASK_ALIAS, TextCodec, vocab_digest
+from .types import Encoding, ModelInfo, PredictResult, ScoreResult
 
 if TYPE_CHECKING:  # pragma: no cover
-    import torch
+    import numpy as np
 
-MASK_ALIAS = "[MASK]"
-"""Users may always type ``[MASK]``; it becomes the model's own mask token (``<mask>`` for RoBERTa)."""
+    from .backends import Forward
 
-# For each architecture: the attributes of the *ForMaskedLM model that map the
-# encoder's last hidden state to vocabulary logits, applied in order. Each was
-# checked against the full forward pass (tests/test_engine_heads.py). Other
-# architectures run the full model: exact, just slower.
-_HEADS: dict[str, tuple[str, ...]] = {
-    "bert": ("cls",),
-    "megatron-bert": ("cls",),
-    "roberta": ("lm_head",),
-    "xlm-roberta": ("lm_head",),
-    "camembert": ("lm_head",),
-    "distilbert": ("vocab_transform", "activation", "vocab_layer_norm", "vocab_projector"),
-    "albert": ("predictions",),
-    "electra": ("generator_predictions", "generator_lm_head"),
-    "modernbert": ("head", "decoder"),
-}
+__all__ = ["BACKENDS", "FAST_MODES", "MASK_ALIAS", "SCORE_BATCH", "MaskedLM", "vocab_digest"]
+
 # RoBERTa-style position ids start after the padding index.
 _POSITION_OFFSET_TYPES = {"roberta", "xlm-roberta", "camembert", "data2vec-text", "roberta-prelayernorm"}
-
-_DEVICES = ("auto", "cpu", "cuda", "mps")
-SCORE_BATCH = 32
 CACHE_SIZE = 256
 """Prediction results kept per engine, so going back to a mask already seen answers at once."""
+SCORE_BATCH = 32
+"""Masked copies per forward pass when scoring."""
 
-
-def resolve_device(device: str) -> str:
-    """Turn ``auto``/``cpu``/``cuda[:N]``/``mps`` into a device torch can use, or explain why not."""
-    import torch
-
-    kind = device.split(":", 1)[0]
-    if kind not in _DEVICES:
-        raise EngineError(f"unknown device {device!r}: choose one of {', '.join(_DEVICES)}")
-    if kind == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return "mps"
-        return "cpu"
-    if kind == "cuda" and not torch.cuda.is_available():
-        raise EngineError("device cuda is not available here (torch sees no CUDA GPU); use --device cpu")
-    if kind == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise EngineError("device mps is not available here; use --device cpu")
-    return device
-
-
-FAST_MODES = ("auto", "bf16", "int8", "fp16")
+FAST_MODES = ("auto", "bf16", "fp16")
+"""``--fast`` modes. int8 was retired: on the bundled model it kept the float32 top-5 on 32 % (torch's
+dynamic quantization) and 68 % (ONNX Runtime per-channel) of masked positions, below the 90 % asked."""
+_INT8_RETIRED = (
+    "int8 is no longer offered: it kept the exact top-5 on too few masks (32-68 %, see BENCHMARKS.md); "
+    "use --fast (bf16 where the CPU has it, else the exact ONNX Runtime path)"
+)
+_CHECK_TOLERANCE = 1e-4
+"""Largest difference in log-probabilities between an exported graph and PyTorch for the graph to be kept."""
 
 
 def cpu_has_native_bf16() -> bool:
@@ -98,76 +64,108 @@ def cpu_has_native_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+def onnxruntime_available() -> bool:
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
+def resolve_device(device: str) -> str:
+    """Turn ``auto``/``cpu``/``cuda[:N]``/``mps`` into a device torch can use, or explain why not."""
+    from .backends.torch_backend import resolve_device as resolve
+
+    return resolve(device)
+
+
+def check_vocabularies(name: str, tokenizer_size: int, model_size: int) -> None:
+    """Refuse a tokenizer that does not fit the model: ids past the model's vocabulary, or far too few."""
+    if tokenizer_size > model_size:
+        raise EngineError(
+            f"{name}: its tokenizer has {tokenizer_size} tokens but the model only {model_size}; "
+            "the tokenizer files belong to another model"
+        )
+    if tokenizer_size < model_size // 2:
+        raise EngineError(
+            f"{name}: its tokenizer has only {tokenizer_size} tokens for a model of {model_size}; "
+            "the tokenizer files are missing or belong to another model"
+        )
+
+
 def make_fast(model: Any, device: str, mode: str = "auto") -> tuple[Any, str]:
     """The model in a faster, less exact form, and a label for status bars.
 
-    ``auto`` picks float16 on GPUs, bfloat16 on CPUs with native bfloat16
-    (AVX512-BF16/AMX), and int8 dynamic quantization of the Linear layers on
-    other CPUs. :meth:`MaskedLM.load` keeps a float32 copy of the LM head, and
-    softmax always runs in float32.
+    ``auto`` picks float16 on GPUs and bfloat16 elsewhere; :meth:`MaskedLM.load`
+    only reaches here for CPUs with native bfloat16 (on others ``--fast`` means
+    the exact ONNX path). The LM head stays float32 and softmax runs in float32.
     """
-    import torch
+    from .backends.torch_backend import to_half
 
+    if mode == "int8":
+        raise EngineError(_INT8_RETIRED)
     if mode not in FAST_MODES:
         raise EngineError(f"unknown fast mode {mode!r}: choose one of {', '.join(FAST_MODES)}")
-    gpu = device.startswith(("cuda", "mps"))
     if mode == "auto":
-        mode = "fp16" if gpu else "bf16" if cpu_has_native_bf16() else "int8"
-    if mode == "int8":
-        if gpu:
-            raise EngineError("int8 dynamic quantization runs on the CPU only; use --fast fp16 on a GPU")
-        with warnings.catch_warnings():  # torch marks quantized tensors deprecated; they still work
-            warnings.simplefilter("ignore")
-            quantized = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-        return quantized, "int8 dynamic (fast)"
-    dtype = torch.bfloat16 if mode == "bf16" else torch.float16
-    return model.to(dtype), f"{str(dtype).removeprefix('torch.')} (fast)"
+        mode = "fp16" if device.startswith(("cuda", "mps")) else "bf16"
+    return to_half(model, mode)
 
 
-def vocab_digest(vocab: dict[str, int]) -> str:
-    """A short hash of a vocabulary (token → id), to tell whether two models share one."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for token, index in sorted(vocab.items(), key=lambda item: item[1]):
-        digest.update(f"{index}\t{token}\n".encode("utf-8", "surrogatepass"))
-    return digest.hexdigest()[:16]
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+def _plan(backend: str, fast: str | None, device: str) -> tuple[str, str | None, str | None]:
+    """Check ``backend``/``fast``/``device`` together: the backend to try, the fast mode, and a note."""
+    if backend not in BACKENDS:
+        raise EngineError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    if fast == "int8":
+        raise EngineError(_INT8_RETIRED)
+    if fast is not None and fast not in FAST_MODES:
+        raise EngineError(f"unknown fast mode {fast!r}: choose one of {', '.join(FAST_MODES)}")
+    if backend == "onnx" and device != "cpu":
+        raise EngineError(
+            f"the ONNX backend runs on the CPU; use --device cpu or --backend torch (got {device})"
+        )
+    if fast == "auto" and device == "cpu" and not cpu_has_native_bf16():
+        why = "--fast: this CPU has no native bfloat16 and int8 loses the exact top-5 too often, so "
+        if backend == "torch":
+            return (
+                "torch",
+                None,
+                why + "it runs exact float32 (--backend auto would use the faster ONNX path)",
+            )
+        return "auto", None, why + "the exact ONNX Runtime path is the fast one here"
+    if fast is not None:
+        if backend == "onnx":
+            raise EngineError(f"--fast {fast} runs on PyTorch; use --backend torch, or drop --fast")
+        return "torch", fast, None
+    return backend, None, None
 
 
 class MaskedLM:
     """A loaded masked language model with its tokenizer. Thread-safe: one forward pass at a time.
 
-    Build it with :meth:`load`.
+    Build it with :meth:`load`. ``info.backend`` says which backend answers (``"torch"`` or ``"onnx"``).
     """
 
     def __init__(
-        self, model: Any, tokenizer: Any, info: ModelInfo, head: tuple[Any, ...] | None = None
+        self,
+        forward: Forward,
+        text: TextCodec,
+        info: ModelInfo,
+        *,
+        model: Any = None,
+        tokenizer: Any = None,
+        source: ResolvedModel | None = None,
     ) -> None:
-        import torch
-
-        self._torch = torch
-        self.model = model
-        self.tokenizer = tokenizer
+        self.forward = forward
+        self.text = text
         self.info = info
+        self.model = model
+        """The transformers model on the PyTorch backend; ``None`` on ONNX."""
+        self.tokenizer = tokenizer
+        """transformers' tokenizer on the PyTorch backend; ``None`` on ONNX (see :attr:`text`)."""
+        self._source = source
         self._lock = threading.Lock()
-        self._device = torch.device(info.device)
-        self._head = head or self._find_head(model, info.model_type)
-        self._head_dtype = next(
-            (p.dtype for m in self._head or () if isinstance(m, torch.nn.Module) for p in m.parameters()),
-            None,
-        )
         self._cache: OrderedDict[tuple[object, ...], PredictResult] = OrderedDict()
         self._cache_lock = threading.Lock()  # not the model's lock: a hit must not wait for a forward pass
-        self._mask_id: int = tokenizer.mask_token_id
-        self._pad_id: int | None = tokenizer.pad_token_id
-        self._takes_token_types = "token_type_ids" in getattr(tokenizer, "model_input_names", ())
-        backend = getattr(tokenizer, "backend_tokenizer", None)
-        self._wordpiece = type(getattr(backend, "model", None)).__name__ == "WordPiece"
+
+    @property
+    def _head(self) -> tuple[Any, ...] | None:
+        return getattr(self.forward, "head", None)
 
     # ------------------------------------------------------------------ loading
 
@@ -181,118 +179,138 @@ class MaskedLM:
         trust_remote_code: bool = False,
         fast: str | None = None,
         progress: Callable[[str], None] | None = None,
+        backend: str = "torch",
+        export: bool = True,
     ) -> MaskedLM:
         """Load a masked LM by Hugging Face id, local folder or bundled short name.
 
         With no ``name``, the default model when it can be had, else the bundled one
         (``info.notes`` then says so).
 
-        ``progress`` is called with a short description of each stage, for UIs.
-        ``fast`` trades exactness for speed (see :func:`make_fast`): ``"auto"``,
-        ``"bf16"``, ``"int8"`` or ``"fp16"``; ``None`` keeps exact float32.
-        Raises :class:`EngineError` with a one-line message for anything a user can fix.
+        ``backend``: ``"torch"`` (the default here, for compatibility), ``"onnx"``
+        (a cached graph, else export one; an :class:`EngineError` when the model
+        cannot be exported), or ``"auto"`` (ONNX where onnxruntime is installed and a
+        graph is cached or can be exported, else PyTorch with a note). With
+        ``export=False``, ``auto`` does not export: a model without a cached graph
+        loads on PyTorch, and :meth:`export_onnx` can be called later (the app does,
+        in a worker). ``fast`` trades exactness for speed on PyTorch: ``"auto"``,
+        ``"bf16"`` or ``"fp16"``; on CPUs without native bfloat16, ``"auto"`` means
+        the exact ONNX path. ``progress`` is called with a short description of
+        each stage, for UIs. Raises :class:`EngineError` for anything a user can fix.
         """
         say = progress or (lambda _msg: None)
+        backend, fast, fast_note = _plan(backend, fast, device)
+        resolved = resolve_model(name, allow_pickle=allow_pickle, progress=say)
+        notes = tuple(n for n in (resolved.note, fast_note) if n)
+        use_onnx = backend != "torch" and device == "cpu"
+        if use_onnx and not onnxruntime_available():
+            if backend == "onnx":
+                raise EngineError(
+                    "onnxruntime is not installed; pip install onnxruntime, or use --backend torch"
+                )
+            use_onnx = False
+        if use_onnx:
+            cached = cls._from_cache(resolved, notes, say)
+            if cached is not None:
+                return cached
+        engine = cls._load_torch(resolved, device, trust_remote_code, fast, notes, say)
+        if not use_onnx or (backend == "auto" and not export):
+            return engine
+        try:
+            return engine.export_onnx(progress=say)
+        except EngineError as exc:
+            if backend == "onnx":
+                raise
+            return engine._with_note(f"answering from PyTorch: {exc}")
+
+    @classmethod
+    def _from_cache(
+        cls, resolved: ResolvedModel, notes: tuple[str, ...], say: Callable[[str], None]
+    ) -> MaskedLM | None:
+        """The ONNX engine from a cached graph, without torch or transformers; ``None`` when none is usable."""
+        folder = onnx_cache.graphs_dir() / onnx_cache.graph_key(resolved.path)
+        if not folder.is_dir():
+            return None
+        say(f"opening the ONNX graph of {resolved.name}")
+        try:
+            return cls._open_graph(folder, resolved, notes)
+        except EngineError:
+            onnx_cache.remove(folder)  # damaged or truncated: rebuilt from the weights
+            return None
+
+    @classmethod
+    def _open_graph(cls, folder: Path, resolved: ResolvedModel, notes: tuple[str, ...]) -> MaskedLM:
+        from .backends.onnx_backend import OnnxForward
+
+        graph = onnx_cache.read_graph_info(folder)
+        text = TextCodec.from_files(folder)
+        try:
+            forward = OnnxForward(folder / onnx_cache.GRAPH_FILE, text.pad_id)
+        except Exception as exc:  # onnxruntime raises its own types for a damaged graph
+            raise EngineError(f"cannot open the ONNX graph in {folder}: {exc}") from exc
+        info = ModelInfo(
+            name=resolved.name,
+            path=str(resolved.path),
+            model_type=graph.model_type,
+            device="cpu",
+            dtype="float32",
+            mask_token=text.mask_token,
+            max_length=graph.max_length,
+            vocab_size=graph.vocab_size,
+            warnings=graph.warnings,
+            notes=notes,
+            vocab_digest=text.settings.vocab_digest,
+            backend="onnx",
+        )
+        return cls(forward, text, info, source=resolved)
+
+    @classmethod
+    def _load_torch(
+        cls,
+        resolved: ResolvedModel,
+        device: str,
+        trust_remote_code: bool,
+        fast: str | None,
+        notes: tuple[str, ...],
+        say: Callable[[str], None],
+    ) -> MaskedLM:
         say("importing torch and transformers")
-        import torch
-        import transformers
-        from transformers import AutoConfig, AutoModelForMaskedLM, AutoTokenizer
+        from .backends.torch_backend import TorchForward, load_transformers
+        from .backends.torch_backend import resolve_device as resolve
 
-        transformers.logging.set_verbosity_error()
-        transformers.logging.disable_progress_bar()
-        resolved: ResolvedModel = resolve_model(name, allow_pickle=allow_pickle, progress=say)
-        name = resolved.name
-        device = resolve_device(device)
-        path = str(resolved.path)
-
-        say(f"reading the config of {name}")
-        try:
-            config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
-        except ValueError as exc:
-            if "trust_remote_code" in str(exc):
-                raise EngineError(
-                    f"{name} needs custom code from its repository; pass --trust-remote-code if you trust it"
-                ) from exc
-            raise EngineError(f"{name}: unsupported model config: {_first_line(exc)}") from exc
-        except OSError as exc:
-            raise EngineError(f"{name}: cannot read config.json: {_first_line(exc)}") from exc
-
-        from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING
-
-        if type(config) not in MODEL_FOR_MASKED_LM_MAPPING and not getattr(config, "auto_map", None):
-            raise EngineError(
-                f"{name} is a {config.model_type} model with no masked-LM head; choose a fill-mask model"
-            )
-
-        say("loading the tokenizer")
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
-        except Exception as exc:  # tokenizers fail in many ways; the user needs one line
-            raise EngineError(f"{name}: cannot load its tokenizer: {_first_line(exc)}") from exc
-        if tokenizer.mask_token is None or tokenizer.mask_token_id is None:
-            raise EngineError(f"{name}: its tokenizer has no mask token, so it cannot fill masks")
-        if not getattr(tokenizer, "is_fast", False):
-            raise EngineError(f"{name}: mlm-tui needs a fast (Rust) tokenizer, and this model has none")
-
-        say(f"loading the weights of {name}")
-        try:
-            model, loading_info = AutoModelForMaskedLM.from_pretrained(
-                path,
-                config=config,
-                dtype=torch.float32,  # fp16 files run ~3x slower on CPUs; a fast mode is a choice
-                use_safetensors=resolved.use_safetensors,
-                trust_remote_code=trust_remote_code,
-                output_loading_info=True,
-            )
-        except ValueError as exc:
-            if "Unrecognized configuration class" in str(exc):
-                raise EngineError(
-                    f"{name} is a {config.model_type} model with no masked-LM head; choose a fill-mask model"
-                ) from exc
-            raise EngineError(f"{name}: cannot load the model: {_first_line(exc)}") from exc
-        except (OSError, RuntimeError) as exc:
-            raise EngineError(f"{name}: cannot load the model: {_first_line(exc)}") from exc
-
-        head_warnings = cls._head_warnings(name, model, loading_info)
+        device = resolve(device)
+        config, tokenizer, model, head_warnings = load_transformers(
+            resolved.name,
+            str(resolved.path),
+            use_safetensors=resolved.use_safetensors,
+            trust_remote_code=trust_remote_code,
+            say=say,
+        )
         model.to(device)
-        model.eval()
         dtype = "float32"
-        exact_head = None
         if fast:
             say(f"preparing the fast mode ({fast})")
-            # The LM head stays float32: it runs at the masked positions only, so it costs little,
-            # and rounding the logits to bf16/int8 reorders close candidates.
-            head = cls._find_head(model, config.model_type)
-            exact_head = tuple(copy.deepcopy(layer).float() for layer in head) if head else None
             model, dtype = make_fast(model, device, fast)
-        max_length = cls._max_length(tokenizer, config)
+        text = TextCodec.from_transformers(tokenizer)
+        check_vocabularies(resolved.name, len(tokenizer), config.vocab_size)
+        forward = TorchForward(
+            model, config.model_type, device, text.pad_id, text.settings.takes_token_types, fast=bool(fast)
+        )
         info = ModelInfo(
-            name=name,
-            path=path,
+            name=resolved.name,
+            path=str(resolved.path),
             model_type=config.model_type,
             device=device,
             dtype=dtype,
             mask_token=tokenizer.mask_token,
-            max_length=max_length,
+            max_length=cls._max_length(tokenizer, config),
             vocab_size=config.vocab_size,
             warnings=tuple(head_warnings),
-            notes=(resolved.note,) if resolved.note else (),
-            vocab_digest=vocab_digest(tokenizer.get_vocab()),
+            notes=notes,
+            vocab_digest=text.settings.vocab_digest,
+            backend="torch",
         )
-        return cls(model, tokenizer, info, head=exact_head)
-
-    @staticmethod
-    def _head_warnings(name: str, model: Any, loading_info: dict[str, Any]) -> list[str]:
-        """Say so when the checkpoint did not hold the MLM head and transformers made one up."""
-        prefix = model.base_model_prefix + "."
-        missing = [k for k in loading_info.get("missing_keys", ()) if not k.startswith(prefix)]
-        if not missing:
-            return []
-        shown = ", ".join(sorted(missing)[:3]) + (" ..." if len(missing) > 3 else "")
-        return [
-            f"{name}: the checkpoint has no trained masked-LM head ({shown} freshly initialised); "
-            "its predictions are random"
-        ]
+        return cls(forward, text, info, model=model, tokenizer=tokenizer, source=resolved)
 
     @staticmethod
     def _max_length(tokenizer: Any, config: Any) -> int:
@@ -306,152 +324,117 @@ class MaskedLM:
             limits.append(int(positions))
         return min(limits) if limits else 512
 
-    @staticmethod
-    def _find_head(model: Any, model_type: str) -> tuple[Any, ...] | None:
-        names = _HEADS.get(model_type)
-        if not names or not all(hasattr(model, n) for n in names):
-            return None
-        return tuple(getattr(model, n) for n in names)
+    def _with_note(self, note: str) -> MaskedLM:
+        self.info = dataclasses.replace(self.info, notes=(*self.info.notes, note))
+        return self
 
-    # ------------------------------------------------------------------ tokenizing
+    def export_onnx(self, progress: Callable[[str], None] | None = None) -> MaskedLM:
+        """This model as an ONNX engine: export, check against PyTorch, keep in the cache, open.
+
+        Call it on a float32 engine on the CPU (the PyTorch backend), e.g. from a
+        worker thread while this engine answers; it returns a new engine and leaves
+        this one usable. Raises :class:`EngineError` with one line when the model
+        cannot be exported or the graph disagrees with PyTorch (nothing is kept).
+        """
+        say = progress or (lambda _msg: None)
+        if self.info.backend == "onnx":
+            return self
+        if self._source is None or self.info.device != "cpu" or self.info.dtype != "float32":
+            raise EngineError("only an exact float32 model on the CPU can be exported to ONNX")
+        if not onnxruntime_available():
+            raise EngineError("onnxruntime is not installed; pip install onnxruntime, or use --backend torch")
+        folder = onnx_cache.graphs_dir() / onnx_cache.graph_key(self._source.path)
+        say(f"exporting {self.info.name} to ONNX (once; kept in {onnx_cache.graphs_dir()})")
+        onnx_cache.store(folder, self._write_graph)
+        say(f"opening the ONNX graph of {self.info.name}")
+        try:
+            return self._open_graph(folder, self._source, self.info.notes)
+        except EngineError:
+            onnx_cache.remove(folder)
+            raise
+
+    def _write_graph(self, folder: Path) -> None:
+        from .backends.onnx_backend import OnnxForward
+        from .backends.torch_backend import export_onnx, first_line
+
+        graph = folder / onnx_cache.GRAPH_FILE
+        try:  # no lock: tracing reads the weights, so this engine keeps answering meanwhile
+            export_onnx(self.forward, graph)  # type: ignore[arg-type]
+        except Exception as exc:  # the exporter fails in many ways for unsupported architectures
+            raise EngineError(
+                f"cannot export a {self.info.model_type} model to ONNX ({first_line(exc)}); use --backend torch"
+            ) from exc
+        self.text.save(folder)
+        onnx_cache.GraphInfo(
+            model_type=self.info.model_type,
+            max_length=self.info.max_length,
+            vocab_size=self.info.vocab_size,
+            warnings=self.info.warnings,
+            graph_bytes=graph.stat().st_size,
+        ).save(folder)
+        exported = OnnxForward(graph, self.text.pad_id)
+        difference = self._graph_difference(exported)
+        if not difference <= _CHECK_TOLERANCE:
+            raise EngineError(
+                f"the exported ONNX graph of {self.info.name} differs from PyTorch by {difference:.1e} "
+                "in log-probability; not kept"
+            )
+
+    def _graph_difference(self, exported: Forward) -> float:
+        """Largest difference in log-probabilities between ``exported`` and PyTorch on a few inputs."""
+        import numpy as np
+
+        from .predict import log_softmax
+
+        rng = np.random.default_rng(0)
+        ids = list(self.encode(f"The capital of France is {MASK_ALIAS}, of course.").ids)
+        limit = min(self.info.max_length, 24)
+        batches = [
+            ([ids], [[i for i, t in enumerate(ids) if t == self.text.mask_id] or [1]]),
+            (
+                [
+                    ids[:1] + rng.integers(0, self.info.vocab_size, n - 2).tolist() + ids[-1:]
+                    for n in (limit, limit)
+                ],
+                [[1, limit - 2], [2]],
+            ),
+            ([ids, ids[:1] + ids[-3:]], [[1, 2], [1]]),  # rows of two lengths: padding
+        ]
+        worst = 0.0
+        for rows, positions in batches:
+            expected = log_softmax(self._logits_at(rows, positions))
+            worst = max(
+                worst, float(np.abs(log_softmax(exported.logits_at(rows, positions)) - expected).max())
+            )
+        return worst
+
+    # ------------------------------------------------------------------ text
 
     def encode(self, text: str) -> Encoding:
         """Tokenize ``text`` into cells. ``[MASK]`` is accepted as the model's mask token."""
-        if not text.strip():
-            raise EngineError("the text is empty")
-        if self.info.mask_token != MASK_ALIAS:
-            text = text.replace(MASK_ALIAS, self.info.mask_token)
-        enc = self.tokenizer(
-            text,
-            return_offsets_mapping=True,
-            return_special_tokens_mask=True,
-            truncation=False,
-            verbose=False,
-        )
-        ids = enc["input_ids"]
-        specials = enc["special_tokens_mask"]
-        words = enc.word_ids()
-        raw = self.tokenizer.convert_ids_to_tokens(ids)
-        tokens = []
-        for i, (tid, piece, (start, end), special, word) in enumerate(
-            zip(ids, raw, enc["offset_mapping"], specials, words, strict=True)
-        ):
-            is_mask = tid == self._mask_id
-            special = bool(special) and not is_mask
-            tokens.append(
-                Token(
-                    index=i,
-                    id=tid,
-                    text=piece,
-                    display=piece if special or is_mask else self.display(piece),
-                    start=start,
-                    end=end,
-                    word=None if special else word,
-                    special=special,
-                    is_mask=is_mask,
-                )
-            )
-        if all(t.special for t in tokens):
-            raise EngineError("the text has no tokens")
-        return Encoding(text=text, tokens=tuple(tokens))
+        return self.text.encode(text)
 
     def display(self, piece: str) -> str:
         """A token as a reader writes it: no ``##``, ``Ġ`` or ``▁`` marker."""
-        shown = self.tokenizer.convert_tokens_to_string([piece])
-        if piece.startswith("##") and shown.startswith("##"):
-            shown = shown[2:]
-        shown = shown.strip()
-        return piece if not shown or "\ufffd" in shown else shown
+        return self.text.display(piece)
 
     def substitute(self, encoding: Encoding, position: int, token_id: int) -> tuple[str, int, int]:
-        """Put token ``token_id`` in the text in place of the token at ``position``.
-
-        Returns the new text and the character span of what was inserted. A
-        continuation piece (``##ing``, or a BPE piece without a space marker) is
-        glued to the word before it; a word-initial piece keeps a space before it.
-        """
-        token = encoding.tokens[position]
-        text = encoding.text
-        start, end = token.start, token.end
-        while start < end and text[start].isspace():
-            start += 1
-        piece = self.tokenizer.convert_ids_to_tokens(token_id)
-        word = self.display(piece)
-        if piece.startswith("##") or (not self._wordpiece and not piece.startswith(("Ġ", "▁"))):
-            glued = start > 0 and text[start - 1].isspace() and (piece.startswith("##") or start != 0)
-            while glued and start > 0 and text[start - 1].isspace():
-                start -= 1
-        elif piece.startswith(("Ġ", "▁")) and start > 0 and not text[start - 1].isspace():
-            word = " " + word
-        new_text = text[:start] + word + text[end:]
-        return new_text, start, start + len(word)
+        """Put token ``token_id`` in the text in place of the token at ``position`` (see :mod:`.text`)."""
+        return self.text.substitute(encoding, position, token_id)
 
     def token_str(self, token_id: int) -> str:
-        return self.tokenizer.decode([token_id])
-
-    # ------------------------------------------------------------------ forward
-
-    def _logits_at(self, rows: Sequence[Sequence[int]], positions: Sequence[Sequence[int]]) -> torch.Tensor:
-        """Vocabulary logits at ``positions[r]`` of each row ``r``; rows share one length.
-
-        Returns a float32 tensor of shape (total positions, vocab) on the CPU,
-        in row-major order of (row, position).
-        """
-        torch = self._torch
-        input_ids = torch.tensor(rows, dtype=torch.long, device=self._device)
-        kwargs = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
-        if self._takes_token_types:
-            kwargs["token_type_ids"] = torch.zeros_like(input_ids)
-        row_index = torch.tensor([r for r, pos in enumerate(positions) for _ in pos], device=self._device)
-        col_index = torch.tensor([p for pos in positions for p in pos], device=self._device)
-        with self._lock, torch.inference_mode():
-            if self._head is None:
-                logits = self.model(**kwargs).logits[row_index, col_index]
-            else:
-                hidden = self.model.base_model(**kwargs)[0][row_index, col_index].to(self._head_dtype)
-                for layer in self._head:
-                    hidden = layer(hidden)
-                logits = hidden
-            return logits.float().cpu()
-
-    # ------------------------------------------------------------------ predict
-
-    def _window(self, encoding: Encoding, ids: list[int], keep: Sequence[int]) -> tuple[list[int], int]:
-        """Cut ``ids`` to the model's length around the positions in ``keep``.
-
-        Returns the window and how far positions moved left (0 when nothing was cut).
-        """
-        limit = self.info.max_length
-        if len(ids) <= limit:
-            return ids, 0
-        specials = [t.special for t in encoding.tokens]
-        head = next(i for i, s in enumerate(specials) if not s)
-        tail = len(ids) - next(i for i, s in enumerate(reversed(specials)) if not s)
-        width = limit - head - (len(ids) - tail)
-        lo, hi = min(keep), max(keep)
-        if hi - lo + 1 > width:
-            raise EngineError(
-                f"the masks are {hi - lo + 1} tokens apart but {self.info.name} reads at most {width} at once"
-            )
-        start = min(max((lo + hi) // 2 - width // 2, head), tail - width)
-        start = min(max(start, hi - width + 1), lo)
-        return ids[:head] + ids[start : start + width] + ids[tail:], start - head
-
-    def _sequence(self, ids: Sequence[int], skip_special: bool) -> str:
-        kept = [i for i in ids if i != self._pad_id]
-        return self.tokenizer.decode(kept, skip_special_tokens=skip_special)
+        return self.text.token_str(token_id)
 
     def target_pieces(self, encoding: Encoding, position: int, target: str) -> tuple[int, ...]:
         """The subword ids that spell ``target`` at ``position``, as the tokenizer would write it there."""
-        token = encoding.tokens[position]
-        text = encoding.text
-        spaced = token.start > 0 and (text[token.start - 1].isspace() or text[token.start].isspace())
-        pieces = self.tokenizer((" " if spaced else "") + target.strip(), add_special_tokens=False)[
-            "input_ids"
-        ]
-        if not pieces:
-            raise EngineError(f"the target {target!r} has no tokens in this model's vocabulary")
-        return tuple(pieces)
+        return self.text.target_pieces(encoding, position, target)
+
+    # ------------------------------------------------------------------ forward
+
+    def _logits_at(self, rows: Sequence[Sequence[int]], positions: Sequence[Sequence[int]]) -> np.ndarray:
+        """Float32 logits at ``positions[r]`` of each row ``r``, one forward pass at a time."""
+        with self._lock:
+            return self.forward.logits_at(rows, positions)
 
     def predict(
         self,
@@ -476,17 +459,14 @@ class MaskedLM:
         2023). Its rank is 1 + the number of single tokens more probable than the
         whole word at that mask.
 
-        ``full`` also returns each mask's whole distribution (``MaskResult.log_probs``),
-        for comparing two models over the full vocabulary.
+        ``full`` also returns each mask's whole distribution (``MaskResult.log_probs``,
+        float32 natural logs), for comparing two models over the full vocabulary.
         """
-        if top_k < 1:
-            raise EngineError(f"top-k must be at least 1, got {top_k}")
+        from .predict import masked_ids
+        from .predict import predict as predict_masks
+
         started = time.perf_counter()
-        ids = list(encoding.ids)
-        for position in masked:
-            if not 0 <= position < len(ids) or encoding.tokens[position].special:
-                raise EngineError(f"position {position} cannot be masked")
-            ids[position] = self._mask_id
+        ids = masked_ids(encoding, masked, top_k, self.text.mask_id)
         key = (encoding.text, tuple(ids), top_k, tuple(targets), full)
         with self._cache_lock:
             hit = self._cache.get(key)
@@ -495,120 +475,14 @@ class MaskedLM:
         if hit is not None:
             elapsed = (time.perf_counter() - started) * 1000
             return dataclasses.replace(hit, elapsed_ms=elapsed, cached=True)
-        result = self._predict(encoding, ids, top_k, targets, started, full)
+        result = predict_masks(
+            self.text, self._logits_at, self.info, encoding, ids, top_k=top_k, targets=targets, full=full
+        )
         with self._cache_lock:
             self._cache[key] = result
             while len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)
         return result
-
-    def _predict(
-        self,
-        encoding: Encoding,
-        ids: list[int],
-        top_k: int,
-        targets: Sequence[str],
-        started: float,
-        full: bool = False,
-    ) -> PredictResult:
-        positions = [i for i, t in enumerate(ids) if t == self._mask_id]
-        if not positions:
-            raise EngineError(f"the text has no mask: write {MASK_ALIAS} where a word should be predicted")
-
-        window, shift = self._window(encoding, ids, positions)
-        logits = self._logits_at([window], [[p - shift for p in positions]])
-        probs = logits.softmax(dim=-1)
-        log_probs = logits.log_softmax(dim=-1).numpy() if full else None
-        k = min(top_k, probs.shape[-1])
-        values, indices = probs.topk(k)
-
-        single = len(positions) == 1
-        masks = []
-        for row, position in enumerate(positions):
-            predictions = []
-            for score, token_id in zip(values[row].tolist(), indices[row].tolist(), strict=True):
-                filled = list(ids)
-                filled[position] = token_id
-                predictions.append(
-                    Prediction(
-                        score=score,
-                        token=token_id,
-                        token_str=self.token_str(token_id),
-                        sequence=self._sequence(filled, skip_special=single),
-                    )
-                )
-            scored = self._score_targets(encoding, ids, position, targets, probs[row], single)
-            masks.append(
-                MaskResult(
-                    position=position,
-                    predictions=tuple(predictions),
-                    targets=scored,
-                    log_probs=None if log_probs is None else log_probs[row],
-                )
-            )
-        return PredictResult(
-            ids=tuple(ids),
-            masks=tuple(masks),
-            elapsed_ms=(time.perf_counter() - started) * 1000,
-            truncated=shift != 0 or len(window) != len(ids),
-        )
-
-    def _score_targets(
-        self,
-        encoding: Encoding,
-        ids: list[int],
-        position: int,
-        targets: Sequence[str],
-        probs: torch.Tensor,
-        single: bool,
-    ) -> tuple[TargetScore, ...]:
-        seen: dict[tuple[int, ...], TargetScore] = {}
-        for target in targets:
-            pieces = self.target_pieces(encoding, position, target)
-            if pieces in seen:
-                continue
-            filled = ids[:position] + list(pieces) + ids[position + 1 :]
-            if len(pieces) == 1:
-                score = float(probs[pieces[0]])
-                log_prob = math.log(score) if score > 0 else -math.inf
-                rank = 1 + int((probs > probs[pieces[0]]).sum())
-            else:
-                log_prob = self._chained_log_prob(encoding, ids, position, pieces)
-                score = math.exp(log_prob)
-                rank = 1 + int((probs > score).sum())
-            seen[pieces] = TargetScore(
-                target=target.strip(),
-                token_str=self.tokenizer.decode(list(pieces)),
-                pieces=pieces,
-                piece_strs=tuple(self.tokenizer.convert_ids_to_tokens(list(pieces))),
-                score=score,
-                log_prob=log_prob,
-                rank=rank,
-                sequence=self._sequence(filled, skip_special=single),
-            )
-        return tuple(sorted(seen.values(), key=lambda t: -t.log_prob))
-
-    def _chained_log_prob(
-        self, encoding: Encoding, ids: list[int], position: int, pieces: tuple[int, ...]
-    ) -> float:
-        n = len(pieces)
-        rows, where = [], []
-        for i in range(n):
-            row = ids[:position] + list(pieces[:i]) + [self._mask_id] * (n - i) + ids[position + 1 :]
-            rows.append(row)
-            where.append(position + i)
-        # The window is cut from the widened sequence; every row has the same length.
-        widened = Encoding(
-            text=encoding.text,
-            tokens=encoding.tokens[:position]
-            + (encoding.tokens[position],) * n
-            + encoding.tokens[position + 1 :],
-        )
-        cut = [self._window(widened, row, [position, position + n - 1]) for row in rows]
-        shift = cut[0][1]
-        logits = self._logits_at([c[0] for c in cut], [[w - shift] for w in where])
-        log_probs = logits.log_softmax(dim=-1)
-        return float(sum(log_probs[i, pieces[i]] for i in range(n)))
 
     # ------------------------------------------------------------------ score
 
@@ -619,35 +493,23 @@ class MaskedLM:
         the copies run in batched forward passes with the LM head only at the
         masked position. Log-probabilities are natural logs.
         """
-        started = time.perf_counter()
-        ids = list(encoding.ids)
-        positions = [t.index for t in encoding.tokens if not t.special and not t.is_mask]
-        rows, where, shifts = [], [], []
-        for position in positions:
-            row = list(ids)
-            row[position] = self._mask_id
-            window, shift = self._window(encoding, row, [position])
-            rows.append(window)
-            where.append(position - shift)
-            shifts.append(shift)
-        scores = []
-        for begin in range(0, len(rows), batch_size):
-            chunk = slice(begin, begin + batch_size)
-            logits = self._logits_at(rows[chunk], [[w] for w in where[chunk]])
-            log_probs = logits.log_softmax(dim=-1)
-            for offset, position in enumerate(positions[chunk]):
-                token = encoding.tokens[position]
-                scores.append(
-                    TokenScore(index=position, token=token.text, log_prob=float(log_probs[offset, token.id]))
-                )
-        return ScoreResult(
-            text=encoding.text,
-            model=self.info.name,
-            tokens=tuple(scores),
-            elapsed_ms=(time.perf_counter() - started) * 1000,
-            truncated=any(shifts) or len(ids) > self.info.max_length,
-        )
+        (result,) = self.score_many([encoding], batch_size=batch_size)
+        if isinstance(result, EngineError):
+            raise result
+        return result
+
+    def score_many(
+        self, encodings: Iterable[Encoding | EngineError], *, batch_size: int = SCORE_BATCH
+    ) -> Iterator[ScoreResult | EngineError]:
+        """PLL of many sentences, batched across sentences and streamed in input order.
+
+        An :class:`EngineError` in ``encodings`` (a line that could not be encoded)
+        comes out in its place, so output n always belongs to input n.
+        """
+        from .score import score_many
+
+        return score_many(self._logits_at, self.info, self.text.mask_id, encodings, batch_size=batch_size)
 
     def warm_up(self) -> None:
         """One small forward pass, so the first real request does not pay for lazy initialisation."""
-        self._logits_at([[self._mask_id] * 4], [[1]])
+        self._logits_at([[self.text.mask_id] * 4], [[1]])

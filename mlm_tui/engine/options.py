@@ -19,7 +19,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 @dataclass(frozen=True)
 class EngineOptions:
-    """Everything that decides which engine is built; frozen, so it can be passed to threads and compared."""
+    """Everything that decides which engine is built; frozen, so it can be passed to threads and compared.
+
+    For a UI that must answer at once, with ``backend="auto"``::
+
+        engine = options.load(progress, export=False)   # cached ONNX graph, else PyTorch at once
+        if options.wants_export(engine):                # then, in a worker thread:
+            engine = options.load_fast_backend(engine, progress)  # ONNX engine, or EngineError
+    """
 
     model: str | None = None
     """Hugging Face id, local folder or bundled short name; ``None`` picks the default model."""
@@ -28,14 +35,22 @@ class EngineOptions:
     """``None`` for exact float32, else a fast mode (see :func:`mlm_tui.engine.make_fast`)."""
     allow_pickle: bool = False
     trust_remote_code: bool = False
+    backend: str = "auto"
+    """``"auto"`` (ONNX Runtime when a graph is cached or can be exported, else PyTorch), ``"torch"`` or ``"onnx"``."""
 
     @property
     def label(self) -> str:
         """What to call the model before it has loaded."""
         return self.model or DEFAULT_MODEL
 
-    def load(self, progress: Callable[[str], None] | None = None, *, warm_up: bool = False) -> MaskedLM:
-        """Build the engine (imports torch on first use); raises :class:`EngineError` for what a user can fix."""
+    def load(
+        self, progress: Callable[[str], None] | None = None, *, warm_up: bool = False, export: bool = True
+    ) -> MaskedLM:
+        """Build the engine; raises :class:`EngineError` for what a user can fix.
+
+        ``export=False`` (for ``backend="auto"``): do not wait for an ONNX export;
+        a model without a cached graph loads on PyTorch (see :meth:`wants_export`).
+        """
         from .model import MaskedLM
 
         if not _LOADING.acquire(blocking=False):
@@ -50,6 +65,8 @@ class EngineOptions:
                 trust_remote_code=self.trust_remote_code,
                 fast=self.fast,
                 progress=progress,
+                backend=self.backend,
+                export=export,
             )
         finally:
             _LOADING.release()
@@ -58,3 +75,29 @@ class EngineOptions:
                 progress("warming up")
             engine.warm_up()
         return engine
+
+    def wants_export(self, engine: MaskedLM) -> bool:
+        """True when ``engine`` answers from PyTorch only because ``load(export=False)`` did not wait for ONNX."""
+        from .model import onnxruntime_available
+
+        info = engine.info
+        return (
+            self.backend == "auto"
+            and info.backend == "torch"
+            and info.device == "cpu"
+            and info.dtype == "float32"
+            and onnxruntime_available()
+        )
+
+    def load_fast_backend(
+        self, engine: MaskedLM, progress: Callable[[str], None] | None = None, *, warm_up: bool = True
+    ) -> MaskedLM:
+        """The ONNX engine for the model ``engine`` runs: export it once (seconds to a minute), then open it.
+
+        Blocking; meant for a worker thread while ``engine`` keeps answering.
+        Raises :class:`EngineError` (one line) when the model cannot be exported.
+        """
+        fast = engine.export_onnx(progress)
+        if warm_up:
+            fast.warm_up()
+        return fast

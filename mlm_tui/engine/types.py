@@ -253,3 +253,5 @@ class ModelInfo:
     """Things to tell the user about the choice of model (e.g. the bundled model stands in)."""
     vocab_digest: str = ""
     """A hash of the vocabulary (token → id): two models share a vocabulary when their digests are equal."""
+    backend: str = "torch"
+    """What runs the forward pass: ``"torch"`` (PyTorch) or ``"onnx"`` (ONNX Runtime), for status bars."""

@@ -9,6 +9,7 @@ models differ at the selected mask.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
@@ -26,7 +27,7 @@ from ..engine import MASK_ALIAS, EngineError, EngineOptions
 from ..journal import Journal, SessionState
 from ..session import History, Snapshot
 from ..widgets.comparison import ComparisonBar, mask_line, surprisal_line
-from ..widgets.model_pane import Loader, ModelPane
+from ..widgets.model_pane import Loader, ModelPane, Upgrade
 from ..widgets.status_bar import StatusBar
 
 STACK_BELOW = 120
@@ -87,11 +88,12 @@ class ExplorerScreen(Screen[None]):
 
     def __init__(
         self,
-        panes: list[tuple[Loader, str]],
+        panes: list[tuple[Loader, str, Upgrade | None]],
         *,
         text: str,
         top_k: int = 10,
         loader_factory: Callable[[EngineOptions], Loader] | None = None,
+        upgrade_factory: Callable[[EngineOptions], Upgrade] | None = None,
         options: EngineOptions | None = None,
         resume: SessionState | None = None,
         journal: Journal | None = None,
@@ -104,6 +106,7 @@ class ExplorerScreen(Screen[None]):
         self._initial = panes
         self._initial_text = text
         self._loader_factory = loader_factory
+        self._upgrade_factory = upgrade_factory
         self._options = options or EngineOptions()
         self.set_reactive(ExplorerScreen.top_k, top_k)
         self.history = resume.history if resume is not None else History()
@@ -124,14 +127,16 @@ class ExplorerScreen(Screen[None]):
         sentence.border_title = "Sentence"
         yield sentence
         with Container(id="panes"):
-            for (loader, label), pane_id in zip(self._initial, ("left", "right"), strict=False):
-                yield self._new_pane(loader, label, pane_id)
+            for (loader, label, upgrade), pane_id in zip(self._initial, ("left", "right"), strict=False):
+                yield self._new_pane(loader, label, pane_id, upgrade)
         yield ComparisonBar(id="comparison")
         yield StatusBar(id="status")
         yield Footer()
 
-    def _new_pane(self, loader: Loader, label: str, pane_id: str) -> ModelPane:
-        pane = ModelPane(loader, label, id=pane_id)
+    def _new_pane(
+        self, loader: Loader, label: str, pane_id: str, upgrade: Upgrade | None = None
+    ) -> ModelPane:
+        pane = ModelPane(loader, label, upgrade=upgrade, id=pane_id)
         pane.top_k = self.top_k
         pane.show_surprisal = self.show_surprisal
         return pane
@@ -493,14 +498,10 @@ class ExplorerScreen(Screen[None]):
         old = self.right
         if old is not None:
             old.remove()
-        options = EngineOptions(
-            model=model,
-            device=self._options.device,
-            fast=self._options.fast,
-            allow_pickle=self._options.allow_pickle,
-            trust_remote_code=self._options.trust_remote_code,
+        options = dataclasses.replace(self._options, model=model)
+        pane = self._new_pane(
+            self._loader_factory(options), options.label, "right", self._upgrade_for(options)
         )
-        pane = self._new_pane(self._loader_factory(options), options.label, "right")
         if self.snapshot is not None:
             pane.apply(self.snapshot)
         self.query_one("#panes").mount(pane)
@@ -508,6 +509,9 @@ class ExplorerScreen(Screen[None]):
         self._sync_status()
         if self.snapshot is not None:
             self._write_journal("model", self.snapshot, [self.left.label, options.label])
+
+    def _upgrade_for(self, options: EngineOptions) -> Upgrade | None:
+        return self._upgrade_factory(options) if self._upgrade_factory is not None else None
 
     def remove_compare(self) -> None:
         pane = self.right

@@ -23,13 +23,26 @@ from textual.widgets import DataTable
 from textual.worker import get_current_worker
 
 from ..engine import Encoding, Engine, EngineError, MaskResult, PredictResult, ScoreResult
-from ..messages import ModelFailed, ModelProgress, ModelReady, PredictionsReady, ScoresReady, WorkFailed
+from ..messages import (
+    ModelFailed,
+    ModelProgress,
+    ModelReady,
+    ModelUpgraded,
+    PredictionsReady,
+    ScoresReady,
+    UpgradeFailed,
+    UpgradeProgress,
+    WorkFailed,
+)
 from ..session import Snapshot, Span, TextMap, positions_covering, shift_spans, spans_of
 from .prediction_table import PredictionTable
 from .token_view import TokenView
 
 Loader = Callable[[Callable[[str], None]], Engine]
 """Builds the engine in a worker thread; gets a callback to report its progress."""
+Upgrade = Callable[[Engine, Callable[[str], None]], Engine | None]
+"""Given the engine that answers now, builds a faster exact one in a worker thread (the ONNX
+Runtime backend, exported once), or returns ``None`` when there is nothing to switch to."""
 
 
 class PredictionsPanel(Vertical):
@@ -156,9 +169,14 @@ class ModelPane(Vertical):
 
     # ------------------------------------------------------------------ state
 
-    def __init__(self, loader: Loader, label: str, *, id: str | None = None) -> None:
+    def __init__(
+        self, loader: Loader, label: str, *, upgrade: Upgrade | None = None, id: str | None = None
+    ) -> None:
         super().__init__(id=id)
         self._loader = loader
+        self._upgrade = upgrade
+        self.upgrading: str | None = None
+        """What the switch to the faster backend is doing, while it runs."""
         self.set_reactive(ModelPane.label, label)
         self.engine: Engine | None = None
         self.encoding: Encoding | None = None
@@ -170,6 +188,7 @@ class ModelPane(Vertical):
         self.snapshot: Snapshot | None = None
         self.text_map: TextMap | None = None
         self.shown = Shown("message")
+        self.score_error: str | None = None
         self._focus_mask: int | None = None
         self._predict_request = 0
         self._score_request = 0
@@ -215,6 +234,8 @@ class ModelPane(Vertical):
         info = self.engine.info
         name = f"{info.name} (bundled stand-in)" if info.notes else info.name
         backend = getattr(info, "backend", "")
+        if self.upgrading:
+            backend += f" ({self.upgrading})"
         return " · ".join(part for part in (name, info.device, info.dtype, backend) if part)
 
     # ------------------------------------------------------------------ loading
@@ -250,6 +271,41 @@ class ModelPane(Vertical):
         self.post_message(self.Loaded(self))
         if self.snapshot is not None:
             self._show(self.snapshot, None)
+        if self._upgrade is not None:
+            self.upgrade_model(message.engine)
+
+    @work(thread=True, exclusive=True, group="upgrade", exit_on_error=False)
+    def upgrade_model(self, engine: Engine) -> None:
+        """Answer from the engine we have while the faster one is built; then switch (same answers)."""
+        assert self._upgrade is not None
+        try:
+            faster = self._upgrade(engine, lambda stage: self.post_message(UpgradeProgress(stage)))
+        except EngineError as exc:
+            self.post_message(UpgradeFailed(str(exc)))
+            return
+        except Exception as exc:  # the engine we have keeps working; say why in one line
+            self.post_message(UpgradeFailed(f"{type(exc).__name__}: {exc}"))
+            return
+        if faster is not None and not get_current_worker().is_cancelled:
+            self.post_message(ModelUpgraded(faster))
+
+    def on_upgrade_progress(self, message: UpgradeProgress) -> None:
+        self.upgrading = "exporting to ONNX…" if message.stage.startswith("export") else "opening ONNX…"
+        self.post_message(self.Progress(self, message.stage))
+
+    def on_upgrade_failed(self, message: UpgradeFailed) -> None:
+        self.upgrading = None
+        self.notify(f"staying on PyTorch: {message.error}", title=self.label, timeout=8)
+        self.post_message(self.Progress(self, "ready"))
+
+    def on_model_upgraded(self, message: ModelUpgraded) -> None:
+        self.upgrading = None
+        self.engine = message.engine
+        self._encoded = None
+        if self.snapshot is not None and self.encoding is not None:
+            self.encoding = None  # re-encode with the new engine, keep the selection and masks
+            self._show(self.snapshot, None)
+        self.post_message(self.Loaded(self))
 
     def on_model_failed(self, message: ModelFailed) -> None:
         self.error = message.error
@@ -384,7 +440,11 @@ class ModelPane(Vertical):
                 timeout=6,
             )
             return
-        new_text, start, end = self.engine.substitute(self.encoding, mask, chosen.token)
+        try:
+            new_text, start, end = self.engine.substitute(self.encoding, mask, chosen.token)
+        except EngineError as exc:
+            self.notify(str(exc), severity="warning", timeout=6)
+            return
         word = new_text[start:end]
         edit_start = self.text_map.to_session(start)
         edit_end = self.text_map.to_session(self.encoding.tokens[mask].end)
@@ -445,6 +505,9 @@ class ModelPane(Vertical):
             self.predictions = None
             self.error = message.error
             self._show_table()
+        if message.request == self._score_request:
+            self.score_error = message.error
+            self._show_table()
         if message.request in (self._predict_request, self._score_request):
             self.notify(message.error, severity="error", timeout=6)
 
@@ -479,9 +542,11 @@ class ModelPane(Vertical):
             self.table.show_scores(self.scores, selected)
             return Shown("scores")
         panel.elapsed_ms = None
-        if self.show_surprisal and self.scores is None and self.encoding is not None:
+        if self.show_surprisal and self.scores is None and self.encoding is not None and mask is None:
             panel.heading = "Surprisal"
-            self.table.show_message("Scoring every token…")
+            self.table.show_message(
+                f"Cannot score: {self.score_error}" if self.score_error else "Scoring every token…"
+            )
             return Shown("message")
         if mask is None:
             panel.heading = "Predictions"
@@ -514,6 +579,7 @@ class ModelPane(Vertical):
 
     def _request_scores(self) -> None:
         self._score_request += 1
+        self.score_error = None
         if self.engine is not None and self.encoding is not None:
             self.run_scores(self._score_request, self.engine, self.encoding)
 

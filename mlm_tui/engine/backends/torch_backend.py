@@ -1,0 +1,211 @@
+"""The PyTorch forward pass, its fast modes, loading weights with transformers, and the ONNX export."""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import EngineError
+from . import INPUTS, OUTPUT, pack
+
+# For each architecture: the attributes of the *ForMaskedLM model that map the
+# encoder's last hidden state to vocabulary logits, applied in order. Each was
+# checked against the full forward pass (tests/test_engine_heads.py). Other
+# architectures run the full model: exact, just slower.
+HEADS: dict[str, tuple[str, ...]] = {
+    "bert": ("cls",),
+    "megatron-bert": ("cls",),
+    "roberta": ("lm_head",),
+    "xlm-roberta": ("lm_head",),
+    "camembert": ("lm_head",),
+    "distilbert": ("vocab_transform", "activation", "vocab_layer_norm", "vocab_projector"),
+    "albert": ("predictions",),
+    "electra": ("generator_predictions", "generator_lm_head"),
+    "modernbert": ("head", "decoder"),
+}
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def resolve_device(device: str) -> str:
+    """Turn ``auto``/``cpu``/``cuda[:N]``/``mps`` into a device torch can use, or explain why not."""
+    kind, _, index = device.partition(":")
+    if kind not in DEVICES or (index and not (kind == "cuda" and index.isdigit())):
+        raise EngineError(f"unknown device {device!r}: choose auto, cpu, cuda[:N] or mps")
+    mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+    if kind == "auto":
+        return "cuda" if torch.cuda.is_available() else "mps" if mps else "cpu"
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise EngineError("device cuda is not available here (torch sees no CUDA GPU); use --device cpu")
+    if kind == "mps" and not mps:
+        raise EngineError("device mps is not available here; use --device cpu")
+    return device
+
+
+def find_head(model: Any, model_type: str) -> tuple[Any, ...] | None:
+    names = HEADS.get(model_type)
+    if not names or not all(hasattr(model, n) for n in names):
+        return None
+    return tuple(getattr(model, n) for n in names)
+
+
+def to_half(model: Any, mode: str) -> tuple[Any, str]:
+    """The model in bfloat16 or float16, and a label for status bars."""
+    dtype = torch.bfloat16 if mode == "bf16" else torch.float16
+    return model.to(dtype), f"{str(dtype).removeprefix('torch.')} (fast)"
+
+
+class _MaskedLogits(torch.nn.Module):
+    """Encoder, then the LM head at (rows, cols) only; the module that is exported to ONNX."""
+
+    def __init__(self, model: Any, head: tuple[Any, ...] | None, takes_token_types: bool) -> None:
+        super().__init__()
+        self.model = model
+        self.head = torch.nn.ModuleList(head) if head else None
+        self.takes_token_types = takes_token_types
+
+    def forward(self, input_ids: Any, attention_mask: Any, rows: Any, cols: Any) -> Any:
+        kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if self.takes_token_types:
+            kwargs["token_type_ids"] = torch.zeros_like(input_ids)
+        if self.head is None:
+            return self.model(**kwargs).logits[rows, cols]
+        hidden = self.model.base_model(**kwargs)[0][rows, cols]
+        head_dtype = next(self.head.parameters()).dtype
+        hidden = hidden.to(head_dtype)
+        for layer in self.head:
+            hidden = layer(hidden)
+        return hidden
+
+
+class TorchForward:
+    """The PyTorch forward pass. ``exact_head``: a float32 copy of the head for the fast modes."""
+
+    name = "torch"
+
+    def __init__(
+        self,
+        model: Any,
+        model_type: str,
+        device: str,
+        pad_id: int | None,
+        takes_token_types: bool,
+        fast: bool = False,
+    ) -> None:
+        self.model = model
+        head = find_head(model, model_type)
+        if fast and head:
+            # The LM head stays float32: it runs at the masked positions only, so it costs little,
+            # and rounding the logits to bf16 reorders close candidates.
+            head = tuple(copy.deepcopy(layer).float() for layer in head)
+        self.head = head
+        self.module = _MaskedLogits(model, head, takes_token_types).eval()
+        self.device = torch.device(device)
+        self._pad_id = pad_id
+
+    def logits_at(self, rows: Sequence[Sequence[int]], positions: Sequence[Sequence[int]]) -> np.ndarray:
+        tensors = [torch.from_numpy(a).to(self.device) for a in pack(rows, positions, self._pad_id)]
+        with torch.inference_mode():
+            return self.module(*tensors).float().cpu().numpy()
+
+
+def load_transformers(
+    name: str,
+    path: str,
+    *,
+    use_safetensors: bool,
+    trust_remote_code: bool,
+    say: Callable[[str], None],
+) -> tuple[Any, Any, Any, list[str]]:
+    """Config, fast tokenizer and float32 model from a local folder, and warnings about its head."""
+    import transformers
+    from transformers import AutoConfig, AutoModelForMaskedLM, AutoTokenizer
+    from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    say(f"reading the config of {name}")
+    try:
+        config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except ValueError as exc:
+        if "trust_remote_code" in str(exc):
+            raise EngineError(
+                f"{name} needs custom code from its repository; pass --trust-remote-code if you trust it"
+            ) from exc
+        raise EngineError(f"{name}: unsupported model config: {first_line(exc)}") from exc
+    except OSError as exc:
+        raise EngineError(f"{name}: cannot read config.json: {first_line(exc)}") from exc
+    no_head = f"{name} is a {config.model_type} model with no masked-LM head; choose a fill-mask model"
+    if type(config) not in MODEL_FOR_MASKED_LM_MAPPING and not getattr(config, "auto_map", None):
+        raise EngineError(no_head)
+
+    say("loading the tokenizer")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except Exception as exc:  # tokenizers fail in many ways; the user needs one line
+        raise EngineError(f"{name}: cannot load its tokenizer: {first_line(exc)}") from exc
+    if tokenizer.mask_token is None or tokenizer.mask_token_id is None:
+        raise EngineError(f"{name}: its tokenizer has no mask token, so it cannot fill masks")
+    if not getattr(tokenizer, "is_fast", False) or getattr(tokenizer, "backend_tokenizer", None) is None:
+        raise EngineError(f"{name}: mlm-tui needs a fast (Rust) tokenizer, and this model has none")
+
+    say(f"loading the weights of {name}")
+    try:
+        model, loading_info = AutoModelForMaskedLM.from_pretrained(
+            path,
+            config=config,
+            dtype=torch.float32,  # fp16 files run ~3x slower on CPUs; a fast mode is a choice
+            use_safetensors=use_safetensors,
+            trust_remote_code=trust_remote_code,
+            output_loading_info=True,
+        )
+    except ValueError as exc:
+        if "Unrecognized configuration class" in str(exc):
+            raise EngineError(no_head) from exc
+        raise EngineError(f"{name}: cannot load the model: {first_line(exc)}") from exc
+    except (OSError, RuntimeError) as exc:
+        raise EngineError(f"{name}: cannot load the model: {first_line(exc)}") from exc
+    model.eval()
+    return config, tokenizer, model, head_warnings(name, model, loading_info)
+
+
+def head_warnings(name: str, model: Any, loading_info: dict[str, Any]) -> list[str]:
+    """Say so when the checkpoint did not hold the MLM head and transformers made one up."""
+    prefix = model.base_model_prefix + "."
+    missing = [k for k in loading_info.get("missing_keys", ()) if not k.startswith(prefix)]
+    if not missing:
+        return []
+    shown = ", ".join(sorted(missing)[:3]) + (" ..." if len(missing) > 3 else "")
+    return [
+        f"{name}: the checkpoint has no trained masked-LM head ({shown} freshly initialised); "
+        "its predictions are random"
+    ]
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def export_onnx(forward: TorchForward, graph: Path) -> None:
+    """Write ``forward`` (float32, on the CPU) as an ONNX graph with dynamic batch, length and positions."""
+    example = pack([[0, 1, 2, 3], [0, 1, 2, 3]], [[1], [2]], forward._pad_id)
+    axes = {"input_ids": {0: "batch", 1: "length"}, "attention_mask": {0: "batch", 1: "length"}}
+    axes.update({"rows": {0: "masks"}, "cols": {0: "masks"}, OUTPUT: {0: "masks"}})
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # tracer warnings about Python control flow in transformers' code
+        torch.onnx.export(
+            forward.module,
+            tuple(torch.from_numpy(a) for a in example),
+            str(graph),
+            dynamo=False,  # the TorchScript exporter: no onnxscript dependency, dynamic axes as asked
+            input_names=list(INPUTS),
+            output_names=[OUTPUT],
+            dynamic_axes=axes,
+            opset_version=17,
+        )
