@@ -45,6 +45,17 @@ Upgrade = Callable[[Engine, Callable[[str], None]], Engine | None]
 Runtime backend, exported once), or returns ``None`` when there is nothing to switch to."""
 
 
+@dataclass
+class PaneMessage(Message):
+    """A message from a model pane; its ``control`` is the pane."""
+
+    pane: ModelPane
+
+    @property
+    def control(self) -> ModelPane:
+        return self.pane
+
+
 class PredictionsPanel(Vertical):
     """The box around a pane's table; its title is derived from reactives, never written by others."""
 
@@ -84,88 +95,52 @@ class ModelPane(Vertical):
     """Ask the engine for whole distributions (for KL/JS against another model)."""
 
     # ------------------------------------------------------------------ messages up
+    # Each carries the pane as its ``control``, so a parent routes them with a selector.
 
     @dataclass
-    class Progress(Message):
+    class Progress(PaneMessage):
         """The model is loading; ``stage`` says what it is doing."""
 
-        pane: ModelPane
         stage: str
-
-        @property
-        def control(self) -> ModelPane:
-            return self.pane
 
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, ModelPane.Progress) and message.pane is self.pane
 
     @dataclass
-    class Loaded(Message):
-        """The pane's engine is ready."""
-
-        pane: ModelPane
-
-        @property
-        def control(self) -> ModelPane:
-            return self.pane
+    class Loaded(PaneMessage):
+        """The pane's engine is ready (or was replaced by a faster one giving the same answers)."""
 
     @dataclass
-    class Failed(Message):
+    class Failed(PaneMessage):
         """The pane's model could not be loaded."""
 
-        pane: ModelPane
         error: str
 
-        @property
-        def control(self) -> ModelPane:
-            return self.pane
-
     @dataclass
-    class MasksEdited(Message):
+    class MasksEdited(PaneMessage):
         """The user masked or unmasked cells here; ``spans`` are every mask, in the session's text."""
 
-        pane: ModelPane
         spans: frozenset[Span]
 
-        @property
-        def control(self) -> ModelPane:
-            return self.pane
-
     @dataclass
-    class SelectionMoved(Message):
+    class SelectionMoved(PaneMessage):
         """The selected cell moved; ``span`` is its characters in the session's text."""
 
-        pane: ModelPane
         span: Span
 
-        @property
-        def control(self) -> ModelPane:
-            return self.pane
-
     @dataclass
-    class ResultsChanged(Message):
+    class ResultsChanged(PaneMessage):
         """What the pane shows changed (predictions, scores, or the table's subject)."""
-
-        pane: ModelPane
-
-        @property
-        def control(self) -> ModelPane:
-            return self.pane
 
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, ModelPane.ResultsChanged) and message.pane is self.pane
 
     @dataclass
-    class SubstituteRequested(Message):
+    class SubstituteRequested(PaneMessage):
         """The user chose a prediction: ``snapshot`` is the new session state, ``select_at`` where to look."""
 
-        pane: ModelPane
         snapshot: Snapshot
         select_at: int
-
-        @property
-        def control(self) -> ModelPane:
-            return self.pane
 
     # ------------------------------------------------------------------ state
 

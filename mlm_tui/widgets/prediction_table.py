@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
@@ -11,6 +13,9 @@ from ..engine import MaskResult, ScoreResult
 from .token_view import surprisal_colour
 
 BAR_WIDTH = 24
+SCORE_WINDOW = 100
+"""Rows of token scores built at once; a long text shows a window around the selected token."""
+SCORE_MARGIN = 10
 
 
 class PredictionTable(DataTable):
@@ -26,11 +31,15 @@ class PredictionTable(DataTable):
     }
     """
 
+    _scores_shown: tuple[ScoreResult, int, int] | None = None
+    """The scores on show and the slice of their tokens the rows hold."""
+
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True
 
     def show_predictions(self, mask: MaskResult) -> None:
+        self._scores_shown = None
         cursor = self.cursor_row
         self.clear(columns=True)
         self.add_column("#", key="rank", width=3)
@@ -52,17 +61,35 @@ class PredictionTable(DataTable):
         self.move_cursor(row=min(cursor, max(0, self.row_count - 1)), animate=False)
 
     def show_scores(self, scores: ScoreResult, selected: int) -> None:
+        """Token scores around the ``selected`` token, with the cursor on it.
+
+        A long text gets a window of rows around the selection, rebuilt only when the
+        selection nears its edge, so a cursor move never rebuilds thousands of rows.
+        """
+        here = next((n for n, t in enumerate(scores.tokens) if t.index >= selected), len(scores.tokens) - 1)
+        shown = self._scores_shown
+        if (
+            shown is not None
+            and shown[0] is scores
+            and shown[1] + SCORE_MARGIN <= here < shown[2] - SCORE_MARGIN
+        ):
+            self.move_cursor(row=here - shown[1], animate=False)
+            return
+        if shown is not None and shown[0] is scores and shown[1] == 0 and shown[2] == len(scores.tokens):
+            self.move_cursor(row=max(0, here), animate=False)
+            return
+        first = max(0, here - SCORE_WINDOW // 2)
+        last = min(len(scores.tokens), first + SCORE_WINDOW)
+        first = max(0, last - SCORE_WINDOW)
         self.clear(columns=True)
         self.add_column("#", key="index", width=3)
         self.add_column("token", key="token", width=18)
         self.add_column(Text("log p", justify="right"), key="log_prob", width=7)
         self.add_column(Text("surprisal", justify="right"), key="surprisal", width=9)
         self.add_column("", key="bar", width=16)
-        worst = max((t.surprisal for t in scores.tokens), default=1.0) or 1.0
-        row = 0
-        for number, token in enumerate(scores.tokens):
-            if token.index == selected:
-                row = number
+        finite = [t.surprisal for t in scores.tokens if math.isfinite(t.surprisal)]
+        worst = max(finite, default=1.0) or 1.0
+        for token in scores.tokens[first:last]:
             self.add_row(
                 Text(str(token.index), justify="right"),
                 token.token,
@@ -71,8 +98,10 @@ class PredictionTable(DataTable):
                 Text(bar(token.surprisal / worst, 16), style=surprisal_colour(token.surprisal)),
                 key=str(token.index),
             )
-        self.move_cursor(row=row, animate=False)
+        self._scores_shown = (scores, first, last)
+        self.move_cursor(row=max(0, here - first), animate=False)
 
     def show_message(self, message: str) -> None:
+        self._scores_shown = None
         self.clear(columns=True)
         self.add_column(message, key="message")
