@@ -255,3 +255,26 @@ def test_a_closed_pipe_ends_quietly(bert_dir):
 @pytest.mark.parametrize("device", ["cpu:abc", "cpu:0", "mps:1x"])
 def test_a_device_with_a_bad_index_is_a_usage_error(device):
     assert_one_line_error(run("predict", "A [MASK].", "--device", device), 2, "unknown device")
+
+
+async def test_the_surprisal_view_of_a_long_text_builds_a_window_of_rows_once(monkeypatch):
+    from mlm_tui.widgets.prediction_table import SCORE_WINDOW, PredictionTable
+
+    text = " ".join(["The keys to the cabinet are on the table."] * 300)
+    app = make_app(text, loader=instant_loader())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        pane = app.explorer.left
+        assert pane.shown.kind == "scores" and pane.table.row_count <= SCORE_WINDOW
+        built: list[int] = []
+        original = PredictionTable.add_row
+        monkeypatch.setattr(
+            PredictionTable, "add_row", lambda self, *a, **k: built.append(1) or original(self, *a, **k)
+        )
+        await pilot.press("right", "right", "right")
+        await settle(pilot)
+        assert built == []  # moving inside the window only moves the cursor
+        row = pane.table.get_row_at(pane.table.cursor_row)
+        assert str(row[0]) == str(pane.tokens.selected) and not violations(app)

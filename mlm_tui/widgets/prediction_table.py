@@ -68,16 +68,13 @@ class PredictionTable(DataTable):
         """
         here = next((n for n, t in enumerate(scores.tokens) if t.index >= selected), len(scores.tokens) - 1)
         shown = self._scores_shown
-        if (
-            shown is not None
-            and shown[0] is scores
-            and shown[1] + SCORE_MARGIN <= here < shown[2] - SCORE_MARGIN
-        ):
-            self.move_cursor(row=here - shown[1], animate=False)
-            return
-        if shown is not None and shown[0] is scores and shown[1] == 0 and shown[2] == len(scores.tokens):
-            self.move_cursor(row=max(0, here), animate=False)
-            return
+        if shown is not None and shown[0] is scores:
+            _, first, last = shown
+            low = first + (SCORE_MARGIN if first > 0 else 0)  # no margin at the text's own ends
+            high = last - (SCORE_MARGIN if last < len(scores.tokens) else 0)
+            if low <= here < high:
+                self.move_cursor(row=here - first, animate=False)
+                return
         first = max(0, here - SCORE_WINDOW // 2)
         last = min(len(scores.tokens), first + SCORE_WINDOW)
         first = max(0, last - SCORE_WINDOW)
