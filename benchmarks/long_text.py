@@ -71,13 +71,14 @@ async def stall_while_scoring(copies: int) -> tuple[float, float]:
 async def main() -> None:
     short_tokens, short = await move_cost(1)
     long_tokens, long = await move_cost(300)
-    median, worst = await stall_while_scoring(300)
+    stalls = [await stall_while_scoring(copies) for copies in (1, 300)]
     print(
         f"cursor move, CPU per key: {short_tokens} tokens {short:.1f} ms, {long_tokens} tokens {long:.1f} ms"
     )
-    print(
-        f"event loop while scoring {long_tokens} tokens and moving: median delay {median:.1f} ms, worst {worst:.1f} ms"
-    )
+    for tokens, (median, worst) in zip((short_tokens, long_tokens), stalls, strict=True):
+        print(
+            f"event loop while scoring {tokens} tokens and moving: median {median:.1f} ms, worst {worst:.1f} ms"
+        )
 
 
 if __name__ == "__main__":

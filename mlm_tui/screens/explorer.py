@@ -111,6 +111,7 @@ class ExplorerScreen(Screen[None]):
         self.set_reactive(ExplorerScreen.top_k, top_k)
         self.history = resume.history if resume is not None else History()
         self.snapshot: Snapshot | None = None
+        self._substitute_state: tuple[str, bool] | None = None
         self._draft: str | None = None
         """Text typed into the sentence box that could not be applied; ``e`` brings it back."""
         self.active_id = "left"
@@ -315,7 +316,10 @@ class ExplorerScreen(Screen[None]):
     def _results_changed(self) -> None:
         self._sync_status()
         self._sync_comparison()
-        self.refresh_bindings()
+        state = (self.active_id, self.active.can_substitute)
+        if state != self._substitute_state:  # the footer is rebuilt only when a key's state changes
+            self._substitute_state = state
+            self.refresh_bindings()
 
     @on(Input.Submitted, "#sentence")
     def _sentence_submitted(self, event: Input.Submitted) -> None:

@@ -13,9 +13,9 @@ from ..engine import MaskResult, ScoreResult
 from .token_view import surprisal_colour
 
 BAR_WIDTH = 24
-SCORE_WINDOW = 100
+SCORE_WINDOW = 60
 """Rows of token scores built at once; a long text shows a window around the selected token."""
-SCORE_MARGIN = 10
+SCORE_MARGIN = 8
 
 
 class PredictionTable(DataTable):
@@ -31,6 +31,8 @@ class PredictionTable(DataTable):
     }
     """
 
+    _message: str | None = None
+    """The message on show, when the table shows one."""
     _scores_shown: tuple[ScoreResult, int, int] | None = None
     """The scores on show and the slice of their tokens the rows hold."""
 
@@ -40,6 +42,7 @@ class PredictionTable(DataTable):
 
     def show_predictions(self, mask: MaskResult) -> None:
         self._scores_shown = None
+        self._message = None
         cursor = self.cursor_row
         self.clear(columns=True)
         self.add_column("#", key="rank", width=3)
@@ -96,9 +99,13 @@ class PredictionTable(DataTable):
                 key=str(token.index),
             )
         self._scores_shown = (scores, first, last)
+        self._message = None
         self.move_cursor(row=max(0, here - first), animate=False)
 
     def show_message(self, message: str) -> None:
+        if self._message == message:
+            return  # already on show: a cursor move must not rebuild (and re-lay out) the table
         self._scores_shown = None
+        self._message = message
         self.clear(columns=True)
         self.add_column(message, key="message")
