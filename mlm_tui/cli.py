@@ -19,6 +19,7 @@ from pathlib import Path
 
 from . import __version__
 from .bars import bar
+from .cli_explore import add_attention_parser, attention_output, print_attention, print_joint, print_unmasked
 from .config import Config, config_path, load_config
 from .engine import (
     BACKENDS,
@@ -35,7 +36,7 @@ from .journal import Journal, JournalError, SessionState, last_session, list_ses
 from .serve import DEFAULT_HOST, DEFAULT_PORT, exposure_warning, serve
 
 PROG = "mlm-tui"
-COMMANDS = ("predict", "score")
+COMMANDS = ("predict", "score", "attention")
 PERSIST_COMMANDS = ("sessions", "config", "serve")
 EXAMPLE = "Paris is the capital of France."
 
@@ -47,12 +48,15 @@ A keyboard-driven terminal explorer for masked language models (BERT-style fill-
   mlm-tui predict TEXT           top-k predictions at each {MASK_ALIAS} (pipeline("fill-mask") format with --json)
   mlm-tui score TEXT             pseudo-log-likelihood and surprisal of every token
   mlm-tui score --file PATH      the same for every line of a file, as JSON lines
+  mlm-tui predict TEXT --joint   fills of every mask that fit together (beam search, joint log p)
+  mlm-tui predict TEXT --unmasked  what the model predicts at every token, nothing masked
+  mlm-tui attention TEXT -p N    what token N attends to (a layer, a head or the mean over heads)
   mlm-tui --resume               reopen the last session (text, masks, model, undo history)
   mlm-tui sessions               list the saved sessions
   mlm-tui config path|show       where the config file is, and what it sets
   mlm-tui serve [ARGS]           the explorer in a browser (http://127.0.0.1:8000)
 
-Run `mlm-tui predict --help` or `mlm-tui score --help` for their options.
+Run `mlm-tui predict --help`, `mlm-tui score --help` or `mlm-tui attention --help` for their options.
 """
 
 EPILOG = f"""\
@@ -74,6 +78,8 @@ examples:
   mlm-tui predict "Paris is the [MASK] of France." --top-k 10
   mlm-tui predict "He works as a [MASK]." --targets nurse,doctor --json
   mlm-tui score "The keys to the cabinet is on the table." --json
+  mlm-tui predict "The [MASK] barked at the [MASK]." --joint --beam 5
+  mlm-tui attention "The keys to the cabinet are on the table." --position 5 --layer 3 --json
   mlm-tui predict "Paris is the [MASK] of France." --model bert-base-uncased --compare roberta-base
 """
 
@@ -206,6 +212,31 @@ def build_parsers(config: Config | None = None) -> dict[str, argparse.ArgumentPa
         metavar="B",
         help="also predict with model B and compare the two at each mask (KL, JS, ranks)",
     )
+    predict.add_argument(
+        "--joint",
+        action="store_true",
+        help="fill every mask at once: fills that fit together, best joint log p first (beam search, "
+        "most confident mask first), with the independent fill and the best fill's steps",
+    )
+    predict.add_argument(
+        "--beam",
+        type=_top_k,
+        default=5,
+        metavar="N",
+        help="with --joint: partial fills kept per step (default 5)",
+    )
+    predict.add_argument(
+        "--unmasked",
+        action="store_true",
+        help="what the model predicts at every token of the text as it is (no mask needed): "
+        "top-k, the token's own probability and rank, entropy",
+    )
+    attention = _Parser(
+        prog=f"{PROG} attention",
+        description="What one token attends to: eager attention weights, as transformers' output_attentions=True.",
+        parents=[common],
+    )
+    attention.add_argument("text", metavar="TEXT", help=_text_help("the sentence (it may hold [MASK]s)"))
 
     score = _Parser(
         prog=f"{PROG} score",
@@ -228,7 +259,8 @@ def build_parsers(config: Config | None = None) -> dict[str, argparse.ArgumentPa
         metavar="N",
         help="masked copies per forward pass (default 64)",
     )
-    parsers = {"tui": tui, "predict": predict, "score": score}
+    add_attention_parser(attention)
+    parsers = {"tui": tui, "predict": predict, "score": score, "attention": attention}
     parsers.update(_persist_parsers(parsers, config or Config()))
     return parsers
 
@@ -275,12 +307,40 @@ def run_predict(args: argparse.Namespace) -> int:
     if args.targets is not None and not targets:
         raise EngineError("--targets needs at least one word")
     if args.compare:
+        if args.joint or args.unmasked:
+            raise EngineError("--compare cannot be combined with --joint or --unmasked")
         return run_predict_compare(args, text, targets)
+    if args.joint and args.unmasked:
+        raise EngineError("choose --joint or --unmasked, not both")
+    if (args.joint or args.unmasked) and (targets or args.markdown):
+        raise EngineError("--targets and --markdown work with plain predictions, not --joint or --unmasked")
     engine = _load(args)
     encoding = engine.encode(text)
     masked: list[int] = []
     for word in args.mask_word:
         masked.extend(_find_word(encoding, word))
+    if args.unmasked:
+        if masked:
+            raise EngineError("--unmasked reads the text as it is; drop --mask-word")
+        unmasked = engine.unmasked(encoding, top_k=args.top_k or args.default_top_k)
+        if unmasked.truncated:
+            _warn(f"the text is longer than {engine.info.max_length} tokens; it was read in windows")
+        print_unmasked(unmasked, as_json=args.json)
+        if not args.json:
+            print(f"\n{_describe(engine)} · {unmasked.elapsed_ms:.0f} ms", file=sys.stderr)
+        return 0
+    if args.joint:
+        joint = engine.joint_fill(encoding, masked, beam=args.beam)
+        if joint.truncated:
+            _warn(f"the text is longer than {engine.info.max_length} tokens; used a window around the masks")
+        print_joint(joint, as_json=args.json, top=args.top_k)
+        if not args.json:
+            print(
+                f"\n{_describe(engine)} · beam {joint.beam} · {joint.forward_passes} forward passes · "
+                f"{joint.elapsed_ms:.0f} ms",
+                file=sys.stderr,
+            )
+        return 0
     top_k = args.top_k or (len(targets) if targets else args.default_top_k)
     result = engine.predict(encoding, masked, top_k=top_k, targets=targets)
     if result.truncated:
@@ -450,6 +510,26 @@ def run_score(args: argparse.Namespace) -> int:
         f"\nPLL {result.pll:.3f} · pseudo-perplexity {result.pseudo_perplexity:.3f} · {len(result.tokens)} tokens"
     )
     print(f"{_describe(engine)} · {result.elapsed_ms:.0f} ms", file=sys.stderr)
+    return 0
+
+
+def run_attention(args: argparse.Namespace) -> int:
+    text = _read_text(args.text) or ""
+    engine = _load(args)
+    encoding = engine.encode(text)
+    if not 0 <= args.position < len(encoding.tokens):
+        raise EngineError(
+            f"--position {args.position}: the text has tokens 0 to {len(encoding.tokens) - 1} "
+            "(counting special tokens)"
+        )
+    result = engine.attention(encoding, args.position)
+    if result.window != (0, len(encoding.tokens)):
+        _warn(
+            f"the text is longer than {engine.info.max_length} tokens; the model read tokens "
+            f"{result.window[0]} to {result.window[1] - 1} around the position (others are null)"
+        )
+    data = attention_output(result, args.layer, args.head)
+    print_attention(data, as_json=args.json, describe=_describe(engine))
     return 0
 
 
@@ -664,7 +744,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = argv[0] if argv and argv[0] in COMMANDS + PERSIST_COMMANDS else "tui"
     args = parsers[command].parse_args(argv[1:] if command != "tui" else argv)
     args.config, args.config_problem = config, config_problem
-    runner = {"predict": run_predict, "score": run_score, "tui": run_tui, **PERSIST_RUNNERS}[command]
+    runners = {"predict": run_predict, "score": run_score, "attention": run_attention, "tui": run_tui}
+    runner = {**runners, **PERSIST_RUNNERS}[command]
     try:
         if command != "tui" and command != "config" and config_problem:
             _warn(config_problem)  # the app shows it as a notification instead

@@ -22,16 +22,24 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from . import onnx_cache
 from .backends import BACKENDS
 from .errors import EngineError
 from .loading import ResolvedModel, resolve_model
 from .text import MASK_ALIAS, TextCodec, vocab_digest
-from .types import Encoding, ModelInfo, PredictResult, ScoreResult
+from .types import (
+    AttentionResult,
+    Encoding,
+    JointResult,
+    ModelInfo,
+    PredictResult,
+    ScoreResult,
+    UnmaskedResult,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
-    import numpy as np
-
     from .backends import Forward
 
 __all__ = ["BACKENDS", "FAST_MODES", "MASK_ALIAS", "SCORE_BATCH", "MaskedLM", "vocab_digest"]
@@ -162,6 +170,10 @@ class MaskedLM:
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple[object, ...], PredictResult] = OrderedDict()
         self._cache_lock = threading.Lock()  # not the model's lock: a hit must not wait for a forward pass
+        self._unmasked: OrderedDict[tuple[object, ...], UnmaskedResult] = OrderedDict()
+        self._eager: Any = None
+        """On ONNX: a PyTorch copy of the model, loaded the first time attention weights are asked for."""
+        self._eager_lock = threading.Lock()
 
     @property
     def _head(self) -> tuple[Any, ...] | None:
@@ -483,6 +495,108 @@ class MaskedLM:
             while len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)
         return result
+
+    # ------------------------------------------------------------------ beyond one mask at a time
+
+    def joint_fill(self, encoding: Encoding, masked: Iterable[int] = (), *, beam: int = 5) -> JointResult:
+        """Fills of every mask that fit together, best first (see :mod:`.explore`).
+
+        ``masked`` adds masks at those token positions, as in :meth:`predict`.
+        Each search step runs every beam state in one batched forward pass.
+        """
+        from .explore import joint_fill
+        from .predict import masked_ids
+
+        ids = masked_ids(encoding, masked, 1, self.text.mask_id)
+        return joint_fill(self.text, self._logits_at, self.info, encoding, ids, beam=beam)
+
+    def unmasked(self, encoding: Encoding, *, top_k: int = 5, sequences: bool = True) -> UnmaskedResult:
+        """What the model predicts at every non-special token of the text as it is (nothing masked).
+
+        One forward pass serves every position (windows for texts longer than the
+        model reads); the result is cached per text. ``sequences=False`` leaves each
+        prediction's ``sequence`` empty (the app does not show it; long texts decode faster).
+        """
+        from .explore import unmasked
+
+        key = (encoding.text, encoding.ids, top_k, sequences)
+        with self._cache_lock:
+            hit = self._unmasked.get(key)
+            if hit is not None:
+                self._unmasked.move_to_end(key)
+                return hit
+        result = unmasked(self.text, self._logits_at, self.info, encoding, top_k=top_k, sequences=sequences)
+        with self._cache_lock:
+            self._unmasked[key] = result
+            while len(self._unmasked) > 16:
+                self._unmasked.popitem(last=False)
+        return result
+
+    def attention(self, encoding: Encoding, position: int, masked: Iterable[int] = ()) -> AttentionResult:
+        """What the token at ``position`` attends to, every layer and head, with ``masked`` tokens masked.
+
+        Eager attention, as transformers' ``output_attentions=True``; on a text
+        longer than the model reads, over the window around ``position`` (and the
+        masks, when they fit) that predictions use. On the ONNX backend the
+        PyTorch model is loaded the first time this is called.
+        """
+        from .window import cut_window, window_positions
+
+        ids = list(encoding.ids)
+        if not 0 <= position < len(ids):
+            raise EngineError(f"position {position} is outside the text (0 to {len(ids) - 1})")
+        for index in masked:
+            if not 0 <= index < len(ids) or encoding.tokens[index].special:
+                raise EngineError(f"position {index} cannot be masked")
+            ids[index] = self.text.mask_id
+        body = [t.index for t in encoding.tokens if not t.special]
+        masks = [i for i, t in enumerate(ids) if t == self.text.mask_id]
+        if position < body[0] or position > body[-1]:  # [CLS] or [SEP]: always in the window
+            keep = [body[0] if position < body[0] else body[-1]]
+        else:
+            keep = [position, *masks]
+        try:
+            window, shift = cut_window(encoding, ids, keep, self.info.max_length, self.info.name)
+        except EngineError:  # the masks are too far from the token to share its window
+            window, shift = cut_window(encoding, ids, [position], self.info.max_length, self.info.name)
+        where = window_positions(encoding, len(window), shift)
+        row = self._attention_row(window, where.index(position))
+        weights = np.full((row.shape[0], row.shape[1], len(ids)), np.nan, dtype=np.float32)
+        weights[:, :, where] = row
+        inside = [i for i in where if not encoding.tokens[i].special] or where
+        return AttentionResult(
+            tokens=tuple(t.text for t in encoding.tokens),
+            position=position,
+            weights=weights,
+            window=(0, len(ids)) if len(window) == len(ids) else (min(inside), max(inside) + 1),
+        )
+
+    def _attention_row(self, window: list[int], query: int) -> np.ndarray:
+        from .backends.torch_backend import attention_row
+
+        if self.model is not None:
+            with self._lock:
+                return attention_row(
+                    self.model, self.info.device, window, query, self.text.settings.takes_token_types
+                )
+        with self._eager_lock:
+            if self._eager is None:
+                self._eager = self._load_eager()
+            return attention_row(self._eager, "cpu", window, query, self.text.settings.takes_token_types)
+
+    def _load_eager(self) -> Any:
+        from .backends.torch_backend import load_transformers
+
+        if self._source is None:
+            raise EngineError("attention weights need the model's PyTorch weights, and this engine has none")
+        _config, _tokenizer, model, _warnings = load_transformers(
+            self._source.name,
+            str(self._source.path),
+            use_safetensors=self._source.use_safetensors,
+            trust_remote_code=False,
+            say=lambda _msg: None,
+        )
+        return model
 
     # ------------------------------------------------------------------ score
 

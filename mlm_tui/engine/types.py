@@ -211,6 +211,141 @@ class ScoreResult:
         }
 
 
+@dataclass(frozen=True)
+class FillStep:
+    """One step of a joint fill: the mask revealed, the token put there, its probability at that moment."""
+
+    position: int
+    token: int
+    token_str: str
+    score: float
+    """The token's probability at ``position`` given the masks filled before this step."""
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "position": self.position,
+            "token": self.token,
+            "token_str": self.token_str,
+            "score": self.score,
+        }
+
+
+@dataclass(frozen=True)
+class Fill:
+    """Every mask filled at once: one token per mask, in the order of ``JointResult.positions``."""
+
+    tokens: tuple[int, ...]
+    token_strs: tuple[str, ...]
+    sequence: str
+    """The text with every mask filled, decoded as the pipeline decodes a sequence."""
+    log_prob: float
+    """``Σ_i log p(token_i | every other mask filled as here)``, natural log: the PLL of the masked positions."""
+    steps: tuple[FillStep, ...] = field(default=(), compare=False)
+    """How the search reached this fill, one mask per step (empty for a fill it did not reach)."""
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "tokens": list(self.tokens),
+            "token_strs": list(self.token_strs),
+            "sequence": self.sequence,
+            "log_prob": self.log_prob,
+        }
+
+
+@dataclass(frozen=True)
+class JointResult:
+    """Joint fills of every mask, best first; ``independent`` is each mask's own top-1 (the pipeline's pick)."""
+
+    positions: tuple[int, ...]
+    fills: tuple[Fill, ...]
+    independent: Fill
+    steps: tuple[FillStep, ...]
+    """The best fill's steps, most confident mask first."""
+    beam: int
+    elapsed_ms: float = field(default=0.0, compare=False)
+    forward_passes: int = field(default=0, compare=False)
+    truncated: bool = False
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "positions": list(self.positions),
+            "beam": self.beam,
+            "fills": [f.as_dict() for f in self.fills],
+            "independent": self.independent.as_dict(),
+            "steps": [s.as_dict() for s in self.steps],
+        }
+
+
+@dataclass(frozen=True)
+class TokenView:
+    """What the model predicts at one token it can see (the text not masked)."""
+
+    index: int
+    token: str
+    id: int
+    predictions: tuple[Prediction, ...]
+    score: float
+    """The probability of the token that is there."""
+    rank: int
+    """1 + the number of vocabulary tokens more probable there than the token itself."""
+    entropy: float
+    """Entropy of the distribution at this position, in nats."""
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "index": self.index,
+            "token": self.token,
+            "score": self.score,
+            "rank": self.rank,
+            "entropy": self.entropy,
+            "predictions": [p.as_pipeline_dict() for p in self.predictions],
+        }
+
+
+@dataclass(frozen=True)
+class UnmaskedResult:
+    """The model's view of every non-special token, from forward passes of the text as it is."""
+
+    text: str
+    tokens: tuple[TokenView, ...]
+    elapsed_ms: float = field(default=0.0, compare=False)
+    truncated: bool = False
+
+    def at(self, index: int) -> TokenView | None:
+        for view in self.tokens:
+            if view.index == index:
+                return view
+        return None
+
+
+@dataclass(frozen=True)
+class AttentionResult:
+    """What one token attends to, in every layer and head (eager attention, as ``output_attentions``)."""
+
+    tokens: tuple[str, ...]
+    """Every token of the text, as the tokenizer spells it."""
+    position: int
+    """The attending token; positions count the special tokens (``[CLS]`` is 0)."""
+    weights: Any = field(compare=False, repr=False)
+    """float32 numpy array (layers, heads, tokens); NaN for tokens outside the window the model read."""
+    window: tuple[int, int] = (0, 0)
+    """The positions ``[start, end)`` of the text the model read (all of it for short texts)."""
+
+    @property
+    def layers(self) -> int:
+        return int(self.weights.shape[0])
+
+    @property
+    def heads(self) -> int:
+        return int(self.weights.shape[1])
+
+    def row(self, layer: int, head: int | None) -> list[float]:
+        """What the token pays to every token in ``layer``: one ``head``, or the mean over heads (``None``)."""
+        weights = self.weights[layer]
+        values = weights[head] if head is not None else weights.mean(axis=0)
+        return [float(v) for v in values]
+
+
 class Engine(Protocol):
     """What the app needs from an engine; :class:`mlm_tui.engine.MaskedLM` is the real one."""
 
@@ -231,6 +366,12 @@ class Engine(Protocol):
     def score(self, encoding: Encoding) -> ScoreResult: ...
 
     def substitute(self, encoding: Encoding, position: int, token_id: int) -> tuple[str, int, int]: ...
+
+    def joint_fill(self, encoding: Encoding, masked: Iterable[int] = (), *, beam: int = 5) -> JointResult: ...
+
+    def unmasked(self, encoding: Encoding, *, top_k: int = 5, sequences: bool = True) -> UnmaskedResult: ...
+
+    def attention(self, encoding: Encoding, position: int, masked: Iterable[int] = ()) -> AttentionResult: ...
 
 
 @dataclass(frozen=True)

@@ -30,3 +30,17 @@ def cut_window(
     start = min(max((lo + hi) // 2 - width // 2, head), tail - width)
     start = min(max(start, hi - width + 1), lo)
     return ids[:head] + ids[start : start + width] + ids[tail:], start - head
+
+
+def window_positions(encoding: Encoding, length: int, shift: int) -> list[int]:
+    """For each index of a window cut by :func:`cut_window` (``length`` ids), its position in the text."""
+    total = len(encoding.tokens)
+    if length == total:
+        return list(range(total))
+    specials = [t.special for t in encoding.tokens]
+    head = next(i for i, s in enumerate(specials) if not s)
+    tail = total - next(i for i, s in enumerate(reversed(specials)) if not s)
+    width = length - head - (total - tail)
+    return [
+        i if i < head else i + shift if i < head + width else tail + (i - head - width) for i in range(length)
+    ]

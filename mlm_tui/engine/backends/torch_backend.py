@@ -114,6 +114,36 @@ class TorchForward:
             return self.module(*tensors).float().cpu().numpy()
 
 
+def attention_row(
+    model: Any, device: str, row: Sequence[int], query: int, takes_token_types: bool
+) -> np.ndarray:
+    """What token ``query`` pays to every token of ``row``: float32 (layers, heads, len(row)).
+
+    The weights of transformers' ``output_attentions=True`` with eager attention
+    (the fused kernels do not return them). The model runs eagerly for this call
+    only and is put back as it was, so predictions keep their fast kernels; the
+    caller holds the engine's lock.
+    """
+    ids = torch.tensor([list(row)], device=torch.device(device))
+    kwargs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+    if takes_token_types:
+        kwargs["token_type_ids"] = torch.zeros_like(ids)
+    previous = getattr(model.config, "_attn_implementation", None)
+    switch = previous not in (None, "eager") and hasattr(model, "set_attn_implementation")
+    try:
+        if switch:
+            model.set_attn_implementation("eager")
+        with torch.inference_mode():
+            outputs = model.base_model(**kwargs, output_attentions=True)
+    finally:
+        if switch:
+            model.set_attn_implementation(previous)
+    attentions = getattr(outputs, "attentions", None)
+    if not attentions:
+        raise EngineError(f"a {model.config.model_type} model does not return its attention weights")
+    return torch.stack([a[0, :, query, :] for a in attentions]).float().cpu().numpy()
+
+
 def load_transformers(
     name: str,
     path: str,
