@@ -44,32 +44,28 @@ class _State:
 
 
 class _Rows:
-    """Forward passes over rows of ids, each row's log-probabilities at its masks kept for reuse.
+    """Forward passes over rows of ids, each row's log-probabilities at its open masks kept for reuse.
 
-    A row seen before (the same partial fill reached twice, or a scoring row that a
-    search step already ran) costs nothing.
+    A row is the ids and the positions still to fill (a position filled with the mask
+    token itself counts as filled). A row seen before (the same partial fill reached
+    twice, or a scoring row that a search step already ran) costs nothing.
     """
 
-    def __init__(self, logits_at: LogitsAt, mask_id: int) -> None:
+    def __init__(self, logits_at: LogitsAt) -> None:
         self._logits_at = logits_at
-        self._mask_id = mask_id
-        self._seen: dict[tuple[int, ...], np.ndarray] = {}
+        self._seen: dict[tuple[tuple[int, ...], tuple[int, ...]], np.ndarray] = {}
         self.passes = 0
 
-    def masks(self, row: Sequence[int]) -> list[int]:
-        return [i for i, t in enumerate(row) if t == self._mask_id]
-
-    def run(self, rows: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
-        """Log-probabilities (masks in the row × vocabulary) for each row, new rows in one pass."""
+    def run(self, rows: Sequence[tuple[tuple[int, ...], tuple[int, ...]]]) -> list[np.ndarray]:
+        """Log-probabilities (open positions × vocabulary) for each row, new rows in one pass."""
         new = list(dict.fromkeys(r for r in rows if r not in self._seen))
         if new:
-            where = [self.masks(r) for r in new]
-            out = log_softmax(self._logits_at(new, where))
+            out = log_softmax(self._logits_at([ids for ids, _ in new], [list(open_) for _, open_ in new]))
             self.passes += 1
             begin = 0
-            for row, masks in zip(new, where, strict=True):
-                self._seen[row] = out[begin : begin + len(masks)]
-                begin += len(masks)
+            for row in new:
+                self._seen[row] = out[begin : begin + len(row[1])]
+                begin += len(row[1])
         return [self._seen[r] for r in rows]
 
 
@@ -90,13 +86,14 @@ def joint_fill(
     if len(positions) > MAX_JOINT_MASKS:
         raise EngineError(f"{len(positions)} masks: a joint fill takes at most {MAX_JOINT_MASKS}")
     window, shift = cut_window(encoding, ids, positions, info.max_length, info.name)
-    rows = _Rows(logits_at, text.mask_id)
+    rows = _Rows(logits_at)
 
-    def row_of(fill: dict[int, int]) -> tuple[int, ...]:
+    def row_of(fill: dict[int, int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The window with ``fill`` put in, and the window positions still open (in mask order)."""
         row = list(window)
         for position, token in fill.items():
             row[position - shift] = token
-        return tuple(row)
+        return tuple(row), tuple(p - shift for p in positions if p not in fill)
 
     def remaining(fill: dict[int, int]) -> list[int]:
         return [p for p in positions if p not in fill]
@@ -168,7 +165,7 @@ def _finite(value: float) -> float:
 
 def _pll(rows: _Rows, row_of, positions: list[int], fills: list[tuple[int, ...]]) -> list[float]:
     """``Σ_i log p(token_i | the other masks filled)`` of each fill, every new row in one pass."""
-    asked: list[tuple[int, ...]] = []
+    asked: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
     for tokens in fills:
         fill = dict(zip(positions, tokens, strict=True))
         for position in positions:
@@ -213,8 +210,9 @@ def unmasked(
     """Top-k, own probability and rank, and entropy at every non-special token, the text unmasked.
 
     One forward pass for a text the model reads whole (positions in groups of
-    :data:`UNMASKED_GROUP`); a longer text is read in windows, each position with
-    as much context on both sides as the window allows.
+    :data:`UNMASKED_GROUP`); a longer text is read in windows, each centred on a
+    group of half its width, so every position has at least a quarter of a window
+    of context on each side where the text has it.
     """
     if top_k < 1:
         raise EngineError(f"top-k must be at least 1, got {top_k}")
@@ -224,6 +222,8 @@ def unmasked(
     head = positions[0]
     tail = len(ids) - positions[-1] - 1
     width = max(1, min(UNMASKED_GROUP, info.max_length - head - tail))
+    if len(ids) > info.max_length:  # read in windows: half of each is context around its group
+        width = max(1, (info.max_length - head - tail) // 2)
     views: list[TokenView] = []
     single = text.mask_id not in ids  # the pipeline drops special tokens from a sequence with no mask left
     truncated = len(ids) > info.max_length
