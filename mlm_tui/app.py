@@ -158,11 +158,14 @@ class MlmApp(App[None]):
         return screen
 
     def action_help(self) -> None:
+        from .screens.explorer import VIEW_KEYS
+
         self.push_screen(
             HelpScreen(
                 [
                     ("Tokens", TokenView.BINDINGS),
-                    ("Sentence and predictions", ExplorerScreen.BINDINGS),
+                    ("Sentence and predictions", [b for b in ExplorerScreen.BINDINGS if b not in VIEW_KEYS]),
+                    ("Joint fills, attention, watched words", VIEW_KEYS),
                     ("App", self.BINDINGS),
                     ("Prediction table (when focused)", PredictionTable.BINDINGS),
                 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from textual.message import Message
 
@@ -79,4 +80,22 @@ class ModelUpgraded(Message, bubble=False):
 class UpgradeFailed(Message, bubble=False):
     """The faster engine could not be built; the current one stays. ``error`` is one line."""
 
+    error: str
+
+
+@dataclass
+class ViewReady(Message, bubble=False):
+    """A result for one of a pane's exploration views (``kind``: joint, unmasked, attention)."""
+
+    kind: str
+    request: int
+    result: Any
+
+
+@dataclass
+class ViewFailed(Message, bubble=False):
+    """An exploration view's request failed; ``error`` is one line for the user."""
+
+    kind: str
+    request: int
     error: str

@@ -75,6 +75,33 @@ async def main(model: str | None, out: Path, compare: str | None = None) -> None
     ]:
         await shoot(make_app(TEXT, options=EngineOptions(model=model)), name, out, keys)
 
+    # Beyond one mask at a time: joint fills and their replay, attention, the unmasked view.
+    joint_text = "The dog barked at the cat in the park."
+
+    async def joint(pilot):
+        await pilot.press("right", "m", "right", "right", "right", "right", "m", "f")  # dog, cat
+
+    async def replay(pilot):
+        await joint(pilot)
+        await settle(pilot)
+        await pilot.press("right_square_bracket")
+
+    async def attention(pilot):
+        await pilot.press("a")
+        await settle(pilot)
+        await pilot.press("right", "right", "right", "right", "right", "right", "right", "right")
+
+    async def unmasked(pilot):
+        await pilot.press("right", "right", "right", "right", "right", "right", "right")  # "largest"
+
+    for name, text, keys in [
+        ("joint-fills", joint_text, joint),
+        ("replay", joint_text, replay),
+        ("attention", TEXT, attention),
+        ("unmasked", TEXT, unmasked),
+    ]:
+        await shoot(make_app(text, options=EngineOptions(model=model)), name, out, keys)
+
     # Two models side by side, wide (side by side) and 80x24 (stacked).
     with tempfile.TemporaryDirectory() as scratch:
         os.chdir(scratch)  # so the untrained copy is called by a short relative name on screen

@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 
 from mlm_tui.engine import (
+    AttentionResult,
     Encoding,
     EngineError,
+    Fill,
+    FillStep,
+    JointResult,
     MaskResult,
     ModelInfo,
     Prediction,
     PredictResult,
     ScoreResult,
+    TargetScore,
     Token,
     TokenScore,
+    TokenView,
+    UnmaskedResult,
 )
 
 VOCAB = [
@@ -141,10 +149,113 @@ class FakeEngine:
                 MaskResult(
                     position=position,
                     predictions=predictions,
+                    targets=tuple(self._target(position, t) for t in targets),
                     log_probs=self._distribution(predictions) if full else None,
                 )
             )
         return PredictResult(ids=encoding.ids, masks=tuple(masks), elapsed_ms=12.0)
+
+    def _target(self, position: int, word: str) -> TargetScore:
+        rank = 1 + zlib.crc32(f"{self._salt}{position}{word}".encode()) % 40
+        score = 0.2 / rank
+        return TargetScore(
+            target=word.strip(),
+            token_str=word.strip(),
+            pieces=(self._id(word.strip().lower()),),
+            piece_strs=(word.strip().lower(),),
+            score=score,
+            log_prob=math.log(score),
+            rank=rank,
+            sequence=f"… {word.strip()} …",
+        )
+
+    def _top(self, seed: str, top_k: int) -> list[tuple[str, float]]:
+        order = sorted(VOCAB, key=lambda w: zlib.crc32(f"{self._salt}{seed}{w}".encode()))[:top_k]
+        raw = [1.0 / (rank + 1.5) for rank in range(len(order))]
+        total = sum(raw) * 1.25
+        return [(w, r / total) for w, r in zip(order, raw, strict=True)]
+
+    def joint_fill(self, encoding: Encoding, masked: Iterable[int] = (), *, beam: int = 5) -> JointResult:
+        """Fills from each mask's top two; the best joint fill is not the independent one (a second choice
+        at the first mask fits the others better), as with real models on "the [MASK] barked at the [MASK]"."""
+        if not 1 <= beam <= 50:
+            raise EngineError(f"the beam must be between 1 and 50, got {beam}")
+        positions = sorted(set(masked) | set(encoding.mask_positions))
+        if not positions:
+            raise EngineError("the text has no mask")
+        tops = [self._top(f"joint{p}", 2) for p in positions]
+        options = [()]
+        for top in tops:
+            options = [(*o, choice) for o in options for choice in range(len(top))]
+
+        def fill(choices: tuple[int, ...]) -> Fill:
+            words = [tops[i][c] for i, c in enumerate(choices)]
+            text = encoding.text
+            for position, (word, _p) in sorted(zip(positions, words, strict=True), reverse=True):
+                token = encoding.tokens[position]
+                text = text[: token.start] + word + text[token.end :]
+            log_prob = sum(math.log(p) for _w, p in words) + (0.9 if choices[0] == 1 else 0.0)
+            steps = tuple(
+                FillStep(position, self._vocab[word], word, p)
+                for position, (word, p) in reversed(list(zip(positions, words, strict=True)))
+            )
+            return Fill(
+                tokens=tuple(self._vocab[w] for w, _p in words),
+                token_strs=tuple(w for w, _p in words),
+                sequence=text,
+                log_prob=log_prob,
+                steps=steps,
+            )
+
+        fills = sorted((fill(o) for o in options[: beam + 1]), key=lambda f: -f.log_prob)
+        independent = next(f for f in fills if f.tokens == fill((0,) * len(positions)).tokens)
+        return JointResult(
+            positions=tuple(positions),
+            fills=tuple(fills),
+            independent=independent,
+            steps=fills[0].steps,
+            beam=beam,
+            elapsed_ms=40.0,
+        )
+
+    def unmasked(self, encoding: Encoding, *, top_k: int = 5, sequences: bool = True) -> UnmaskedResult:
+        views = []
+        for token in encoding.tokens:
+            if token.special:
+                continue
+            top = self._top(f"unmasked{token.index}", top_k)
+            rank = 1 + zlib.crc32(f"{self._salt}{token.text}".encode()) % 7
+            views.append(
+                TokenView(
+                    index=token.index,
+                    token=token.text,
+                    id=token.id,
+                    predictions=tuple(
+                        Prediction(score=p, token=self._vocab[w], token_str=w, sequence="") for w, p in top
+                    ),
+                    score=0.5 / rank,
+                    rank=rank,
+                    entropy=1.0 + rank / 4,
+                )
+            )
+        return UnmaskedResult(text=encoding.text, tokens=tuple(views), elapsed_ms=20.0)
+
+    def attention(self, encoding: Encoding, position: int, masked: Iterable[int] = ()) -> AttentionResult:
+        """Two layers of two heads; each head favours another neighbour of the token."""
+        import numpy as np
+
+        n = len(encoding.tokens)
+        weights = np.zeros((2, 2, n), dtype=np.float32)
+        for layer in range(2):
+            for head in range(2):
+                favourite = (position + (1 if head else -1) * (layer + 1)) % n
+                row = np.full(n, 1.0)
+                row[favourite] += n
+                row[0] += layer * n / 2
+                weights[layer, head] = row / row.sum()
+        return AttentionResult(
+            tokens=tuple(t.text for t in encoding.tokens), position=position, weights=weights, window=(0, n)
+        )
 
     def _distribution(self, predictions: Sequence[Prediction]):
         """The whole distribution behind ``predictions``: the rest of the mass spread evenly."""

@@ -55,6 +55,17 @@ APP_KEYS = [
     "shift+tab",
     "question_mark",
     "backspace",
+    "f",
+    "right_square_bracket",
+    "left_square_bracket",
+    "p",
+    "a",
+    "greater_than_sign",
+    "less_than_sign",
+    "full_stop",
+    "comma",
+    "0",
+    "t",
 ]
 TYPED = list("abcdefghijklmnoprstuvwxyz .,") + ["[", "M", "A", "S", "K", "]"]  # no q: it quits
 # state-changing actions whose key must do something when enabled and nothing when greyed
@@ -62,7 +73,7 @@ CHANGES = {"u": "undo", "U": "redo", "ctrl+r": "redo", "c": "clear_masks"}
 
 
 # the keys that change state come up more often, so short runs reach deep states
-WEIGHTS = {"m": 4, "e": 4, "tab": 3, "enter": 3, "u": 3, "U": 2, "s": 2, "M": 2, "escape": 2}
+WEIGHTS = {"m": 4, "e": 4, "tab": 3, "enter": 3, "u": 3, "U": 2, "s": 2, "M": 2, "escape": 3, "f": 2, "a": 2}
 
 
 def key_stream(seed: int, count: int) -> list[str]:

@@ -93,3 +93,52 @@ def test_compare(snap_compare, size):
         await settle(pilot)
 
     assert snap_compare(_compare_app(), terminal_size=size, run_before=run_before)
+
+
+def test_unmasked_view(snap_compare):
+    """No mask at the selection: what the model predicts at that token as it stands."""
+
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("right", "right")
+        await settle(pilot)
+
+    assert snap_compare(make_app(TEXT, loader=instant_loader()), terminal_size=SIZE, run_before=run_before)
+
+
+def test_joint_fills(snap_compare):
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("right", "m", "end", "left", "m", "f")
+        await settle(pilot)
+
+    assert snap_compare(make_app(TEXT, loader=instant_loader()), terminal_size=SIZE, run_before=run_before)
+
+
+def test_replay(snap_compare):
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("right", "m", "end", "left", "m", "f")
+        await settle(pilot)
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+
+    assert snap_compare(make_app(TEXT, loader=instant_loader()), terminal_size=SIZE, run_before=run_before)
+
+
+def test_attention(snap_compare):
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("a", "right", "right", "full_stop")
+        await settle(pilot)
+
+    assert snap_compare(make_app(TEXT, loader=instant_loader()), terminal_size=SIZE, run_before=run_before)
+
+
+def test_watched_words(snap_compare):
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("t", *"he, she", "enter", "right", "m")
+        await settle(pilot)
+
+    assert snap_compare(make_app(TEXT, loader=instant_loader()), terminal_size=SIZE, run_before=run_before)

@@ -7,8 +7,12 @@ from .model import FAST_MODES, MASK_ALIAS, MaskedLM, make_fast, resolve_device, 
 from .onnx_cache import cache_dir
 from .options import EngineOptions
 from .types import (
+    AttentionResult,
     Encoding,
     Engine,
+    Fill,
+    FillStep,
+    JointResult,
     MaskResult,
     ModelInfo,
     Prediction,
@@ -17,6 +21,8 @@ from .types import (
     TargetScore,
     Token,
     TokenScore,
+    TokenView,
+    UnmaskedResult,
 )
 
 __all__ = [
@@ -25,10 +31,14 @@ __all__ = [
     "DEFAULT_MODEL",
     "FAST_MODES",
     "MASK_ALIAS",
+    "AttentionResult",
     "Encoding",
     "Engine",
     "EngineError",
     "EngineOptions",
+    "Fill",
+    "FillStep",
+    "JointResult",
     "MaskResult",
     "MaskedLM",
     "ModelInfo",
@@ -38,6 +48,8 @@ __all__ = [
     "TargetScore",
     "Token",
     "TokenScore",
+    "TokenView",
+    "UnmaskedResult",
     "bundled_models",
     "cache_dir",
     "make_fast",

@@ -21,6 +21,7 @@ from textual.containers import Container
 from textual.events import DescendantBlur, DescendantFocus, Resize
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Input
 
 from ..engine import MASK_ALIAS, EngineError, EngineOptions
@@ -30,10 +31,41 @@ from ..widgets.comparison import ComparisonBar, mask_line, surprisal_line
 from ..widgets.model_pane import Loader, ModelPane, Upgrade
 from ..widgets.status_bar import StatusBar
 
+MODEL_ACTIONS = (
+    "substitute",
+    "surprisal",
+    "prediction",
+    "top_k",
+    "export",
+    "fills",
+    "replay",
+    "play",
+    "attention",
+    "layer",
+    "head",
+    "mean_heads",
+    "watch",
+)
+"""Actions that need a loaded model, and that the sentence box's keys must not reach while it is edited."""
 STACK_BELOW = 120
 """Terminal width under which two panes are stacked instead of side by side."""
 
 Command = tuple[str, str, Callable[[], object]]
+
+
+VIEW_IDS = (
+    "fills",
+    "replay-next",
+    "replay-back",
+    "play",
+    "attention",
+    "layer-next",
+    "layer-back",
+    "head-next",
+    "head-back",
+    "heads-mean",
+    "watch",
+)
 
 
 class ExplorerScreen(Screen[None]):
@@ -47,7 +79,7 @@ class ExplorerScreen(Screen[None]):
             "substitute",
             "Substitute",
             id="substitute",
-            tooltip="Put the highlighted prediction in the sentence",
+            tooltip="Put the highlighted prediction (or joint fill, or watched word) in the sentence",
         ),
         Binding("up,k", "prediction(-1)", "Up", show=False, tooltip="Highlight the previous prediction"),
         Binding("down,j", "prediction(1)", "Down", show=False, tooltip="Highlight the next prediction"),
@@ -75,6 +107,86 @@ class ExplorerScreen(Screen[None]):
         Binding("u", "undo", "Undo", id="undo", tooltip="Undo the last change"),
         Binding("U,ctrl+r", "redo", "Redo", show=False, id="redo", tooltip="Redo what was undone"),
         Binding(
+            "f",
+            "fills",
+            "Fill",
+            id="fills",
+            tooltip="Fill every mask at once (beam search); f again closes",
+        ),
+        Binding(
+            "right_square_bracket",
+            "replay(1)",
+            "Step",
+            key_display="]",
+            show=False,
+            id="replay-next",
+            tooltip="Replay the best fill: reveal the next mask",
+        ),
+        Binding(
+            "left_square_bracket",
+            "replay(-1)",
+            "Step back",
+            key_display="[",
+            show=False,
+            id="replay-back",
+            tooltip="Replay the best fill: hide the last mask revealed ([ at the start leaves the replay)",
+        ),
+        Binding("p", "play", "Play", show=False, id="play", tooltip="Play the replay of the best fill"),
+        Binding(
+            "a",
+            "attention",
+            "Attend",
+            id="attention",
+            tooltip="Shade the tokens by the attention the selected one pays",
+        ),
+        Binding(
+            "greater_than_sign",
+            "layer(1)",
+            "Next layer",
+            key_display=">",
+            show=False,
+            id="layer-next",
+            tooltip="Attention: the next layer",
+        ),
+        Binding(
+            "less_than_sign",
+            "layer(-1)",
+            "Previous layer",
+            key_display="<",
+            show=False,
+            id="layer-back",
+            tooltip="Attention: the previous layer",
+        ),
+        Binding(
+            "full_stop",
+            "head(1)",
+            "Next head",
+            key_display=".",
+            show=False,
+            id="head-next",
+            tooltip="Attention: the next head",
+        ),
+        Binding(
+            "comma",
+            "head(-1)",
+            "Previous head",
+            key_display=",",
+            show=False,
+            id="head-back",
+            tooltip="Attention: the previous head",
+        ),
+        Binding(
+            "0",
+            "mean_heads",
+            "Mean of heads",
+            show=False,
+            id="heads-mean",
+            tooltip="Attention: the mean over heads",
+        ),
+        Binding(
+            "t", "watch", "Watch", id="watch", tooltip="Words whose probability and rank show at every mask"
+        ),
+        Binding(
             "x",
             "export",
             "Export",
@@ -85,6 +197,8 @@ class ExplorerScreen(Screen[None]):
 
     top_k: reactive[int] = reactive(10)
     show_surprisal: reactive[bool] = reactive(False, bindings=True)
+    show_attention: reactive[bool] = reactive(False, bindings=True)
+    watched: reactive[tuple[str, ...]] = reactive(())
 
     def __init__(
         self,
@@ -111,10 +225,11 @@ class ExplorerScreen(Screen[None]):
         self.set_reactive(ExplorerScreen.top_k, top_k)
         self.history = resume.history if resume is not None else History()
         self.snapshot: Snapshot | None = None
-        self._substitute_state: tuple[str, bool] | None = None
+        self._substitute_state: tuple[str, bool, str] | None = None
         self._draft: str | None = None
         """Text typed into the sentence box that could not be applied; ``e`` brings it back."""
         self.active_id = "left"
+        self._player: Timer | None = None
 
     # ------------------------------------------------------------------ layout
 
@@ -140,6 +255,8 @@ class ExplorerScreen(Screen[None]):
         pane = ModelPane(loader, label, upgrade=upgrade, id=pane_id)
         pane.top_k = self.top_k
         pane.show_surprisal = self.show_surprisal
+        pane.show_attention = self.show_attention
+        pane.watched = self.watched
         return pane
 
     def on_mount(self) -> None:
@@ -316,7 +433,7 @@ class ExplorerScreen(Screen[None]):
     def _results_changed(self) -> None:
         self._sync_status()
         self._sync_comparison()
-        state = (self.active_id, self.active.can_substitute)
+        state = (self.active_id, self.active.can_substitute, self.active.shown.kind)
         if state != self._substitute_state:  # the footer is rebuilt only when a key's state changes
             self._substitute_state = state
             self.refresh_bindings()
@@ -402,12 +519,16 @@ class ExplorerScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         ready = any(p.ready for p in self.panes)
-        if (
-            action in ("undo", "redo", "substitute", "surprisal", "prediction", "top_k", "export")
-            and self.editing
-        ):
+        if action in MODEL_ACTIONS + ("undo", "redo") and self.editing:
             return False  # the key belongs to the sentence box while it is being edited
-        if action in ("substitute", "surprisal", "prediction", "top_k", "export") and not ready:
+        if action in MODEL_ACTIONS and not ready:
+            return None
+        active = self.active
+        if action == "fills" and not (active.fills_on or active.tokens.all_masks):
+            return None
+        if action in ("replay", "play") and not active.can_replay:
+            return None
+        if action in ("layer", "head", "mean_heads") and active.shown.kind != "attention":
             return None
         if action == "substitute" and not self.active.can_substitute:
             return None
@@ -481,6 +602,66 @@ class ExplorerScreen(Screen[None]):
 
     def action_substitute(self) -> None:
         self.active.substitute()
+
+    # ------------------------------------------------------------------ exploration views
+
+    def action_fills(self) -> None:
+        self._stop_player()
+        self.active.toggle_fills()
+        self.refresh_bindings()
+
+    def action_replay(self, step: int) -> None:
+        self._stop_player()
+        self.active.step_replay(step)
+        self.refresh_bindings()
+
+    def action_play(self) -> None:
+        """Reveal the best fill's masks one by one, a step every 0.7 s (from the start when at the end)."""
+        self._stop_player()
+        active = self.active
+        if active.replay_step is None or active.replay_at_end:
+            active.replay_step = 0
+        self._player = self.set_interval(0.7, self._play_step)
+        self._play_step()
+
+    def _play_step(self) -> None:
+        if not self.active.step_replay(1):
+            self._stop_player()
+        self.refresh_bindings()
+
+    def _stop_player(self) -> None:
+        if self._player is not None:
+            self._player.stop()
+            self._player = None
+
+    def action_attention(self) -> None:
+        self.show_attention = not self.show_attention
+
+    def watch_show_attention(self, show: bool) -> None:
+        for pane in self.panes:
+            pane.show_attention = show
+
+    def action_layer(self, step: int) -> None:
+        self.active.set_attention(layer_step=step)
+
+    def action_head(self, step: int) -> None:
+        self.active.set_attention(head_step=step)
+
+    def action_mean_heads(self) -> None:
+        self.active.set_attention(mean=True)
+
+    def action_watch(self) -> None:
+        from .watch import WatchWords
+
+        def chosen(words: tuple[str, ...] | None) -> None:
+            if words is not None:
+                self.watched = words
+
+        self.app.push_screen(WatchWords(self.watched), chosen)
+
+    def watch_watched(self, words: tuple[str, ...]) -> None:
+        for pane in self.panes:
+            pane.watched = words
 
     def action_undo(self) -> None:
         snapshot = self.history.undo()
@@ -566,6 +747,14 @@ class ExplorerScreen(Screen[None]):
                 self.action_substitute,
             )
             yield ("Toggle the surprisal view", "Colour tokens by surprisal (PLL)", self.action_surprisal)
+            yield ("Joint fill", "Fill every mask at once (beam search); again closes", self.action_fills)
+            yield ("Play the replay", "Reveal the best fill's masks one by one", self.action_play)
+            yield (
+                "Toggle the attention view",
+                "Shade tokens by the selected token's attention",
+                self.action_attention,
+            )
+            yield ("Watch words", "Words whose probability and rank show at every mask", self.action_watch)
             yield ("Edit the sentence", "Change the text", self.action_edit)
             yield ("Undo", "Undo the last change", self.action_undo)
             yield ("Redo", "Redo what was undone", self.action_redo)
@@ -581,3 +770,7 @@ class ExplorerScreen(Screen[None]):
         else:
             yield ("Replace the second model", "Open another model in the second pane", self.action_compare)
             yield ("Close the second model", "Back to one model", self.remove_compare)
+
+
+VIEW_KEYS = [b for b in ExplorerScreen.BINDINGS if isinstance(b, Binding) and b.id in VIEW_IDS]
+"""The keys of the exploration views (issue 10), a section of their own in the help."""

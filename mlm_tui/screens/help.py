@@ -11,14 +11,29 @@ from textual.widgets import Static
 
 INTRO = (
     "Move along the tokens, mask one (or a whole word), and the table shows what the model predicts "
-    "there, computed in the background. Tab moves between the sentence, the tokens and the table. "
+    "there, computed in the background; at a token that is not masked, it shows what the model "
+    "predicts there as it reads it (its probability, rank and entropy). With several masks, f fills "
+    "them together (best joint fills first; ] replays the best one step by step). a shades the "
+    "tokens by the attention the selected one pays; t watches words at every mask. "
+    "Tab moves between the sentence, the tokens and the table. "
     "With two models (--compare B, or 'Compare with another model' in the palette) tab also moves "
     "between their panes, a mask in one masks the same characters in the other, and the line under "
     "the tables compares them. Every action is also in the command palette (ctrl+p)."
 )
 
 
-_SHOWN = {"question_mark": "?", "plus": "+", "equals_sign": "=", "minus": "-"}
+_SHOWN = {
+    "question_mark": "?",
+    "plus": "+",
+    "equals_sign": "=",
+    "minus": "-",
+    "left_square_bracket": "[",
+    "right_square_bracket": "]",
+    "less_than_sign": "<",
+    "greater_than_sign": ">",
+    "comma": ",",
+    "full_stop": ".",
+}
 
 
 def key_names(binding: Binding) -> str:

@@ -22,7 +22,17 @@ from textual.reactive import reactive
 from textual.widgets import DataTable
 from textual.worker import get_current_worker
 
-from ..engine import Encoding, Engine, EngineError, MaskResult, PredictResult, ScoreResult
+from ..engine import (
+    AttentionResult,
+    Encoding,
+    Engine,
+    EngineError,
+    JointResult,
+    MaskResult,
+    PredictResult,
+    ScoreResult,
+    UnmaskedResult,
+)
 from ..messages import (
     ModelFailed,
     ModelProgress,
@@ -32,6 +42,8 @@ from ..messages import (
     ScoresReady,
     UpgradeFailed,
     UpgradeProgress,
+    ViewFailed,
+    ViewReady,
     WorkFailed,
 )
 from ..session import Snapshot, Span, TextMap, positions_covering, shift_spans, spans_of
@@ -79,9 +91,10 @@ class Shown:
     """What a pane's table shows right now: ``enter`` acts only on this."""
 
     kind: str
-    """``"predictions"``, ``"scores"`` or ``"message"``."""
+    """``"predictions"`` (at a mask), ``"unmasked"`` (at a token the model sees), ``"scores"``,
+    ``"fills"`` (joint fills), ``"replay"`` (the best fill step by step), ``"attention"`` or ``"message"``."""
     mask: int | None = None
-    """The mask position whose predictions are listed (``kind == "predictions"``)."""
+    """The position whose predictions are listed (``predictions``: a mask; ``unmasked``: the selected token)."""
 
 
 class ModelPane(Vertical):
@@ -93,6 +106,10 @@ class ModelPane(Vertical):
     show_surprisal: reactive[bool] = reactive(False)
     want_full: reactive[bool] = reactive(False)
     """Ask the engine for whole distributions (for KL/JS against another model)."""
+    show_attention: reactive[bool] = reactive(False)
+    watched: reactive[tuple[str, ...]] = reactive(())
+    """Words whose probability and rank are shown at every mask."""
+    beam: int = 5
 
     # ------------------------------------------------------------------ messages up
     # Each carries the pane as its ``control``, so a parent routes them with a selector.
@@ -168,6 +185,17 @@ class ModelPane(Vertical):
         self._predict_request = 0
         self._score_request = 0
         self._encoded: tuple[str, Encoding] | None = None
+        # the exploration views: each result kept with the key it answers, and the latest request
+        self.fills_on = False
+        self.replay_step: int | None = None
+        self.attention_layer: int | None = None
+        """The layer the attention view shows; ``None``: the last."""
+        self.attention_head: int | None = None
+        """The head the attention view shows; ``None``: the mean over heads."""
+        self._views: dict[str, tuple[object, object]] = {}
+        self._asked: dict[str, tuple[object, int]] = {}
+        self._view_errors: dict[str, tuple[object, str]] = {}
+        self._view_request = 0
 
     def compose(self) -> ComposeResult:
         yield TokenView(id="tokens")
@@ -392,42 +420,88 @@ class ModelPane(Vertical):
 
     @property
     def can_substitute(self) -> bool:
-        """True when the table lists predictions, so ``enter`` has something visible to put in."""
-        return self.shown.kind == "predictions" and self.table.row_count > 0
+        """True when the table lists something ``enter`` can put in the text (and it is on show)."""
+        return self.shown.kind in ("predictions", "unmasked", "fills", "replay") and self.table.row_count > 0
 
     def substitute(self, row: int | None = None) -> None:
-        """Ask the screen to put the prediction at ``row`` (default: the highlighted one) in the text."""
-        if not self.can_substitute or self.shown.mask is None:
+        """Ask the screen to put what is on the table's ``row`` (default: the highlighted one) in the text.
+
+        A prediction replaces its mask (or, in the unmasked view, the selected token); a
+        watched word replaces its mask; a joint fill (the replay: the best fill) fills every mask.
+        """
+        if not self.can_substitute or (
+            self.shown.mask is None and self.shown.kind in ("predictions", "unmasked")
+        ):
             return
-        assert self.engine is not None and self.encoding is not None and self.predictions is not None
-        assert self.snapshot is not None and self.text_map is not None
-        mask = self.shown.mask
-        result = self.predictions.for_position(mask)
         row = self.table.cursor_row if row is None else row
-        if result is None or not 0 <= row < len(result.predictions):
+        kind = self.shown.kind
+        if kind in ("fills", "replay"):
+            joint = self._result("joint")
+            if not isinstance(joint, JointResult) or not 0 <= row < len(joint.fills):
+                return
+            fill = joint.fills[0] if kind == "replay" else joint.fills[row]
+            strs = fill.token_strs
+            edits = [(p, t, s, None) for p, t, s in zip(joint.positions, fill.tokens, strs, strict=True)]
+            if self._put(edits):  # the masks are filled: back to the ordinary table
+                self.fills_on = False
+                self.replay_step = None
             return
-        chosen = result.predictions[row]
-        if "\ufffd" in chosen.token_str:
-            self.notify(
-                f"{chosen.token_str!r} is a piece of a character (a byte of its UTF-8); "
-                "it cannot go in the text on its own",
-                severity="warning",
-                timeout=6,
-            )
-            return
-        try:
-            new_text, start, end = self.engine.substitute(self.encoding, mask, chosen.token)
-        except EngineError as exc:
-            self.notify(str(exc), severity="warning", timeout=6)
-            return
-        word = new_text[start:end]
-        edit_start = self.text_map.to_session(start)
-        edit_end = self.text_map.to_session(self.encoding.tokens[mask].end)
-        text = self.snapshot.text
-        delta = len(word) - (edit_end - edit_start)
-        spans = shift_spans(self.snapshot.masked_spans, edit_start, edit_end, delta)
-        snapshot = Snapshot(text[:edit_start] + word + text[edit_end:], spans)
-        self.post_message(self.SubstituteRequested(self, snapshot, edit_start))
+        position = self.shown.mask
+        assert position is not None
+        if kind == "unmasked":
+            view = self._unmasked_view(position)
+            predictions = view.predictions if view is not None else ()
+            targets: tuple = ()
+        else:
+            result = self.predictions.for_position(position) if self.predictions is not None else None
+            predictions = result.predictions if result is not None else ()
+            targets = self._watched_rows(result)
+        if 0 <= row < len(predictions):
+            chosen = predictions[row]
+            self._put([(position, chosen.token, chosen.token_str, None)])
+        elif 0 <= row - len(predictions) < len(targets):
+            target = targets[row - len(predictions)]
+            self._put([(position, target.pieces[0], target.token_str, target.target)])
+
+    def _put(self, edits: list[tuple[int, int, str, str | None]]) -> bool:
+        """Put tokens (``position, token id, token_str, word``) in the text, right to left; one undo step.
+
+        ``word``, when given, is written instead of the token (a watched word of several pieces).
+        """
+        assert self.engine is not None and self.encoding is not None
+        assert self.snapshot is not None and self.text_map is not None
+        for _position, _token, token_str, word in edits:
+            if word is None and "\ufffd" in token_str:
+                self.notify(
+                    f"{token_str!r} is a piece of a character (a byte of its UTF-8); "
+                    "it cannot go in the text on its own",
+                    severity="warning",
+                    timeout=6,
+                )
+                return False
+        encoding = self.encoding
+        text, spans = self.snapshot.text, self.snapshot.masked_spans
+        select_at = len(text)
+        for position, token, _token_str, word in sorted(edits, reverse=True):
+            try:
+                new_text, start, end = self.engine.substitute(encoding, position, token)
+            except EngineError as exc:
+                self.notify(str(exc), severity="warning", timeout=6)
+                return False
+            inserted = new_text[start:end]
+            if word is not None:
+                inserted = inserted[: len(inserted) - len(inserted.lstrip())] + word.strip()
+                new_text = new_text[:start] + inserted + new_text[end:]
+            edit_start = self.text_map.to_session(start)
+            edit_end = self.text_map.to_session(self.encoding.tokens[position].end)
+            delta = len(inserted) - (edit_end - edit_start)
+            spans = shift_spans(spans, edit_start, edit_end, delta)
+            text = text[:edit_start] + inserted + text[edit_end:]
+            select_at = edit_start
+            # the tokens to the left keep their spans: the next edit (further left) uses them as they are
+            encoding = Encoding(text=new_text, tokens=encoding.tokens)
+        self.post_message(self.SubstituteRequested(self, Snapshot(text, spans), select_at))
+        return True
 
     # ------------------------------------------------------------------ predictions
 
@@ -439,6 +513,14 @@ class ModelPane(Vertical):
         if self.is_mounted and full:
             self._request_predictions()
 
+    def watch_watched(self) -> None:
+        if self.is_mounted:
+            self._request_predictions()
+
+    def watch_show_attention(self) -> None:
+        if self.is_mounted:
+            self._show_table()
+
     def _request_predictions(self) -> None:
         self._predict_request += 1
         if self.engine is None or self.encoding is None or not self.tokens.all_masks:
@@ -447,7 +529,13 @@ class ModelPane(Vertical):
             self._show_table()
             return
         self.run_prediction(
-            self._predict_request, self.engine, self.encoding, self.tokens.masked, self.top_k, self.want_full
+            self._predict_request,
+            self.engine,
+            self.encoding,
+            self.tokens.masked,
+            self.top_k,
+            self.want_full,
+            self.watched,
         )
         self._show_table()
 
@@ -460,9 +548,10 @@ class ModelPane(Vertical):
         masked: frozenset[int],
         top_k: int,
         full: bool,
+        watched: tuple[str, ...] = (),
     ) -> None:
         try:
-            result = engine.predict(encoding, sorted(masked), top_k=top_k, full=full)
+            result = engine.predict(encoding, sorted(masked), top_k=top_k, full=full, targets=watched)
         except EngineError as exc:
             self.post_message(WorkFailed(request, str(exc)))
             return
@@ -505,24 +594,46 @@ class ModelPane(Vertical):
 
     def _show_table(self) -> None:
         self.shown = self._decide()
+        tokens = self.tokens
+        if self.shown.kind != "replay":
+            tokens.revealed = None
+        if self.shown.kind != "attention":
+            tokens.shade = None
         self.post_message(self.ResultsChanged(self))
 
     def _decide(self) -> Shown:
+        """Choose what the table shows, show it, and say what it is (``enter`` acts only on that).
+
+        In order: the joint fills (``f``), the attention view (``a``), the surprisal scores
+        (``s``, at a token that is not masked), the predictions at the selected mask, the
+        model's view of the selected token when it is not masked, else the last mask touched.
+        """
         panel = self.panel
-        mask = self.shown_mask()
         selected = self.tokens.selected
+        if self.fills_on and self.engine is not None and self.encoding is not None:
+            return self._decide_fills()
+        if self.show_attention and self.engine is not None and self.encoding is not None:
+            return self._decide_attention()
         if self.show_surprisal and self.scores is not None and not self.tokens.is_masked(selected):
             panel.heading = f"Surprisal · pseudo-perplexity {self.scores.pseudo_perplexity:.2f}"
             panel.elapsed_ms = self.scores.elapsed_ms
             self.table.show_scores(self.scores, selected)
             return Shown("scores")
         panel.elapsed_ms = None
+        mask = self.shown_mask()
         if self.show_surprisal and self.scores is None and self.encoding is not None and mask is None:
             panel.heading = "Surprisal"
             self.table.show_message(
                 f"Cannot score: {self.score_error}" if self.score_error else "Scoring every token…"
             )
             return Shown("message")
+        if (
+            self.encoding is not None
+            and self.engine is not None
+            and not self.tokens.is_masked(selected)
+            and not self.encoding.tokens[selected].special
+        ):
+            return self._decide_unmasked(selected)
         if mask is None:
             panel.heading = "Predictions"
             if self.encoding is not None:
@@ -536,8 +647,229 @@ class ModelPane(Vertical):
             return Shown("message")
         assert self.predictions is not None
         panel.elapsed_ms = self.predictions.elapsed_ms
-        self.table.show_predictions(result)
+        self.table.show_predictions(result, self._watched_rows(result))
         return Shown("predictions", mask)
+
+    def _watched_rows(self, result: MaskResult | None) -> tuple:
+        """The watched words' scores at this mask, in the order they were given."""
+        if result is None or not self.watched:
+            return ()
+        by_word = {t.target: t for t in result.targets}
+        return tuple(by_word[w] for w in self.watched if w in by_word)
+
+    def _message(self, heading: str, kind: str, waiting: str) -> Shown:
+        """A view still being computed (``waiting``), or the one line saying why it could not be."""
+        self.panel.heading = heading
+        self.panel.elapsed_ms = None
+        error = self._view_errors.get(kind)
+        key = self._asked.get(kind)
+        if error is not None and key is not None and error[0] == key[0]:
+            self.table.show_message(f"Could not {waiting[0].lower()}{waiting[1:].rstrip('…')}: {error[1]}")
+        else:
+            self.table.show_message(waiting)
+        return Shown("message")
+
+    def _decide_fills(self) -> Shown:
+        assert self.engine is not None and self.encoding is not None
+        masks = self.tokens.all_masks
+        if not masks:
+            self.panel.heading = "Joint fill"
+            self.panel.elapsed_ms = None
+            self.table.show_message("Mask the tokens to fill together (m); f closes this view.")
+            return Shown("message")
+        engine, encoding, masked, beam = self.engine, self.encoding, sorted(self.tokens.masked), self.beam
+        joint = self._view(
+            "joint", (encoding.text, masks, beam), lambda r: self.run_joint(r, engine, encoding, masked, beam)
+        )
+        if not isinstance(joint, JointResult):
+            return self._message("Joint fill", "joint", "Filling the masks jointly…")
+        self.panel.elapsed_ms = joint.elapsed_ms
+        if self.replay_step is not None:
+            step = self.replay_step = max(0, min(self.replay_step, len(joint.steps)))
+            self.panel.heading = f"Replay of the best fill · step {step} of {len(joint.steps)}"
+            self.tokens.revealed = {s.position: s.token_str.strip() or "?" for s in joint.steps[:step]}
+            self.table.show_replay(joint, step)
+            return Shown("replay")
+        self.panel.heading = (
+            f"Joint fills of {len(masks)} mask{'s' if len(masks) > 1 else ''} · beam {joint.beam} · "
+            f"best log p {joint.fills[0].log_prob:.2f}"
+        )
+        self.table.show_fills(joint)
+        return Shown("fills")
+
+    def _decide_attention(self) -> Shown:
+        assert self.engine is not None and self.encoding is not None
+        selected = self.tokens.selected
+        engine, encoding, masked = self.engine, self.encoding, sorted(self.tokens.masked)
+        label = self._cell_label(selected)
+        attention = self._view(
+            "attention",
+            (encoding.text, tuple(masked), selected),
+            lambda r: self.run_attention(r, engine, encoding, selected, masked),
+        )
+        if not isinstance(attention, AttentionResult):
+            waiting = "Reading the attention weights…"
+            if engine.info.backend == "onnx":
+                waiting += " (the first time on ONNX Runtime loads the PyTorch weights: a few seconds)"
+            return self._message(f"Attention from {label!r}", "attention", waiting)
+        layers, heads = attention.layers, attention.heads
+        layer = layers - 1 if self.attention_layer is None else max(0, min(self.attention_layer, layers - 1))
+        head = None if self.attention_head is None else max(0, min(self.attention_head, heads - 1))
+        self.attention_layer, self.attention_head = layer, head
+        which = f"mean of {heads} heads" if head is None else f"head {head} (0–{heads - 1})"
+        self.panel.heading = (
+            f"Attention from {label!r} (token {selected}) · layer {layer} (0–{layers - 1}) · {which}"
+        )
+        self.panel.elapsed_ms = None
+        weights = attention.row(layer, head)
+        top = max((w for w in weights if w == w), default=0.0) or 1.0
+        self.tokens.shade = {i: w / top for i, w in enumerate(weights) if w == w}
+        labels = [self._cell_label(i) for i in range(len(encoding.tokens))]
+        self.table.show_attention(attention, layer, head, labels)
+        return Shown("attention")
+
+    def _decide_unmasked(self, selected: int) -> Shown:
+        label = self._cell_label(selected)
+        view = self._unmasked_view(selected)
+        if view is None:
+            return self._message(f"{label!r} as the model sees it", "unmasked", "Reading every token…")
+        self.panel.heading = (
+            f"{label!r} unmasked (token {selected}) · p {view.score:.1%} · rank {view.rank} · "
+            f"entropy {view.entropy:.2f}"
+        )
+        result = self._result("unmasked")
+        self.panel.elapsed_ms = result.elapsed_ms if isinstance(result, UnmaskedResult) else None
+        self.table.show_predictions(view.predictions)
+        return Shown("unmasked", selected)
+
+    def _unmasked_view(self, index: int):
+        """The model's view of token ``index`` (one pass serves every token; asked for once per text)."""
+        assert self.engine is not None and self.encoding is not None
+        engine, encoding, top_k = self.engine, self.encoding, self.top_k
+        result = self._view(
+            "unmasked", (encoding.text, top_k), lambda r: self.run_unmasked(r, engine, encoding, top_k)
+        )
+        return result.at(index) if isinstance(result, UnmaskedResult) else None
+
+    def _cell_label(self, index: int) -> str:
+        assert self.encoding is not None
+        token = self.encoding.tokens[index]
+        if self.tokens.is_masked(index):
+            return self.engine.info.mask_token if self.engine is not None else "[MASK]"
+        return token.text if token.special else token.display
+
+    # ------------------------------------------------------------------ the exploration views' workers
+
+    def _result(self, kind: str) -> object | None:
+        have = self._views.get(kind)
+        asked = self._asked.get(kind)
+        return have[1] if have is not None and asked is not None and have[0] == asked[0] else None
+
+    def _view(self, kind: str, key: object, start: Callable[[int], object]) -> object | None:
+        """The result of ``kind`` for ``key`` when it is here; else ask for it (once) and return ``None``."""
+        have = self._views.get(kind)
+        if have is not None and have[0] == key:
+            self._asked[kind] = (key, -1)  # nothing to wait for: a pending answer for another key is stale
+            return have[1]
+        asked = self._asked.get(kind)
+        if asked is None or asked[0] != key:
+            self._view_request += 1
+            self._asked[kind] = (key, self._view_request)
+            start(self._view_request)
+        return None
+
+    def _view_worker(self, kind: str, request: int, call: Callable[[], object]) -> None:
+        try:
+            result = call()
+        except EngineError as exc:
+            self.post_message(ViewFailed(kind, request, str(exc)))
+            return
+        except Exception as exc:  # a view must never take the app down; the user gets one line
+            self.post_message(ViewFailed(kind, request, f"{type(exc).__name__}: {exc}"))
+            return
+        if not get_current_worker().is_cancelled:
+            self.post_message(ViewReady(kind, request, result))
+
+    @work(thread=True, exclusive=True, group="joint", exit_on_error=False)
+    def run_joint(
+        self, request: int, engine: Engine, encoding: Encoding, masked: list[int], beam: int
+    ) -> None:
+        self._view_worker("joint", request, lambda: engine.joint_fill(encoding, masked, beam=beam))
+
+    @work(thread=True, exclusive=True, group="unmasked", exit_on_error=False)
+    def run_unmasked(self, request: int, engine: Engine, encoding: Encoding, top_k: int) -> None:
+        self._view_worker(
+            "unmasked", request, lambda: engine.unmasked(encoding, top_k=top_k, sequences=False)
+        )
+
+    @work(thread=True, exclusive=True, group="attention", exit_on_error=False)
+    def run_attention(
+        self, request: int, engine: Engine, encoding: Encoding, position: int, masked: list[int]
+    ) -> None:
+        self._view_worker("attention", request, lambda: engine.attention(encoding, position, masked))
+
+    def on_view_ready(self, message: ViewReady) -> None:
+        asked = self._asked.get(message.kind)
+        if asked is None or asked[1] != message.request:
+            return  # stale: the text, masks or selection changed since
+        self._views[message.kind] = (asked[0], message.result)
+        self._show_table()
+
+    def on_view_failed(self, message: ViewFailed) -> None:
+        asked = self._asked.get(message.kind)
+        if asked is None or asked[1] != message.request:
+            return
+        self._view_errors[message.kind] = (asked[0], message.error)
+        self.notify(message.error, severity="error", timeout=6)
+        self._show_table()
+
+    # ------------------------------------------------------------------ the exploration views' keys
+
+    @property
+    def can_replay(self) -> bool:
+        """True when the joint fills are on show (or their replay), so ``[``, ``]`` and ``p`` act."""
+        return self.shown.kind in ("fills", "replay")
+
+    @property
+    def replay_at_end(self) -> bool:
+        joint = self._result("joint")
+        return isinstance(joint, JointResult) and self.replay_step == len(joint.steps)
+
+    def toggle_fills(self) -> None:
+        self.fills_on = not self.fills_on
+        self.replay_step = None
+        self._show_table()
+
+    def step_replay(self, step: int) -> bool:
+        """Reveal one more (or one fewer) mask of the best fill; ``[`` before the first step leaves the replay."""
+        joint = self._result("joint")
+        if not self.can_replay or not isinstance(joint, JointResult):
+            return False
+        if self.replay_step is None:
+            self.replay_step = 0 if step < 0 else 1
+        elif self.replay_step == 0 and step < 0:
+            self.replay_step = None
+        else:
+            self.replay_step = max(0, min(len(joint.steps), self.replay_step + step))
+        self._show_table()
+        return self.replay_step is not None and self.replay_step < len(joint.steps)
+
+    def set_attention(self, layer_step: int = 0, head_step: int = 0, mean: bool = False) -> None:
+        attention = self._views.get("attention")
+        result = attention[1] if attention is not None else None
+        layers = result.layers if isinstance(result, AttentionResult) else None
+        heads = result.heads if isinstance(result, AttentionResult) else None
+        if layer_step and layers is not None:
+            layer = (layers - 1 if self.attention_layer is None else self.attention_layer) + layer_step
+            self.attention_layer = max(0, min(layers - 1, layer))
+        if head_step and heads is not None:
+            if self.attention_head is None:
+                self.attention_head = 0 if head_step > 0 else heads - 1
+            else:
+                self.attention_head = max(0, min(heads - 1, self.attention_head + head_step))
+        if mean:
+            self.attention_head = None
+        self._show_table()
 
     # ------------------------------------------------------------------ surprisal
 

@@ -1,15 +1,17 @@
-"""The table under the tokens: top-k predictions for a mask, or per-token surprisal."""
+"""The table under the tokens: predictions at a mask or an unmasked token, surprisal, joint fills, attention."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from functools import partial
 
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
 from ..bars import bar
-from ..engine import MaskResult, ScoreResult
+from ..engine import AttentionResult, JointResult, MaskResult, Prediction, ScoreResult, TargetScore
 from .token_view import surprisal_colour
 
 BAR_WIDTH = 24
@@ -35,24 +37,63 @@ class PredictionTable(DataTable):
     """The message on show, when the table shows one."""
     _scores_shown: tuple[ScoreResult, int, int] | None = None
     """The scores on show and the slice of their tokens the rows hold."""
+    _on_show: tuple[object, ...] | None = None
+    """What the rows were built from (fills, a replay step, attention): the same again is not rebuilt."""
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True
 
-    def show_predictions(self, mask: MaskResult) -> None:
+    _redo: Callable[[], None] | None = None
+    """The last ``show_*`` call whose bars depend on the width: run again when the table is resized."""
+
+    def on_resize(self) -> None:
+        if self._redo is not None:
+            self._redo()  # rebuilt only if the bar width changed (it is part of what was shown)
+
+    def _same(self, *key: object) -> bool:
+        """True when the rows already show ``key``; else remember it (the caller builds the rows)."""
+        if (
+            self._on_show is not None
+            and len(self._on_show) == len(key)
+            and all(
+                a is b or (type(a) is type(b) and a == b) for a, b in zip(self._on_show, key, strict=True)
+            )
+        ):
+            return True
+        self._on_show = key
+        return False
+
+    def _begin(self) -> int:
+        """Clear the table for new rows; returns the cursor row to keep."""
         self._scores_shown = None
         self._message = None
         cursor = self.cursor_row
         self.clear(columns=True)
+        return cursor
+
+    def _bar_width(self, used: int, columns: int) -> int:
+        # the bar takes what is left (each column has a cell of padding each side; 2 for a scrollbar)
+        # content_region, not scrollable_content_region: the width must not depend on whether a
+        # scrollbar is on show yet (room for one is always kept), or the bars change with timing
+        return max(6, min(BAR_WIDTH, self.content_region.width - used - (columns + 1) * 2 - 2))
+
+    def show_predictions(
+        self, mask: MaskResult | tuple[Prediction, ...], watched: tuple[TargetScore, ...] = ()
+    ) -> None:
+        """Top-k rows, then a row per watched word (◆, its probability and rank at this mask)."""
+        predictions = mask.predictions if isinstance(mask, MaskResult) else mask
+        self._redo = partial(self.show_predictions, mask, watched)
+        width = self._bar_width(3 + 18 + 7, 3)
+        if self._same("predictions", predictions, watched, width):
+            return
+        cursor = self._begin()
         self.add_column("#", key="rank", width=3)
         self.add_column("token", key="token", width=18)
         self.add_column(Text("prob", justify="right"), key="prob", width=7)
-        # the bar takes what is left (each column has a cell of padding each side; 2 for a scrollbar)
-        width = max(6, min(BAR_WIDTH, self.scrollable_content_region.width - (3 + 18 + 7) - 4 * 2 - 2))
         self.add_column("", key="bar", width=width)
-        best = mask.predictions[0].score if mask.predictions else 1.0
-        for rank, prediction in enumerate(mask.predictions, start=1):
+        best = predictions[0].score if predictions else 1.0
+        for rank, prediction in enumerate(predictions, start=1):
             shown = prediction.token_str.strip() or repr(prediction.token_str)
             self.add_row(
                 Text(str(rank), justify="right"),
@@ -61,7 +102,89 @@ class PredictionTable(DataTable):
                 bar(prediction.score / best if best else 0, width),
                 key=str(prediction.token),
             )
+        for target in watched:
+            self.add_row(
+                Text("◆", justify="right", style="bold"),
+                f"{target.target} (#{target.rank})",
+                Text(f"{target.score:.2%}", justify="right"),
+                bar(target.score / best if best else 0, width),
+                key="watch:" + target.target,
+            )
         self.move_cursor(row=min(cursor, max(0, self.row_count - 1)), animate=False)
+
+    def show_fills(self, joint: JointResult) -> None:
+        """Joint fills best first: the fill's words at the masks, its joint log p, the sentence."""
+        self._redo = None
+        if self._same("fills", joint):
+            return
+        cursor = self._begin()
+        self.add_column("#", key="rank", width=3)
+        self.add_column(Text("log p", justify="right"), key="log_prob", width=7)
+        self.add_column("at the masks", key="pieces", width=22)
+        self.add_column("sentence", key="sequence")
+        for rank, fill in enumerate(joint.fills, start=1):
+            pieces = " · ".join(t.strip() or repr(t) for t in fill.token_strs)
+            independent = fill.tokens == joint.independent.tokens
+            self.add_row(
+                Text(str(rank), justify="right"),
+                Text(f"{fill.log_prob:.2f}", justify="right"),
+                Text(pieces + (" (ind.)" if independent else ""), style="italic" if independent else ""),
+                fill.sequence,
+                key=f"fill:{rank}",
+            )
+        self.move_cursor(row=min(cursor, max(0, self.row_count - 1)), animate=False)
+
+    def show_replay(self, joint: JointResult, step: int) -> None:
+        """The best fill's steps, the first ``step`` revealed: which mask, which token, its probability then."""
+        self._redo = partial(self.show_replay, joint, step)
+        width = self._bar_width(4 + 6 + 18 + 9, 5)
+        if self._same("replay", joint, step, width):
+            return
+        self._begin()
+        self.add_column("step", key="step", width=4)
+        self.add_column("token", key="position", width=6)
+        self.add_column("chosen", key="token", width=18)
+        self.add_column(Text("prob then", justify="right"), key="prob", width=9)
+        self.add_column("", key="bar", width=width)
+        for number, fill_step in enumerate(joint.steps, start=1):
+            shown = number <= step
+            token = fill_step.token_str.strip() or repr(fill_step.token_str)
+            self.add_row(
+                Text(str(number), justify="right"),
+                Text(str(fill_step.position), justify="right"),
+                token if shown else "…",
+                Text(f"{fill_step.score:.2%}" if shown else "", justify="right"),
+                bar(fill_step.score, width) if shown else "",
+                key=f"step:{number}",
+            )
+        self.move_cursor(row=max(0, step - 1), animate=False)
+
+    def show_attention(
+        self, result: AttentionResult, layer: int, head: int | None, labels: list[str]
+    ) -> None:
+        """Every token the selected one attends to, most attended first, with the weight and a bar."""
+        self._redo = partial(self.show_attention, result, layer, head, labels)
+        width = self._bar_width(4 + 18 + 7, 4)
+        if self._same("attention", result, layer, head, width):
+            return
+        self._begin()
+        weights = result.row(layer, head)
+        order = sorted(
+            (i for i, w in enumerate(weights) if not math.isnan(w)), key=lambda i: (-weights[i], i)
+        )
+        self.add_column("#", key="index", width=4)
+        self.add_column("token", key="token", width=18)
+        self.add_column(Text("weight", justify="right"), key="weight", width=7)
+        self.add_column("", key="bar", width=width)
+        for index in order:
+            self.add_row(
+                Text(str(index), justify="right"),
+                labels[index],
+                Text(f"{weights[index]:.3f}", justify="right"),
+                bar(weights[index], width),
+                key=f"attention:{index}",
+            )
+        self.move_cursor(row=0, animate=False)
 
     def show_scores(self, scores: ScoreResult, selected: int) -> None:
         """Token scores around the ``selected`` token, with the cursor on it.
@@ -100,12 +223,16 @@ class PredictionTable(DataTable):
             )
         self._scores_shown = (scores, first, last)
         self._message = None
+        self._on_show = None
+        self._redo = None
         self.move_cursor(row=max(0, here - first), animate=False)
 
     def show_message(self, message: str) -> None:
         if self._message == message:
             return  # already on show: a cursor move must not rebuild (and re-lay out) the table
         self._scores_shown = None
+        self._on_show = None
+        self._redo = None
         self._message = message
         self.clear(columns=True)
         self.add_column(message, key="message")

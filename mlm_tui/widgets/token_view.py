@@ -35,6 +35,22 @@ NOT_A_NUMBER = "#5a5a5a"
 """The colour of a surprisal that is not a number (a model that gives NaN): shown, never a crash."""
 
 
+ATTENTION_SCALE: tuple[tuple[float, str], ...] = (
+    (0.05, ""),
+    (0.2, "#1d3557"),
+    (0.4, "#2f5d8a"),
+    (0.7, "#3f7fbf"),
+    (float("inf"), "#5fa8e8"),
+)
+"""Attention (as a fraction of the largest weight on show) and the background each bucket gets."""
+
+
+def attention_colour(fraction: float) -> str:
+    if math.isnan(fraction):
+        return ""
+    return next(colour for limit, colour in ATTENTION_SCALE if fraction < limit)
+
+
 def surprisal_colour(surprisal: float) -> str:
     if math.isnan(surprisal):
         return NOT_A_NUMBER
@@ -66,12 +82,22 @@ class TokenView(ScrollView, can_focus=True):
         Binding("end,G", "edge(1)", "Last", show=False, tooltip="Select the last token"),
         Binding("m,space", "toggle_mask", "Mask", id="mask", tooltip="Mask or unmask the selected token"),
         Binding(
-            "M", "mask_word", "Mask word", id="mask-word", tooltip="Mask every piece of the selected word"
+            "M",
+            "mask_word",
+            "Mask word",
+            id="mask-word",
+            show=False,
+            tooltip="Mask every piece of the selected word",
         ),
-        Binding("c", "clear_masks", "Clear", id="clear", tooltip="Remove every mask you added"),
+        Binding("c", "clear_masks", "Clear", id="clear", show=False, tooltip="Remove every mask you added"),
     ]
 
-    COMPONENT_CLASSES = {"token-view--special", "token-view--mask", "token-view--selected"}
+    COMPONENT_CLASSES = {
+        "token-view--special",
+        "token-view--mask",
+        "token-view--selected",
+        "token-view--revealed",
+    }
 
     DEFAULT_CSS = """
     TokenView {
@@ -86,6 +112,10 @@ class TokenView(ScrollView, can_focus=True):
         text-style: bold;
         background: $warning 60%;
     }
+    TokenView > .token-view--revealed {
+        text-style: bold italic;
+        background: $success 50%;
+    }
     TokenView > .token-view--selected {
         text-style: reverse bold underline;
     }
@@ -95,6 +125,10 @@ class TokenView(ScrollView, can_focus=True):
     selected: reactive[int] = reactive(0, repaint=False)
     masked: reactive[frozenset[int]] = reactive(frozenset(), bindings=True, repaint=False)
     surprisal: reactive[dict[int, float] | None] = reactive(None)
+    shade: reactive[dict[int, float] | None] = reactive(None)
+    """Attention per cell as a fraction of the largest on show (the attention view); wins over surprisal."""
+    revealed: reactive[dict[int, str] | None] = reactive(None, repaint=False)
+    """Masks shown filled, with these labels (a joint fill's replay)."""
     placeholder: reactive[str] = reactive("", repaint=False)
     mask_token: reactive[str] = reactive("[MASK]", repaint=False)
 
@@ -132,6 +166,8 @@ class TokenView(ScrollView, can_focus=True):
     ) -> None:
         """Show a new encoding; the selection lands on ``selected`` or the first real token."""
         self.surprisal = None
+        self.shade = None
+        self.revealed = None
         self.encoding = encoding
         self.masked = masked
         first = next((t.index for t in encoding.tokens if not t.special), 0)
@@ -153,6 +189,9 @@ class TokenView(ScrollView, can_focus=True):
         self.post_message(self.SelectionMoved(self, new))
 
     def watch_masked(self) -> None:
+        self._relayout()
+
+    def watch_revealed(self) -> None:
         self._relayout()
 
     def watch_mask_token(self) -> None:
@@ -269,7 +308,12 @@ class TokenView(ScrollView, can_focus=True):
     def _label(self, index: int, joined: bool) -> str:
         assert self.encoding is not None
         token = self.encoding.tokens[index]
-        label = self.mask_token if self.is_masked(index) else token.text if token.special else token.display
+        if self.revealed and index in self.revealed:
+            label = self.revealed[index]
+        else:
+            label = (
+                self.mask_token if self.is_masked(index) else token.text if token.special else token.display
+            )
         label = _visible(label)
         return "·" + label if joined else label
 
@@ -350,9 +394,15 @@ class TokenView(ScrollView, can_focus=True):
         style = Style.from_meta({"@click": f"select({index})"})
         if token.special:
             style += self.get_component_rich_style("token-view--special", partial=True)
-        if self.is_masked(index):
+        if self.revealed and index in self.revealed:
+            style += self.get_component_rich_style("token-view--revealed", partial=True)
+        elif self.is_masked(index):
             style += self.get_component_rich_style("token-view--mask", partial=True)
-        elif self.surprisal is not None and index in self.surprisal:
+        if self.shade is not None:
+            colour = attention_colour(self.shade.get(index, math.nan))
+            if colour:
+                style += Style(bgcolor=colour)
+        elif self.surprisal is not None and index in self.surprisal and not self.is_masked(index):
             style += Style(bgcolor=surprisal_colour(self.surprisal[index]))
         if index == self.selected:
             style += self.get_component_rich_style("token-view--selected", partial=True)
