@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import EngineError
-from .predict import LogitsAt, log_softmax, top_k_ids
+from .predict import LogitsAt, log_softmax, top_k_ids, top_predictions
 from .text import TextCodec
-from .types import Encoding, Fill, FillStep, JointResult, ModelInfo, Prediction, TokenView, UnmaskedResult
+from .types import Encoding, Fill, FillStep, JointResult, ModelInfo, TokenView, UnmaskedResult
 from .window import cut_window
 
 MAX_BEAM = 50
@@ -236,18 +236,9 @@ def unmasked(
         for row, position in enumerate(group):
             token_id = ids[position]
             own = float(probs[row, token_id])
-            predictions = []
-            for candidate in top_k_ids(probs[row], top_k):
-                filled = list(ids)
-                filled[position] = candidate
-                predictions.append(
-                    Prediction(
-                        score=float(probs[row, candidate]),
-                        token=candidate,
-                        token_str=text.token_str(candidate),
-                        sequence=text.sequence(filled, skip_special=single) if sequences else "",
-                    )
-                )
+            predictions = top_predictions(
+                text, ids, position, probs[row], top_k, skip_special=single, sequences=sequences
+            )
             finite = np.where(probs[row] > 0, probs[row] * log_probs[row], 0.0)
             views.append(
                 TokenView(

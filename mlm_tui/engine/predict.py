@@ -75,18 +75,7 @@ def predict(
     single = len(positions) == 1
     masks = []
     for row, position in enumerate(positions):
-        predictions = []
-        for token_id in top_k_ids(probs[row], top_k):
-            filled = list(ids)
-            filled[position] = token_id
-            predictions.append(
-                Prediction(
-                    score=float(probs[row, token_id]),
-                    token=token_id,
-                    token_str=text.token_str(token_id),
-                    sequence=text.sequence(filled, skip_special=single),
-                )
-            )
+        predictions = top_predictions(text, ids, position, probs[row], top_k, skip_special=single)
         scored = _score_targets(text, logits_at, info, encoding, ids, position, targets, probs[row], single)
         masks.append(
             MaskResult(
@@ -106,6 +95,33 @@ def predict(
 
 def top_k_ids(probs: np.ndarray, k: int) -> list[int]:
     return [int(i) for i in _largest(probs, k)]
+
+
+def top_predictions(
+    text: TextCodec,
+    ids: list[int],
+    position: int,
+    probs: np.ndarray,
+    top_k: int,
+    *,
+    skip_special: bool,
+    sequences: bool = True,
+) -> list[Prediction]:
+    """The ``top_k`` candidates at ``position``, as the pipeline lists them (``sequence``: ids with the
+    candidate in; left empty when ``sequences`` is false)."""
+    predictions = []
+    for token_id in top_k_ids(probs, top_k):
+        filled = list(ids)
+        filled[position] = token_id
+        predictions.append(
+            Prediction(
+                score=float(probs[token_id]),
+                token=token_id,
+                token_str=text.token_str(token_id),
+                sequence=text.sequence(filled, skip_special=skip_special) if sequences else "",
+            )
+        )
+    return predictions
 
 
 def _score_targets(
