@@ -437,9 +437,11 @@ class ModelPane(Vertical):
         kind = self.shown.kind
         if kind in ("fills", "replay"):
             joint = self._result("joint")
+            if kind == "replay":
+                row = 0  # the replay is of the best fill, whatever step the cursor is on
             if not isinstance(joint, JointResult) or not 0 <= row < len(joint.fills):
                 return
-            fill = joint.fills[0] if kind == "replay" else joint.fills[row]
+            fill = joint.fills[row]
             strs = fill.token_strs
             edits = [(p, t, s, None) for p, t, s in zip(joint.positions, fill.tokens, strs, strict=True)]
             if self._put(edits):  # the masks are filled: back to the ordinary table
