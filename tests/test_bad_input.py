@@ -278,3 +278,24 @@ async def test_the_surprisal_view_of_a_long_text_builds_a_window_of_rows_once(mo
         assert built == []  # moving inside the window only moves the cursor
         row = pane.table.get_row_at(pane.table.cursor_row)
         assert str(row[0]) == str(pane.tokens.selected) and not violations(app)
+
+
+@pytest.mark.parametrize("where", ["sentence", "watched words"])
+async def test_a_burst_of_keys_is_applied_in_the_order_it_was_typed(where):
+    """Keys that arrive in one write (fast typing, tmux, a paste of keys): editing keys keep their place.
+
+    Found trying it in tmux: "e", ctrl+u, then a sentence typed at once lost the sentence (ctrl+u
+    deleted after the characters were inserted); "Some", two backspaces, "xy" gave "Somex".
+    """
+    from textual import events
+
+    app = make_app("Paris is nice.", loader=instant_loader(FakeEngine()))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("e" if where == "sentence" else "t")
+        burst = ["ctrl+u", *"Some", "backspace", "backspace", "x", "y", "left", "left", "z", "end", *"!"]
+        for key in burst:  # posted at once: nothing runs between them, as when a terminal sends them
+            app.post_message(events.Key(key, key if len(key) == 1 else None))
+        await pilot.pause(0.3)
+        box = app.explorer.sentence if where == "sentence" else app.screen.query_one("#watch-words")
+        assert box.value == "Sozxy!"

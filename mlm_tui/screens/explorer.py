@@ -29,6 +29,7 @@ from ..journal import Journal, SessionState
 from ..session import History, Snapshot
 from ..widgets.comparison import ComparisonBar, mask_line, surprisal_line
 from ..widgets.model_pane import Loader, ModelPane, Upgrade
+from ..widgets.ordered_input import OrderedInput
 from ..widgets.status_bar import StatusBar
 
 MODEL_ACTIONS = (
@@ -234,7 +235,7 @@ class ExplorerScreen(Screen[None]):
     # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
-        sentence = Input(
+        sentence = OrderedInput(
             self._initial_text,
             id="sentence",
             placeholder="Type a sentence; [MASK] marks a mask",

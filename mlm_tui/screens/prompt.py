@@ -11,6 +11,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from ..widgets.ordered_input import OrderedInput
+
 T = TypeVar("T")
 
 
@@ -47,7 +49,7 @@ class LinePrompt(ModalScreen[T | None], Generic[T]):
         with Vertical() as box:
             box.border_title = self._title
             yield Static(self._explanation)
-            yield Input(self._value, placeholder=self._placeholder, id=self._input_id)
+            yield OrderedInput(self._value, placeholder=self._placeholder, id=self._input_id)
 
     def answer(self, value: str) -> T | None:
         raise NotImplementedError

@@ -1,0 +1,30 @@
+"""An Input whose own editing keys act in the order they were typed (the sentence box, the prompts)."""
+
+from __future__ import annotations
+
+from textual import events
+from textual.widgets import Input
+
+
+class OrderedInput(Input):
+    """Textual's Input, with its key bindings (backspace, arrows, ctrl+u, enter …) run as the key arrives.
+
+    Textual resolves a focused widget's bindings only once the key has bubbled up to the
+    app, while the widget goes on inserting the characters queued behind it. In a burst
+    of keys (fast typing, tmux ``send-keys``, a terminal that sends keys in one write)
+    the characters typed after a backspace were inserted before it deleted, so other
+    characters went: "Some", two backspaces, "xy" gave "Somex". Running the Input's own
+    bindings here keeps every key in order; keys the Input does not bind still bubble.
+    """
+
+    async def _on_key(self, event: events.Key) -> None:
+        if not event.is_printable:
+            for key in (event.key, *event.aliases):
+                bindings = self._bindings.key_to_bindings.get(key)
+                if bindings:
+                    event.stop()
+                    event.prevent_default()
+                    self._restart_blink()
+                    await self.run_action(bindings[0].action)
+                    return
+        await super()._on_key(event)
