@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch
 import transformers
-from run import alternate, build_bert_base, cpu_flags, cpu_name, median_ms
+from run import alternate, build_bert_base, cpu_flags, cpu_name, median_ms, prepare_run
 
 from mlm_tui.engine import BUNDLED_MODEL, MaskedLM, bundled_models
 
@@ -402,11 +402,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     tokenizer_dir = args.tokenizer or bundled_models()[BUNDLED_MODEL]
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    cache = tempfile.TemporaryDirectory()  # exported graphs for this run only
-    os.environ["MLM_TUI_CACHE_DIR"] = cache.name
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
+    cache = prepare_run()
     started = time.perf_counter()
     lines = [
         f"- machine: {cpu_name()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}; "

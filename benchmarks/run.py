@@ -47,6 +47,16 @@ SECTIONS = ("predict", "pll", "ui", "launch", "cold", "corpus", "fidelity")
 FIDELITY_FILE = Path(__file__).with_name("fidelity_sentences.txt")
 
 
+def prepare_run() -> tempfile.TemporaryDirectory:
+    """Offline, quiet transformers, and a cache of exported graphs for this run only (keep the object)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    cache = tempfile.TemporaryDirectory()
+    os.environ["MLM_TUI_CACHE_DIR"] = cache.name
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    return cache
+
+
 def median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
 
@@ -520,11 +530,7 @@ def main() -> None:
     args = parser.parse_args()
     sections = set(args.sections.split(","))
     tokenizer_dir = args.tokenizer or bundled_models()[BUNDLED_MODEL]
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    cache = tempfile.TemporaryDirectory()  # exported graphs for this run only
-    os.environ["MLM_TUI_CACHE_DIR"] = cache.name
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
+    cache = prepare_run()
 
     lines = [
         "# Benchmarks",

@@ -9,10 +9,13 @@ value is computed in the test from the engine the app was given; the invariants 
 from __future__ import annotations
 
 import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from fakes import FakeEngine, instant_loader, settle
 from invariants import table_rows, violations
+from textual.pilot import Pilot
 
 from mlm_tui.app import MlmApp, make_app
 from mlm_tui.engine import EngineOptions
@@ -36,6 +39,14 @@ def fake_app(engine: FakeEngine, text: str = TEXT, **kwargs) -> MlmApp:
 def column(pane: ModelPane, index: int) -> list[str]:
     table = pane.table
     return [str(table.get_row_at(r)[index]) for r in range(table.row_count)]
+
+
+@asynccontextmanager
+async def opened(app: MlmApp) -> AsyncIterator[tuple[Pilot, ExplorerScreen, ModelPane]]:
+    """The app running at SIZE with its model loaded: the pilot, the explorer and its active pane."""
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        yield pilot, app.explorer, app.explorer.active
 
 
 async def step(pilot, *keys: str) -> None:
@@ -133,10 +144,7 @@ async def test_unmasked_view_follows_the_selection_and_yields_to_a_mask():
 async def test_unmasked_view_top_k_enter_and_undo():
     engine = FakeEngine()
     app = fake_app(engine, top_k=5)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        screen = app.explorer
-        pane = screen.active
+    async with opened(app) as (pilot, screen, pane):
         # + and - change the number of rows
         assert pane.shown.kind == "unmasked" and pane.table.row_count == 5
         await step(pilot, "plus")
@@ -173,10 +181,7 @@ async def test_unmasked_view_top_k_enter_and_undo():
 async def test_joint_fills_table_enter_and_one_undo():
     engine = FakeEngine()
     app = fake_app(engine)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        screen = app.explorer
-        pane = screen.active
+    async with opened(app) as (pilot, screen, pane):
         await mask_keys_and_table(pilot)
         masked_snapshot = screen.snapshot
         assert screen.check_action("fills", ()) is True
@@ -218,10 +223,7 @@ async def test_joint_fills_table_enter_and_one_undo():
 async def test_f_again_closes_and_f_is_greyed_without_masks():
     engine = FakeEngine()
     app = fake_app(engine)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        screen = app.explorer
-        pane = screen.active
+    async with opened(app) as (pilot, screen, pane):
         # no masks: greyed, does nothing
         assert pane.tokens.all_masks == ()
         assert screen.check_action("fills", ()) is None
@@ -271,10 +273,7 @@ async def test_masking_while_the_fills_are_on_recomputes_them():
 async def test_replay_steps_forward_and_back():
     engine = FakeEngine()
     app = fake_app(engine)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        screen = app.explorer
-        pane = screen.active
+    async with opened(app) as (pilot, screen, pane):
         await step(pilot, "l", "l", "m")  # "to"
         await step(pilot, "end", "h", "m")  # "table"
         await step(pilot, "h", "h", "h", "m")  # "are"
@@ -331,10 +330,7 @@ async def test_enter_late_in_a_long_replay_puts_the_best_fill():
     """Seven masks: the replay has seven steps, more than the fills table has rows."""
     engine = FakeEngine()
     app = fake_app(engine, " ".join(["[MASK]"] * 7) + ".")
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        screen = app.explorer
-        pane = screen.active
+    async with opened(app) as (pilot, screen, pane):
         masks = pane.tokens.all_masks
         assert len(masks) == 7
         await step(pilot, "f")
@@ -386,10 +382,7 @@ async def test_play_advances_by_the_timer_and_stops_at_the_end():
 async def test_replay_keys_are_greyed_outside_the_fills_view():
     engine = FakeEngine()
     app = fake_app(engine)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        screen = app.explorer
-        pane = screen.active
+    async with opened(app) as (pilot, screen, pane):
         for setup in ((), ("right", "m", "end", "left", "m")):  # without masks, then with masks
             if setup:
                 await step(pilot, *setup)
@@ -437,10 +430,7 @@ def expect_attention(engine, pane: ModelPane, layer: int, head: int | None) -> N
 async def test_attention_view_layers_heads_and_selection():
     engine = FakeEngine()
     app = fake_app(engine)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        screen = app.explorer
-        pane = screen.active
+    async with opened(app) as (pilot, screen, pane):
         await step(pilot, "l", "l")  # "to"
         assert screen.check_action("attention", ()) is True
         await step(pilot, "a")
@@ -498,10 +488,7 @@ async def test_attention_view_layers_heads_and_selection():
 async def test_enter_and_the_layer_keys_are_greyed_where_they_do_nothing():
     engine = FakeEngine()
     app = fake_app(engine)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        screen = app.explorer
-        pane = screen.active
+    async with opened(app) as (pilot, screen, pane):
         await step(pilot, "l", "m")  # a mask: enter would substitute in the predictions view
         assert screen.check_action("substitute", ()) is True
         # outside the attention view the layer and head keys are greyed and do nothing
@@ -545,10 +532,7 @@ def last_rows(pane: ModelPane, n: int) -> list[tuple[str, str, str]]:
 async def test_watched_words_are_shown_kept_and_substituted():
     engine = FakeEngine()
     app = fake_app(engine, top_k=5)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        screen = app.explorer
-        pane = screen.active
+    async with opened(app) as (pilot, screen, pane):
         await step(pilot, "t")
         assert isinstance(app.screen, WatchWords)
         await pilot.press(*"he, she")
@@ -594,10 +578,7 @@ def watched_rows_at(engine, pane: ModelPane, mask: int) -> list[tuple[str, str, 
 async def test_watched_words_cleared_by_an_empty_line_and_kept_on_escape():
     engine = FakeEngine()
     app = fake_app(engine)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        screen = app.explorer
-        pane = screen.active
+    async with opened(app) as (pilot, screen, pane):
         await step(pilot, "l", "m")
         plain_rows = table_rows(pane)
         await step(pilot, "t", *"he, she", "enter")
@@ -625,10 +606,7 @@ async def test_watched_words_cleared_by_an_empty_line_and_kept_on_escape():
 async def test_view_keys_type_into_the_sentence_while_it_is_edited():
     engine = FakeEngine()
     app = fake_app(engine)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        screen = app.explorer
-        pane = screen.active
+    async with opened(app) as (pilot, screen, pane):
         await mask_keys_and_table(pilot)
         await step(pilot, "f")  # the fills are on: [ and p would act outside the box
         assert screen.check_action("replay", (1,)) is True
@@ -707,10 +685,7 @@ async def test_two_panes_attention_in_both_fills_in_the_active_one():
 
 async def test_fills_and_attention_with_the_tiny_real_bert(bert_dir):
     app = make_app(TEXT, options=EngineOptions(model=str(bert_dir)))
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        screen = app.explorer
-        pane = screen.active
+    async with opened(app) as (pilot, screen, pane):
         engine = pane.engine
         assert engine is not None and not isinstance(engine, FakeEngine)
         assert violations(app) == []
