@@ -27,8 +27,9 @@ FORMAT = 1
 KEEP = 50
 """How many sessions are kept; starting a new one deletes the oldest beyond this."""
 SUFFIX = ".jsonl"
-CHANGE_KINDS = ("open", "edit", "mask", "substitute", "undo", "redo", "model")
-"""``open`` is the first state shown; ``model`` a change of model(s), with the snapshot unchanged."""
+CHANGE_KINDS = ("open", "edit", "mask", "substitute", "undo", "redo", "model", "watch")
+"""``open`` is the first state shown; ``model`` a change of model(s) and ``watch`` of the watched
+words, both with the snapshot unchanged."""
 
 
 class JournalError(ValueError):
@@ -99,6 +100,8 @@ class SessionState:
     """Complete change entries read (a line cut off by a crash is not counted)."""
     complete_bytes: int
     """Length of the journal up to the end of its last complete entry."""
+    watched: tuple[str, ...] = ()
+    """The watched words after the last ``watch`` change."""
 
     @property
     def current(self) -> Snapshot | None:
@@ -138,7 +141,7 @@ def read_session(path: Path | str) -> SessionState:
         header = SessionHeader.from_dict(entries[0])
     except (KeyError, ValueError) as exc:
         raise JournalError(f"session {path}: {exc}") from None
-    history, models, changes = History(), header.models, 0
+    history, models, changes, watched = History(), header.models, 0, ()
     for entry in entries[1:]:
         try:
             snapshot = Snapshot.from_dict(entry)
@@ -157,8 +160,10 @@ def read_session(path: Path | str) -> SessionState:
             history.record(snapshot)
         if kind == "model" and isinstance(entry.get("models"), list):
             models = tuple(str(m) for m in entry["models"])  # type: ignore[union-attr]
+        if kind == "watch" and isinstance(entry.get("words"), list):
+            watched = tuple(str(w) for w in entry["words"])  # type: ignore[union-attr]
         changes += 1
-    return SessionState(path, header, history, models, changes, end)
+    return SessionState(path, header, history, models, changes, end, watched)
 
 
 class Journal:
@@ -224,15 +229,27 @@ class Journal:
             os.fsync(journal._fd)
         return journal
 
-    def append(self, kind: str, snapshot: Snapshot, *, models: Sequence[str] | None = None) -> None:
-        """Write one applied change and fsync it; ``models`` is required for (and only for) ``model``."""
+    def append(
+        self,
+        kind: str,
+        snapshot: Snapshot,
+        *,
+        models: Sequence[str] | None = None,
+        words: Sequence[str] | None = None,
+    ) -> None:
+        """Write one applied change and fsync it; ``models`` is required for (and only for) ``model``,
+        ``words`` for (and only for) ``watch``."""
         if kind not in CHANGE_KINDS:
             raise ValueError(f"unknown change kind {kind!r}; expected one of {', '.join(CHANGE_KINDS)}")
         if (kind == "model") != (models is not None):
             raise ValueError("a 'model' change, and only that, carries the models")
+        if (kind == "watch") != (words is not None):
+            raise ValueError("a 'watch' change, and only that, carries the words")
         entry: dict[str, object] = {"kind": kind, "time": _now().isoformat(), **snapshot.as_dict()}
         if models is not None:
             entry["models"] = list(models)
+        if words is not None:
+            entry["words"] = list(words)
         if self._fd < 0:
             if self._header is None:
                 raise ValueError("this journal is closed")

@@ -143,6 +143,32 @@ async def test_every_change_is_journaled_before_it_is_shown_and_resume_restores_
         assert screen.left.tokens.masked == frozenset() and screen.snapshot.text != TEXT
 
 
+async def test_watched_words_are_journaled_and_come_back_with_resume(home):
+    journal = Journal.start(["fake-bert"], top_k=10)
+    app = make_app(TEXT, loader=instant_loader(), journal=journal)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("t", *"he, she", "enter")
+        await settle(pilot)
+        await pilot.press("right", "m")
+        await settle(pilot)
+    journal.close()
+    logged = entries(journal.path)[1:]
+    assert [e["kind"] for e in logged] == ["open", "watch", "mask"]
+    assert logged[1]["words"] == ["he", "she"]
+    state = read_session(journal.path)
+    assert state.watched == ("he", "she")
+    app = make_app(state.current.text, loader=instant_loader(), resume=state, journal=Journal.reopen(state))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.explorer
+        assert screen.watched == ("he", "she")
+        await pilot.press("right")  # to the resumed mask
+        await settle(pilot)
+        rows = [str(screen.left.table.get_row_at(r)[1]) for r in range(screen.left.table.row_count)]
+        assert [r.split(" (")[0] for r in rows if " (#" in r] == ["he", "she"]
+
+
 async def test_x_exports_markdown_and_json_and_says_where(home, tmp_path):
     engine = FakeEngine()
     app = make_app(TEXT, loader=instant_loader(engine), export_dir=tmp_path / "out")

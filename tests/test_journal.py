@@ -109,6 +109,10 @@ def test_unknown_change_kinds_are_refused(tmp_path):
         journal.append("paste", A)
     with pytest.raises(ValueError, match="models"):
         journal.append("model", A)
+    with pytest.raises(ValueError, match="words"):
+        journal.append("watch", A)
+    with pytest.raises(ValueError, match="words"):
+        journal.append("mask", A, words=["he"])
 
 
 def test_sessions_live_in_the_xdg_state_dir(tmp_path, monkeypatch):

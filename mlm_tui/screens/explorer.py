@@ -225,6 +225,8 @@ class ExplorerScreen(Screen[None]):
         self._options = options or EngineOptions()
         self.set_reactive(ExplorerScreen.top_k, top_k)
         self.history = resume.history if resume is not None else History()
+        if resume is not None:
+            self.set_reactive(ExplorerScreen.watched, resume.watched)
         self.snapshot: Snapshot | None = None
         self._substitute_state: tuple[str, bool, str] | None = None
         self._draft: str | None = None
@@ -376,11 +378,17 @@ class ExplorerScreen(Screen[None]):
         self._sync_status()
         return True
 
-    def _write_journal(self, kind: str, snapshot: Snapshot, models: list[str] | None = None) -> None:
+    def _write_journal(
+        self,
+        kind: str,
+        snapshot: Snapshot,
+        models: list[str] | None = None,
+        words: tuple[str, ...] | None = None,
+    ) -> None:
         if self._journal is None:
             return
         try:
-            self._journal.append(kind, snapshot, models=models)
+            self._journal.append(kind, snapshot, models=models, words=words)
         except (OSError, ValueError) as exc:  # the change still happens; the user learns it is not saved
             self.notify(f"the session could not be saved: {exc}", severity="error", timeout=8)
 
@@ -663,6 +671,8 @@ class ExplorerScreen(Screen[None]):
     def watch_watched(self, words: tuple[str, ...]) -> None:
         for pane in self.panes:
             pane.watched = words
+        if self.snapshot is not None:
+            self._write_journal("watch", self.snapshot, words=words)
 
     def action_undo(self) -> None:
         snapshot = self.history.undo()
