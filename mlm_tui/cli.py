@@ -620,7 +620,9 @@ def _persist_parsers(
         )
     tui = parsers["tui"]
     tui.add_argument(
-        "--resume", action="store_true", help="reopen the last session: text, masks, model and undo history"
+        "--resume",
+        action="store_true",
+        help="reopen the last session: text, masks, model, watched words and undo history",
     )
     tui.add_argument(
         "--export-dir",
