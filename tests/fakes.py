@@ -24,8 +24,8 @@ from mlm_tui.engine import (
     TargetScore,
     Token,
     TokenScore,
-    TokenView,
     UnmaskedResult,
+    UnmaskedToken,
 )
 
 VOCAB = [
@@ -226,7 +226,7 @@ class FakeEngine:
             top = self._top(f"unmasked{token.index}", top_k)
             rank = 1 + zlib.crc32(f"{self._salt}{token.text}".encode()) % 7
             views.append(
-                TokenView(
+                UnmaskedToken(
                     index=token.index,
                     token=token.text,
                     id=token.id,

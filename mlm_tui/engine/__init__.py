@@ -21,8 +21,8 @@ from .types import (
     TargetScore,
     Token,
     TokenScore,
-    TokenView,
     UnmaskedResult,
+    UnmaskedToken,
 )
 
 __all__ = [
@@ -48,8 +48,8 @@ __all__ = [
     "TargetScore",
     "Token",
     "TokenScore",
-    "TokenView",
     "UnmaskedResult",
+    "UnmaskedToken",
     "bundled_models",
     "cache_dir",
     "make_fast",

@@ -27,7 +27,7 @@ import numpy as np
 from .errors import EngineError
 from .predict import LogitsAt, log_softmax, top_k_ids, top_predictions
 from .text import TextCodec
-from .types import Encoding, Fill, FillStep, JointResult, ModelInfo, TokenView, UnmaskedResult
+from .types import Encoding, Fill, FillStep, JointResult, ModelInfo, UnmaskedResult, UnmaskedToken
 from .window import cut_window
 
 MAX_BEAM = 50
@@ -224,7 +224,7 @@ def unmasked(
     width = max(1, min(UNMASKED_GROUP, info.max_length - head - tail))
     if len(ids) > info.max_length:  # read in windows: half of each is context around its group
         width = max(1, (info.max_length - head - tail) // 2)
-    views: list[TokenView] = []
+    views: list[UnmaskedToken] = []
     single = text.mask_id not in ids  # the pipeline drops special tokens from a sequence with no mask left
     truncated = len(ids) > info.max_length
     for begin in range(0, len(positions), width):
@@ -241,7 +241,7 @@ def unmasked(
             )
             finite = np.where(probs[row] > 0, probs[row] * log_probs[row], 0.0)
             views.append(
-                TokenView(
+                UnmaskedToken(
                     index=position,
                     token=encoding.tokens[position].text,
                     id=token_id,

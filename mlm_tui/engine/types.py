@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 
 
@@ -277,7 +278,7 @@ class JointResult:
 
 
 @dataclass(frozen=True)
-class TokenView:
+class UnmaskedToken:
     """What the model predicts at one token it can see (the text not masked)."""
 
     index: int
@@ -307,15 +308,17 @@ class UnmaskedResult:
     """The model's view of every non-special token, from forward passes of the text as it is."""
 
     text: str
-    tokens: tuple[TokenView, ...]
+    tokens: tuple[UnmaskedToken, ...]
     elapsed_ms: float = field(default=0.0, compare=False)
     truncated: bool = False
 
-    def at(self, index: int) -> TokenView | None:
-        for view in self.tokens:
-            if view.index == index:
-                return view
-        return None
+    def at(self, index: int) -> UnmaskedToken | None:
+        """The view of the token at ``index`` (a dict lookup: the app asks on every cursor move)."""
+        return self._by_index.get(index)
+
+    @cached_property
+    def _by_index(self) -> dict[int, UnmaskedToken]:
+        return {view.index: view for view in self.tokens}
 
 
 @dataclass(frozen=True)
