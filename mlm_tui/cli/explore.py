@@ -7,8 +7,8 @@ import json
 import math
 import sys
 
-from .bars import bar
-from .engine import EngineError
+from ..bars import bar
+from ..engine import EngineError
 
 
 def print_joint(result, *, as_json: bool, top: int | None) -> None:

@@ -1,0 +1,130 @@
+"""Command line, one module per command: ``mlm-tui [TEXT]`` opens the explorer; ``predict`` and ``score`` answer headless.
+
+Everything here but the TUI launch runs on :mod:`mlm_tui.engine`, so any
+number the app shows can be reproduced in a script. torch is imported only
+once a model is loaded, so ``--help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from ..config import Config, load_config
+from ..engine import BUNDLED_MODEL, DEFAULT_MODEL, MASK_ALIAS, EngineError, cache_dir
+from ..journal import JournalError
+from . import attention, persist, predict, score, tui
+from .common import PROG, _model_options, _warn, engine_options
+
+__all__ = ["PROG", "build_parsers", "engine_options", "main"]
+
+COMMANDS = ("predict", "score", "attention")
+PERSIST_COMMANDS = ("sessions", "config", "serve")
+EXAMPLE = "Paris is the capital of France."
+
+DESCRIPTION = f"""\
+A keyboard-driven terminal explorer for masked language models (BERT-style fill-mask).
+
+  mlm-tui [TEXT]                 open the explorer on TEXT
+  mlm-tui [TEXT] --compare B     open it with a second model B beside --model
+  mlm-tui predict TEXT           top-k predictions at each {MASK_ALIAS} (pipeline("fill-mask") format with --json)
+  mlm-tui score TEXT             pseudo-log-likelihood and surprisal of every token
+  mlm-tui score --file PATH      the same for every line of a file, as JSON lines
+  mlm-tui predict TEXT --joint   fills of every mask that fit together (beam search, joint log p)
+  mlm-tui predict TEXT --unmasked  what the model predicts at every token, nothing masked
+  mlm-tui attention TEXT -p N    what token N attends to (a layer, a head or the mean over heads)
+  mlm-tui --resume               reopen the last session (text, masks, model, undo history)
+  mlm-tui sessions               list the saved sessions
+  mlm-tui config path|show       where the config file is, and what it sets
+  mlm-tui serve [ARGS]           the explorer in a browser (http://127.0.0.1:8000)
+
+Run `mlm-tui predict --help`, `mlm-tui score --help` or `mlm-tui attention --help` for their options.
+"""
+
+EPILOG = f"""\
+models:
+  --model takes a Hugging Face id (bert-base-uncased, roberta-base, answerdotai/ModernBERT-base, ...)
+  or a local folder, or {BUNDLED_MODEL} (a small English model shipped with mlm-tui). Hub ids are
+  read from the Hugging Face cache without touching the network; with HF_HUB_OFFLINE=1 nothing is
+  downloaded. Default: {DEFAULT_MODEL} when it is cached or the Hub answers, else {BUNDLED_MODEL}.
+  Weights are read from safetensors; pickle (.bin) weights need --allow-pickle.
+
+backends:
+  --backend auto (default) answers from ONNX Runtime: each model is exported once to an ONNX graph,
+  checked against PyTorch and kept in {cache_dir() / "onnx"} (set MLM_TUI_CACHE_DIR to move it; delete
+  the folder to clear it). A cached graph loads without importing torch. Models that cannot be
+  exported run on PyTorch; --backend torch always does.
+
+examples:
+  mlm-tui "The keys to the cabinet are on the table."
+  mlm-tui predict "Paris is the [MASK] of France." --top-k 10
+  mlm-tui predict "He works as a [MASK]." --targets nurse,doctor --json
+  mlm-tui score "The keys to the cabinet is on the table." --json
+  mlm-tui predict "The [MASK] barked at the [MASK]." --joint --beam 5
+  mlm-tui attention "The keys to the cabinet are on the table." --position 5 --layer 3 --json
+  mlm-tui predict "Paris is the [MASK] of France." --model bert-base-uncased --compare roberta-base
+"""
+
+
+def build_parsers(config: Config | None = None) -> dict[str, argparse.ArgumentParser]:
+    """The parsers of every command; ``config`` supplies the defaults that flags override."""
+    common = _model_options()
+    parsers: dict[str, argparse.ArgumentParser] = {
+        "tui": tui.parser(common, DESCRIPTION, EPILOG),
+        "predict": predict.parser(common),
+        "score": score.parser(common),
+        "attention": attention.parser(common),
+    }
+    parsers.update(persist.persist_parsers(parsers, config or Config()))
+    return parsers
+
+
+RUNNERS = {
+    "predict": predict.run_predict,
+    "score": score.run_score,
+    "attention": attention.run_attention,
+    "tui": tui.run_tui,
+    "sessions": persist.run_sessions,
+    "config": persist.run_config,
+    "serve": persist.run_serve,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0 ok, 1 runtime error, 2 usage error)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    config, config_problem = load_config()
+    parsers = build_parsers(config)
+    command = argv[0] if argv and argv[0] in COMMANDS + PERSIST_COMMANDS else "tui"
+    args = parsers[command].parse_args(argv[1:] if command != "tui" else argv)
+    args.config, args.config_problem = config, config_problem
+    runner = RUNNERS[command]
+    try:
+        if command != "tui" and command != "config" and config_problem:
+            _warn(config_problem)  # the app shows it as a notification instead
+        if command == "tui":
+            args = tui.resume(args, argv, config)
+        return runner(args)
+    except (EngineError, JournalError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as other tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that Python's own flush at exit cannot complain
+        return 0
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exc()
+        else:
+            print(
+                f"{PROG}: error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr
+            )
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""What every command shares: the parser class, the model options, loading an engine, messages."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..engine import BACKENDS, BUNDLED_MODEL, DEFAULT_MODEL, FAST_MODES, EngineOptions
+
+PROG = "mlm-tui"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _top_k(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def _device(value: str) -> str:
+    kind, _, index = value.partition(":")
+    if kind not in ("auto", "cpu", "cuda", "mps") or (index and not (kind == "cuda" and index.isdigit())):
+        raise argparse.ArgumentTypeError(f"unknown device {value!r}: choose auto, cpu, cuda[:N] or mps")
+    return value
+
+
+def _model_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("model")
+    group.add_argument(
+        "--model",
+        "-m",
+        default=None,
+        metavar="M",
+        help=f"hub id, folder, or {BUNDLED_MODEL!r} (the bundled model); default: {DEFAULT_MODEL} when cached "
+        "or downloadable, else the bundled model",
+    )
+    group.add_argument(
+        "--device", "-d", type=_device, default="cpu", metavar="D", help="cpu (default), cuda, mps or auto"
+    )
+    group.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="allow pickle (.bin) weights; pickle can run code when loaded",
+    )
+    group.add_argument(
+        "--trust-remote-code", action="store_true", help="run custom model code from the model's repository"
+    )
+    group.add_argument(
+        "--fast",
+        nargs="?",
+        const="auto",
+        default=None,
+        choices=FAST_MODES,
+        metavar="MODE",
+        help="faster, slightly inexact: bf16 on CPUs with native bf16 and fp16 on GPUs (PyTorch); on other "
+        "CPUs the exact ONNX path is the fast one (MODE: auto, bf16 or fp16; default exact float32)",
+    )
+    group.add_argument(
+        "--backend",
+        "-b",
+        default="auto",
+        choices=BACKENDS,
+        metavar="B",
+        help="auto (default: ONNX Runtime with a graph exported once and cached, else PyTorch), torch or onnx",
+    )
+    common.add_argument("--debug", action="store_true", help="show tracebacks")
+    return common
+
+
+def _text_help(what: str) -> str:
+    return f"{what}; use - to read it from standard input"
+
+
+def _read_text(text: str | None) -> str | None:
+    if text == "-":
+        return sys.stdin.read().strip()
+    return text
+
+
+def _warn(message: str) -> None:
+    print(f"{PROG}: warning: {message}", file=sys.stderr)
+
+
+def engine_options(args: argparse.Namespace, model: str | None = None) -> EngineOptions:
+    """The engine the command line asks for (``model`` overrides ``--model``, e.g. for ``--compare``)."""
+    return EngineOptions(
+        model=model if model is not None else args.model,
+        device=args.device,
+        fast=args.fast,
+        allow_pickle=args.allow_pickle,
+        trust_remote_code=args.trust_remote_code,
+        backend=args.backend,
+    )
+
+
+def _load(args: argparse.Namespace, model: str | None = None):
+    engine = engine_options(args, model).load()
+    for note in engine.info.notes:
+        print(f"{PROG}: note: {note}", file=sys.stderr)
+    for warning in engine.info.warnings:
+        _warn(warning)
+    return engine
+
+
+def _describe(engine) -> str:
+    info = engine.info
+    return f"{info.name} · {info.device} · {info.dtype} · {'ONNX Runtime' if info.backend == 'onnx' else 'PyTorch'}"

@@ -1,0 +1,130 @@
+"""``mlm-tui [TEXT]``: the explorer, and ``--resume``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import threading
+
+from .. import __version__
+from ..config import Config
+from ..engine import EngineError, EngineOptions
+from ..journal import Journal, JournalError, SessionState, last_session, sessions_dir
+from .common import PROG, _Parser, _read_text, _text_help, _top_k, engine_options
+
+
+def parser(common: argparse.ArgumentParser, description: str, epilog: str) -> argparse.ArgumentParser:
+    tui = _Parser(
+        prog=PROG,
+        description=description,
+        epilog=epilog,
+        parents=[common],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    tui.add_argument(
+        "text", nargs="?", default=None, metavar="TEXT", help=_text_help("the sentence to explore")
+    )
+    tui.add_argument(
+        "--top-k",
+        "-k",
+        type=_top_k,
+        default=10,
+        metavar="K",
+        help="rows in the prediction table (default 10)",
+    )
+    tui.add_argument(
+        "--compare", default=None, metavar="B", help="open model B beside --model, on the same sentence"
+    )
+    tui.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+
+    return tui
+
+
+def _keys_from_the_terminal() -> None:
+    """After reading the text from a pipe (``mlm-tui -``), read keys from the terminal instead."""
+    if sys.stdin.isatty():
+        return
+    try:
+        terminal = os.open("/dev/tty", os.O_RDWR)
+    except OSError:
+        raise EngineError(
+            "the text came from standard input and there is no terminal to read keys from; "
+            "give the text as an argument"
+        ) from None
+    os.dup2(terminal, 0)
+    os.close(terminal)
+
+
+def run_tui(args: argparse.Namespace) -> int:
+    from ..app import make_app
+
+    if args.text == "-" and not args.resume:
+        args.text = _read_text("-")
+        _keys_from_the_terminal()
+
+    options = engine_options(args)
+    compare = engine_options(args, args.compare) if args.compare else None
+    text = args.resumed.current.text if args.resumed else _read_text(args.text)
+    journal = _journal(args.resumed, [o for o in (options, compare) if o is not None], args.top_k)
+    app = make_app(
+        text,
+        options=options,
+        compare=compare,
+        top_k=args.top_k,
+        config=args.config,
+        notices=[args.config_problem] if args.config_problem else [],
+        resume=args.resumed,
+        journal=journal,
+        export_dir=args.export_dir,
+    )
+    try:
+        app.run()
+    finally:
+        journal.close()
+    busy = [
+        t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()
+    ]
+    if busy:  # a model load or forward pass still running: do not wait for it on the way out
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+    return 0
+
+
+# --- Sessions, export, config file and the browser mode (issue 12) ----------------------------------
+
+
+def resume(args: argparse.Namespace, argv: list[str], config: Config) -> argparse.Namespace:
+    """With ``--resume``, parse again with the last session's model and options as defaults.
+
+    Flags still win over the session, and the session over the config file.
+    """
+    from . import build_parsers
+
+    args.resumed = None
+    if not args.resume:
+        return args
+    if args.text is not None:
+        build_parsers(config)["tui"].error("--resume reopens the last session's text; leave out TEXT")
+    state = last_session()
+    if state is None:
+        raise JournalError(f"no session to resume in {sessions_dir()}")
+    saved = {k: v for k, v in state.header.options.items() if k in ("device", "fast", "backend")}
+    session = dataclasses.replace(
+        config, model=state.models[0] if state.models else config.model, top_k=state.header.top_k, **saved
+    )
+    resumed = build_parsers(session)["tui"].parse_args(argv)
+    if resumed.compare is None and len(state.models) > 1:
+        resumed.compare = state.models[1]  # the second pane of a comparison
+    resumed.config, resumed.config_problem, resumed.resumed = config, args.config_problem, state
+    return resumed
+
+
+def _journal(resumed: SessionState | None, panes: list[EngineOptions], top_k: int) -> Journal:
+    if resumed is not None:
+        return Journal.reopen(resumed)
+    fields = dataclasses.asdict(panes[0])  # both panes share every option but the model
+    saved = {k: v for k, v in fields.items() if k not in ("model", "allow_pickle", "trust_remote_code")}
+    return Journal.start([o.label for o in panes], top_k=top_k, options=saved)
