@@ -65,7 +65,9 @@ def _progress(total: int | None) -> Iterator[Any]:
         yield lambda: bar.advance(task)
 
 
-def score_file(engine: Any, path: str, *, batch_size: int, out: IO[str] | None = None) -> int:
+def score_file(
+    engine: Any, path: str, *, batch_size: int, out: IO[str] | None = None, variant: str = "original"
+) -> int:
     """Score every line of ``path`` (``-``: stdin) to ``out``; 0 when every line scored, else 1."""
     out = out or sys.stdout
     try:
@@ -75,7 +77,7 @@ def score_file(engine: Any, path: str, *, batch_size: int, out: IO[str] | None =
         raise EngineError(f"cannot read {path}: {exc.strerror or exc}") from None
     failed = 0
     with source, _progress(total) as advance:
-        results = engine.score_many(_encodings(engine, source), batch_size=batch_size)
+        results = engine.score_many(_encodings(engine, source), batch_size=batch_size, variant=variant)
         for number, result in enumerate(results, start=1):
             if isinstance(result, EngineError):
                 failed += 1

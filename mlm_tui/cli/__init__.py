@@ -16,12 +16,13 @@ from collections.abc import Sequence
 from ..config import Config, load_config
 from ..engine import BUNDLED_MODEL, DEFAULT_MODEL, MASK_ALIAS, EngineError, cache_dir
 from ..journal import JournalError
-from . import attention, persist, predict, score, tui
+from ..probes.formats import FormatError
+from . import attention, pairs, persist, predict, probe, score, tui
 from .common import PROG, _model_options, _warn, engine_options
 
 __all__ = ["PROG", "build_parsers", "engine_options", "main"]
 
-COMMANDS = ("predict", "score", "attention")
+COMMANDS = ("predict", "score", "attention", "probe", "pairs")
 PERSIST_COMMANDS = ("sessions", "config", "serve")
 EXAMPLE = "Paris is the capital of France."
 
@@ -36,12 +37,14 @@ A keyboard-driven terminal explorer for masked language models (BERT-style fill-
   mlm-tui predict TEXT --joint   fills of every mask that fit together (beam search, joint log p)
   mlm-tui predict TEXT --unmasked  what the model predicts at every token, nothing masked
   mlm-tui attention TEXT -p N    what token N attends to (a layer, a head or the mean over heads)
+  mlm-tui probe FILE             cloze probes (LAMA, TSV/JSONL): P@1, P@k, MRR per group
+  mlm-tui pairs FILE             minimal pairs (BLiMP) by PLL; CrowS-Pairs as its metric.py
   mlm-tui --resume               reopen the last session (text, masks, model, undo history)
   mlm-tui sessions               list the saved sessions
   mlm-tui config path|show       where the config file is, and what it sets
   mlm-tui serve [ARGS]           the explorer in a browser (http://127.0.0.1:8000)
 
-Run `mlm-tui predict --help`, `mlm-tui score --help` or `mlm-tui attention --help` for their options.
+Run `mlm-tui COMMAND --help` (predict, score, attention, probe, pairs) for their options.
 """
 
 EPILOG = f"""\
@@ -77,6 +80,8 @@ def build_parsers(config: Config | None = None) -> dict[str, argparse.ArgumentPa
         "predict": predict.parser(common),
         "score": score.parser(common),
         "attention": attention.parser(common),
+        "probe": probe.parser(common),
+        "pairs": pairs.parser(common),
     }
     parsers.update(persist.persist_parsers(parsers, config or Config()))
     return parsers
@@ -86,6 +91,8 @@ RUNNERS = {
     "predict": predict.run_predict,
     "score": score.run_score,
     "attention": attention.run_attention,
+    "probe": probe.run_probe,
+    "pairs": pairs.run_pairs,
     "tui": tui.run_tui,
     "sessions": persist.run_sessions,
     "config": persist.run_config,
@@ -110,6 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return runner(args)
     except (EngineError, JournalError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
+    except FormatError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as other tools do

@@ -33,6 +33,9 @@ def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
         metavar="N",
         help="masked copies per forward pass (default 64)",
     )
+    from .pairs import add_pll_option
+
+    add_pll_option(score)
     return score
 
 
@@ -42,13 +45,13 @@ def run_score(args: argparse.Namespace) -> int:
             raise EngineError("give TEXT or --file, not both")
         from ..corpus import score_file
 
-        return score_file(_load(args), args.file, batch_size=args.batch_size)
+        return score_file(_load(args), args.file, batch_size=args.batch_size, variant=args.pll)
     if args.text is None:
         raise EngineError("give the TEXT to score, or --file PATH")
     text = _read_text(args.text) or ""
     engine = _load(args)
     encoding = engine.encode(text)
-    result = engine.score(encoding)
+    result = engine.score(encoding, variant=args.pll)
     if result.truncated:
         _warn(
             f"the text is longer than {engine.info.max_length} tokens; each token was scored in a window around it"

@@ -128,3 +128,10 @@ def _journal(resumed: SessionState | None, panes: list[EngineOptions], top_k: in
     fields = dataclasses.asdict(panes[0])  # both panes share every option but the model
     saved = {k: v for k, v in fields.items() if k not in ("model", "allow_pickle", "trust_remote_code")}
     return Journal.start([o.label for o in panes], top_k=top_k, options=saved)
+
+
+def run_results_app(args: argparse.Namespace, command: str) -> int:
+    """``probe FILE`` / ``pairs FILE`` on a terminal: the results screen of the explorer."""
+    raise EngineError(
+        f"the results screen is not built yet; add --table, --json, --jsonl or --markdown to {command}"
+    )

@@ -600,20 +600,27 @@ class MaskedLM:
 
     # ------------------------------------------------------------------ score
 
-    def score(self, encoding: Encoding, *, batch_size: int = SCORE_BATCH) -> ScoreResult:
+    def score(
+        self, encoding: Encoding, *, batch_size: int = SCORE_BATCH, variant: str = "original"
+    ) -> ScoreResult:
         """Pseudo-log-likelihood (Salazar et al. 2020), as minicons' ``token_score``.
 
         Each non-special, non-mask token is masked in turn with the rest visible;
         the copies run in batched forward passes with the LM head only at the
-        masked position. Log-probabilities are natural logs.
+        masked position. Log-probabilities are natural logs. ``variant="word-l2r"``
+        masks each token with the pieces to its right in the same word (Kauf & Ivanova 2023).
         """
-        (result,) = self.score_many([encoding], batch_size=batch_size)
+        (result,) = self.score_many([encoding], batch_size=batch_size, variant=variant)
         if isinstance(result, EngineError):
             raise result
         return result
 
     def score_many(
-        self, encodings: Iterable[Encoding | EngineError], *, batch_size: int = SCORE_BATCH
+        self,
+        encodings: Iterable[Encoding | EngineError],
+        *,
+        batch_size: int = SCORE_BATCH,
+        variant: str = "original",
     ) -> Iterator[ScoreResult | EngineError]:
         """PLL of many sentences, batched across sentences and streamed in input order.
 
@@ -622,7 +629,24 @@ class MaskedLM:
         """
         from .score import score_many
 
-        return score_many(self._logits_at, self.info, self.text.mask_id, encodings, batch_size=batch_size)
+        return score_many(
+            self._logits_at, self.info, self.text.mask_id, encodings, batch_size=batch_size, variant=variant
+        )
+
+    def run_jobs(
+        self,
+        jobs: Iterable[Any],
+        *,
+        batch_size: int = SCORE_BATCH,
+        max_tokens: int | None = None,
+        on_pass: Callable[[], None] | None = None,
+    ) -> Iterator[Any]:
+        """Batch jobs (:mod:`.batch`: probe sets, pairs) through this model, results in input order."""
+        from .batch import MAX_TOKENS, run_jobs
+
+        return run_jobs(
+            self._logits_at, jobs, batch_size=batch_size, max_tokens=max_tokens or MAX_TOKENS, on_pass=on_pass
+        )
 
     def warm_up(self) -> None:
         """One small forward pass, so the first real request does not pay for lazy initialisation."""

@@ -167,16 +167,11 @@ def _score_targets(
     return tuple(sorted(seen.values(), key=lambda t: -t.log_prob))
 
 
-def _chained_log_prob(
-    mask_id: int,
-    logits_at: LogitsAt,
-    info: ModelInfo,
-    encoding: Encoding,
-    ids: list[int],
-    position: int,
-    pieces: tuple[int, ...],
-) -> float:
-    """``Σ_i log P(w_i | w_<i, context)``: the word's pieces as masks, filled left to right."""
+def chained_rows(
+    mask_id: int, info: ModelInfo, encoding: Encoding, ids: list[int], position: int, pieces: tuple[int, ...]
+) -> tuple[list[list[int]], list[int]]:
+    """The rows that score a word of several pieces at ``position``, left to right: row ``i`` has the
+    pieces before ``i`` filled in and masks from ``i`` on, read at piece ``i`` (windows, and where)."""
     n = len(pieces)
     rows, where = [], []
     for i in range(n):
@@ -191,5 +186,19 @@ def _chained_log_prob(
     )
     cut = [cut_window(widened, row, [position, position + n - 1], info.max_length, info.name) for row in rows]
     shift = cut[0][1]
-    log_probs = log_softmax(logits_at([c[0] for c in cut], [[w - shift] for w in where]))
-    return float(sum(log_probs[i, pieces[i]] for i in range(n)))
+    return [c[0] for c in cut], [w - shift for w in where]
+
+
+def _chained_log_prob(
+    mask_id: int,
+    logits_at: LogitsAt,
+    info: ModelInfo,
+    encoding: Encoding,
+    ids: list[int],
+    position: int,
+    pieces: tuple[int, ...],
+) -> float:
+    """``Σ_i log P(w_i | w_<i, context)``: the word's pieces as masks, filled left to right."""
+    rows, where = chained_rows(mask_id, info, encoding, ids, position, pieces)
+    log_probs = log_softmax(logits_at(rows, [[w] for w in where]))
+    return float(sum(log_probs[i, pieces[i]] for i in range(len(pieces))))

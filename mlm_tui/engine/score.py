@@ -8,51 +8,70 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
+from .batch import MAX_TOKENS, Job, run_jobs
 from .errors import EngineError
-from .predict import LogitsAt, log_softmax
+from .predict import LogitsAt
 from .types import Encoding, ModelInfo, ScoreResult, TokenScore
 from .window import cut_window
 
-
-@dataclass
-class _Job:
-    """One sentence's masked copies, and the log-probabilities read so far."""
-
-    encoding: Encoding
-    positions: list[int]
-    rows: list[list[int]]
-    where: list[int]
-    truncated: bool
-    log_probs: list[float]
+PLL_VARIANTS = ("original", "word-l2r")
+"""``original``: each token masked alone (Salazar et al. 2020). ``word-l2r``: each token masked together
+with the pieces to its right in the same word (Kauf & Ivanova 2023; minicons' ``within_word_l2r``)."""
 
 
-def _job(encoding: Encoding, mask_id: int, info: ModelInfo) -> _Job:
+def pll_rows(
+    encoding: Encoding, mask_id: int, variant: str = "original"
+) -> tuple[list[int], list[list[int]]]:
+    """The positions a PLL scores and, for each, the ids with that token (and, for ``word-l2r``, the
+    rest of its word to the right) masked."""
+    if variant not in PLL_VARIANTS:
+        raise EngineError(f"unknown PLL variant {variant!r}: choose {' or '.join(PLL_VARIANTS)}")
     ids = list(encoding.ids)
     positions = [t.index for t in encoding.tokens if not t.special and not t.is_mask]
     if not positions:
         raise EngineError("nothing to score: the text has only masks and special tokens")
-    rows, where, shifted = [], [], False
+    rows = []
     for position in positions:
         row = list(ids)
         row[position] = mask_id
-        window, shift = cut_window(encoding, row, [position], info.max_length, info.name)
-        rows.append(window)
+        if variant == "word-l2r":
+            for later in encoding.word_positions(position):
+                if later > position:
+                    row[later] = mask_id
+        rows.append(row)
+    return positions, rows
+
+
+def pll_job(encoding: Encoding, mask_id: int, info: ModelInfo, variant: str = "original") -> Job[ScoreResult]:
+    """One sentence's PLL as a batch job (see :mod:`.batch`)."""
+    started = time.perf_counter()
+    positions, rows = pll_rows(encoding, mask_id, variant)
+    windows, where, shifted = [], [], False
+    for position, row in zip(positions, rows, strict=True):
+        keep = [position, *encoding.word_positions(position)] if variant == "word-l2r" else [position]
+        keep = [k for k in keep if k >= position]
+        window, shift = cut_window(encoding, row, keep, info.max_length, info.name)
+        windows.append(window)
         where.append(position - shift)
         shifted = shifted or shift != 0
-    truncated = shifted or len(ids) > info.max_length
-    return _Job(encoding, positions, rows, where, truncated, [0.0] * len(rows))
+    truncated = shifted or len(encoding.ids) > info.max_length
+    log_probs = [0.0] * len(rows)
 
+    def take(i: int, row_log_probs) -> None:
+        log_probs[i] = float(row_log_probs[encoding.tokens[positions[i]].id])
 
-def _result(job: _Job, info: ModelInfo, elapsed_ms: float) -> ScoreResult:
-    tokens = tuple(
-        TokenScore(index=p, token=job.encoding.tokens[p].text, log_prob=lp)
-        for p, lp in zip(job.positions, job.log_probs, strict=True)
-    )
-    return ScoreResult(
-        text=job.encoding.text, model=info.name, tokens=tokens, elapsed_ms=elapsed_ms, truncated=job.truncated
-    )
+    def finish() -> ScoreResult:
+        tokens = tuple(
+            TokenScore(index=p, token=encoding.tokens[p].text, log_prob=lp)
+            for p, lp in zip(positions, log_probs, strict=True)
+        )
+        elapsed = (time.perf_counter() - started) * 1000
+        return ScoreResult(
+            text=encoding.text, model=info.name, tokens=tokens, elapsed_ms=elapsed, truncated=truncated
+        )
+
+    return Job(windows, where, take, finish)
 
 
 def score_many(
@@ -62,48 +81,25 @@ def score_many(
     encodings: Iterable[Encoding | EngineError],
     *,
     batch_size: int,
+    variant: str = "original",
+    max_tokens: int = MAX_TOKENS,
 ) -> Iterator[ScoreResult | EngineError]:
     """PLL of each encoding, in order; an :class:`EngineError` in the input comes out in its place.
 
-    Rows from consecutive sentences fill batches of ``batch_size`` forward rows,
-    sorted by length so that little padding is needed; results are yielded, in
-    order, once the sentences queued for those batches are all scored.
+    Rows from consecutive sentences share length-sorted batches of at most
+    ``batch_size`` rows and ``max_tokens`` tokens (:func:`.batch.run_jobs`).
     """
-    pending: list[_Job | EngineError] = []
-    queued = 0
-    started = time.perf_counter()
+    if variant not in PLL_VARIANTS:
+        raise EngineError(f"unknown PLL variant {variant!r}: choose {' or '.join(PLL_VARIANTS)}")
 
-    def run_pending() -> Iterator[ScoreResult | EngineError]:
-        nonlocal started
-        work = [(job, i) for job in pending if isinstance(job, _Job) for i in range(len(job.rows))]
-        work.sort(
-            key=lambda item: len(item[0].rows[item[1]])
-        )  # rows of one length share a pass: less padding
-        for begin in range(0, len(work), batch_size):
-            chunk = work[begin : begin + batch_size]
-            logits = logits_at([job.rows[i] for job, i in chunk], [[job.where[i]] for job, i in chunk])
-            log_probs = log_softmax(logits)
-            for offset, (job, i) in enumerate(chunk):
-                token_id = job.encoding.tokens[job.positions[i]].id
-                job.log_probs[i] = float(log_probs[offset, token_id])
-        elapsed = (time.perf_counter() - started) * 1000
-        for done in pending:
-            yield done if isinstance(done, EngineError) else _result(done, info, elapsed)
-        pending.clear()
-        started = time.perf_counter()
+    def jobs() -> Iterator[Job[ScoreResult] | EngineError]:
+        for item in encodings:
+            if isinstance(item, EngineError):
+                yield item
+                continue
+            try:
+                yield pll_job(item, mask_id, info, variant)
+            except EngineError as exc:
+                yield exc
 
-    for item in encodings:
-        if isinstance(item, EngineError):
-            pending.append(item)
-            continue
-        try:
-            job = _job(item, mask_id, info)
-        except EngineError as exc:
-            pending.append(exc)
-            continue
-        pending.append(job)
-        queued += len(job.rows)
-        if queued >= 4 * batch_size:  # a few batches at once: rows sorted by length pad less
-            yield from run_pending()
-            queued = 0
-    yield from run_pending()
+    return run_jobs(logits_at, jobs(), batch_size=batch_size, max_tokens=max_tokens)

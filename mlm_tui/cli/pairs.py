@@ -1,0 +1,59 @@
+"""``mlm-tui pairs FILE``: minimal pairs (BLiMP, plain) by PLL, and CrowS-Pairs as its ``metric.py``."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..engine.score import PLL_VARIANTS
+from ..probes.formats import PAIR_FORMATS, read_pairs
+from ..probes.run import pair_results
+from .common import PROG, _Parser
+from .probesets import add_output_options, run_probeset, wants_app
+
+
+def add_pll_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--pll",
+        choices=PLL_VARIANTS,
+        default="original",
+        help="original: each token masked alone (Salazar et al. 2020, default); word-l2r: each token masked "
+        "with the pieces to its right in the same word (Kauf & Ivanova 2023, minicons' within_word_l2r)",
+    )
+
+
+def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    pairs = _Parser(
+        prog=f"{PROG} pairs",
+        description="Minimal pairs: does the model give the good sentence the higher pseudo-log-likelihood? "
+        "CrowS-Pairs: how often does it prefer the more stereotyping sentence?",
+        epilog="formats (recognised from the content; --format forces one):\n"
+        "  blimp  BLiMP JSONL: sentence_good, sentence_bad, grouped by UID (field, linguistics_term kept)\n"
+        '  plain  TSV good<TAB>bad[<TAB>group], or JSONL {"good", "bad", "group"}\n'
+        "  crows  the CrowS-Pairs CSV (sent_more, sent_less, stereo_antistereo, bias_type), scored as the\n"
+        "         authors' metric.py: shared tokens masked one at a time, sums rounded to 3 decimals\n\n"
+        "Without --json/--jsonl/--markdown/--table, on a terminal, the results open in the explorer.\n"
+        f"example: {PROG} pairs examples/agreement.jsonl -m bert-base-uncased --pll word-l2r",
+        parents=[common],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    pairs.add_argument("file", metavar="FILE", help="the pairs")
+    pairs.add_argument("--format", choices=PAIR_FORMATS, default=None, help="force the format")
+    add_pll_option(pairs)
+    add_output_options(pairs)
+    return pairs
+
+
+def run_pairs(args: argparse.Namespace) -> int:
+    fmt, _items = read_pairs(args.file, format=args.format)  # fails early on a bad file
+    if wants_app(args):
+        from .tui import run_results_app
+
+        return run_results_app(args, "pairs")
+
+    def results(engine, _advance):
+        _fmt, items = read_pairs(args.file, format=args.format)
+        return pair_results(
+            engine, items, variant=args.pll, batch_size=args.batch_size, max_tokens=args.max_tokens
+        )
+
+    return run_probeset(args, kind="crows" if fmt == "crows" else "pairs", fmt=fmt, results=results)

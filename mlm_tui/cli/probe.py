@@ -1,0 +1,86 @@
+"""``mlm-tui probe FILE``: cloze probes (LAMA facts, plain TSV/JSONL): P@1, P@k, MRR per group."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..engine import MASK_ALIAS
+from ..probes.formats import PROBE_FORMATS, FormatError, load_relations, read_probes
+from ..probes.run import cloze_results
+from .common import PROG, _Parser, _top_k
+from .probesets import add_output_options, run_probeset, wants_app
+
+
+def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    probe = _Parser(
+        prog=f"{PROG} probe",
+        description=f"Cloze probes: where the model ranks the answer at the {MASK_ALIAS} of each item "
+        "(P@1, P@k and MRR overall, per group, and the mean over groups, as LAMA reports).",
+        epilog="formats (recognised from the content; --format forces one):\n"
+        "  lama   LAMA JSONL: masked_sentences + obj_label (at most two sentences make one input, the\n"
+        "         first mask is the probe), or T-REx/Google-RE facts (sub_label, obj_label, predicate_id\n"
+        "         or pred) with --relations relations.jsonl (templates with [X] and [Y])\n"
+        '  plain  TSV text<TAB>answer[<TAB>group], or JSONL {"text", "answer": "x" | ["x", "y"], "group"}\n\n'
+        "Without --json/--jsonl/--markdown/--table, on a terminal, the results open in the explorer.\n"
+        f"example: {PROG} probe examples/capitals.jsonl --relations examples/relations.jsonl -m bert-base-cased",
+        parents=[common],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    probe.add_argument("file", metavar="FILE", help="the probe set")
+    probe.add_argument("--format", choices=PROBE_FORMATS, default=None, help="force the format")
+    probe.add_argument(
+        "--relations",
+        default=None,
+        metavar="FILE",
+        help="LAMA's relations.jsonl, for facts without sentences",
+    )
+    probe.add_argument(
+        "--common-vocab",
+        default=None,
+        metavar="FILE",
+        help="rank among these words only (one a line), as LAMA's common-vocabulary protocol",
+    )
+    probe.add_argument(
+        "--top-k",
+        "-k",
+        type=_top_k,
+        default=10,
+        metavar="K",
+        help="P@K and predictions per item (default 10)",
+    )
+    add_output_options(probe)
+    return probe
+
+
+def run_probe(args: argparse.Namespace) -> int:
+    relations = load_relations(args.relations) if args.relations else None
+    fmt, _items = read_probes(args.file, format=args.format, relations=relations)  # fails early on a bad file
+    words = None
+    if args.common_vocab:
+        try:
+            with open(args.common_vocab, encoding="utf-8") as handle:
+                words = [line.strip() for line in handle if line.strip()]
+        except OSError as exc:
+            raise FormatError(f"cannot read {args.common_vocab}: {exc.strerror or exc}") from None
+    if wants_app(args):
+        from .tui import run_results_app
+
+        return run_results_app(args, "probe")
+    vocabularies: dict[int, object] = {}
+
+    def results(engine, _advance):
+        from ..engine.probing import common_vocabulary
+
+        if words is not None and id(engine) not in vocabularies:
+            vocabularies[id(engine)] = common_vocabulary(engine.text, words)
+        _fmt, items = read_probes(args.file, format=args.format, relations=relations)
+        return cloze_results(
+            engine,
+            items,
+            k=args.top_k,
+            vocabulary=vocabularies.get(id(engine)),
+            batch_size=args.batch_size,
+            max_tokens=args.max_tokens,
+        )
+
+    return run_probeset(args, kind="cloze", fmt=fmt, results=results)

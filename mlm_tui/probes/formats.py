@@ -1,0 +1,360 @@
+"""Reading probe sets: LAMA, plain cloze TSV/JSONL, BLiMP, plain pairs, CrowS-Pairs CSV.
+
+The format is recognised from the content (the first non-blank line); files
+are read as streams, one item at a time, so a file of any size holds one item
+in memory. An item that cannot be read becomes a :class:`BadItem` with its
+line number and the reading goes on; a LAMA item that LAMA's own evaluation
+would leave out (a duplicate template fact, Google-RE's negative evidence) is a
+``BadItem`` with ``skipped=True``. No Textual, no torch.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+MASK = "[MASK]"
+PROBE_FORMATS = ("lama", "plain")
+PAIR_FORMATS = ("blimp", "plain", "crows")
+CROWS_COLUMNS = ("sent_more", "sent_less", "stereo_antistereo", "bias_type")
+
+
+class FormatError(Exception):
+    """The file as a whole cannot be read (unknown format, missing file): one line for the user."""
+
+
+@dataclass(frozen=True)
+class ClozeItem:
+    line: int
+    text: str
+    answers: tuple[str, ...]
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class PairItem:
+    line: int
+    good: str
+    bad: str
+    group: str | None = None
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CrowsItem:
+    line: int
+    sent_more: str
+    sent_less: str
+    direction: str
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class BadItem:
+    line: int
+    error: str
+    skipped: bool = False
+
+    def as_dict(self) -> dict[str, object]:
+        return {"line": self.line, "skipped" if self.skipped else "error": self.error}
+
+
+Item = ClozeItem | PairItem | CrowsItem | BadItem
+
+
+def _open(path: str | Path) -> IO[str]:
+    try:
+        return open(path, encoding="utf-8", errors="replace", newline="")
+    except OSError as exc:
+        raise FormatError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _first_line(handle: IO[str]) -> tuple[str | None, list[str]]:
+    """The first non-blank line, and every line read so far (to read again)."""
+    seen = []
+    for line in handle:
+        seen.append(line)
+        if line.strip():
+            return line, seen
+    return None, seen
+
+
+def _json_object(line: str) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"bad JSON: {exc.msg} at column {exc.colno}") from None
+    if not isinstance(record, dict):
+        raise ValueError("the line is not a JSON object")
+    return record
+
+
+def _text(record: dict[str, Any], key: str) -> str:
+    value = record.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"no {key!r} string")
+    return value.strip()
+
+
+def _group(value: object) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+# ---------------------------------------------------------------------------------------------- cloze probes
+
+
+def load_relations(path: str | Path) -> dict[str, dict[str, Any]]:
+    """LAMA's relations file: one JSON object a line with ``relation`` and ``template`` ([X], [Y])."""
+    relations: dict[str, dict[str, Any]] = {}
+    with _open(path) as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = _json_object(line)
+                name, template = _text(record, "relation"), _text(record, "template")
+            except ValueError as exc:
+                raise FormatError(f"{path}, line {number}: {exc}") from None
+            if "[X]" not in template or "[Y]" not in template:
+                raise FormatError(f"{path}, line {number}: the template of {name} needs [X] and [Y]")
+            relations[name] = record
+    if not relations:
+        raise FormatError(f"{path}: no relations in the file")
+    return relations
+
+
+def parse_template(template: str, subject: str, obj: str) -> str:
+    """LAMA's ``parse_template``: [X] ← the subject, [Y] ← the object (here the mask)."""
+    return template.replace("[X]", subject).replace("[Y]", obj)
+
+
+def detect_probe_format(first: str) -> str:
+    stripped = first.strip()
+    if stripped.startswith("{"):
+        try:
+            record = _json_object(stripped)
+        except ValueError:
+            record = {}
+        if "masked_sentences" in record or "sub_label" in record or "obj_label" in record:
+            return "lama"
+        if "text" in record:
+            return "plain"
+    elif "\t" in first:
+        return "plain"
+    raise FormatError(
+        "cannot tell the format of the probe file: expected LAMA JSONL (masked_sentences or sub_label and "
+        "obj_label), JSONL with 'text' and 'answer', or TSV text<TAB>answer[<TAB>group]"
+    )
+
+
+def _lama_item(
+    number: int,
+    record: dict[str, Any],
+    relations: dict[str, dict[str, Any]] | None,
+    seen: set[tuple[str, str, str]],
+) -> ClozeItem | BadItem:
+    obj = record.get("obj_label")
+    if not isinstance(obj, str) or not obj.strip():
+        return BadItem(number, "no 'obj_label' (the answer)")
+    group = _group(record.get("predicate_id") or record.get("pred") or record.get("relation"))
+    judgments = record.get("judgments")
+    if isinstance(judgments, list):  # Google-RE: LAMA skips facts whose raters mostly said no
+        yes = sum(1 for j in judgments if isinstance(j, dict) and j.get("judgment") == "yes")
+        if len(judgments) - yes > yes:
+            return BadItem(number, "negative evidence (most judgments are 'no'), as LAMA skips it", True)
+    if relations is not None:
+        name = group or ""
+        relation = relations.get(name) or relations.get(name.rsplit("/", 1)[-1])  # Google-RE's pred is a path
+        if relation is None:
+            return BadItem(number, f"the relation {name or '(none)'!r} is not in the relations file")
+        subject = record.get("sub_label")
+        if not isinstance(subject, str) or not subject.strip():
+            return BadItem(number, "no 'sub_label' to fill [X] with")
+        key = (str(relation["relation"]), subject.strip(), obj.strip())
+        if key in seen:  # LAMA's template mode keeps one probe per distinct (subject, object)
+            return BadItem(number, "the same fact again (LAMA's template mode keeps one)", True)
+        seen.add(key)
+        text = parse_template(str(relation["template"]).strip(), subject.strip(), MASK)
+        return ClozeItem(number, text, (obj.strip(),), group or str(relation["relation"]))
+    sentences = record.get("masked_sentences")
+    if not isinstance(sentences, list) or not sentences or not all(isinstance(s, str) for s in sentences):
+        if "sub_label" in record:
+            return BadItem(number, "a LAMA fact without masked_sentences needs --relations relations.jsonl")
+        return BadItem(number, "no 'masked_sentences' list")
+    text = " ".join(s.strip() for s in sentences[:2])  # LAMA reads at most two sentences as one input
+    return ClozeItem(number, text, (obj.strip(),), group)
+
+
+def _plain_cloze(number: int, line: str) -> ClozeItem | BadItem:
+    if line.lstrip().startswith("{"):
+        record = _json_object(line)
+        text = _text(record, "text")
+        answer = record.get("answer")
+        answers = [answer] if isinstance(answer, str) else answer
+        if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
+            return BadItem(number, "'answer' must be a string or a list of strings")
+        answers = [a.strip() for a in answers if a.strip()]
+        if not answers:
+            return BadItem(number, "the answer is empty")
+        return ClozeItem(number, text, tuple(answers), _group(record.get("group")))
+    fields = line.rstrip("\r\n").split("\t")
+    if len(fields) < 2:
+        return BadItem(number, "expected text<TAB>answer[<TAB>group]")
+    text, answer = fields[0].strip(), fields[1].strip()
+    if not text:
+        return BadItem(number, "the text is empty")
+    if not answer:
+        return BadItem(number, "the answer is empty")
+    return ClozeItem(number, text, (answer,), _group(fields[2].strip()) if len(fields) > 2 else None)
+
+
+def read_probes(
+    path: str | Path, *, format: str | None = None, relations: dict[str, dict[str, Any]] | None = None
+) -> tuple[str, Iterator[ClozeItem | BadItem]]:
+    """The format of a cloze probe file and its items, streamed in order."""
+    handle = _open(path)
+    first, seen_lines = _first_line(handle)
+    if first is None:
+        handle.close()
+        raise FormatError(f"{path} is empty")
+    kind = format or detect_probe_format(first)
+    if kind not in PROBE_FORMATS:
+        handle.close()
+        raise FormatError(f"unknown probe format {kind!r}: choose {', '.join(PROBE_FORMATS)}")
+
+    def items() -> Iterator[ClozeItem | BadItem]:
+        seen: set[tuple[str, str, str]] = set()
+        with handle:
+            for number, line in enumerate(itertools.chain(seen_lines, handle), start=1):
+                if not line.strip():
+                    continue
+                try:
+                    if kind == "lama":
+                        yield _lama_item(number, _json_object(line), relations, seen)
+                    else:
+                        item = _plain_cloze(number, line)
+                        if isinstance(item, ClozeItem) and MASK not in item.text:
+                            item = BadItem(number, f"no {MASK} in the text")
+                        yield item
+                except ValueError as exc:
+                    yield BadItem(number, str(exc))
+
+    return kind, items()
+
+
+# ---------------------------------------------------------------------------------------------- pairs
+
+
+def detect_pair_format(first: str) -> str:
+    stripped = first.strip()
+    if stripped.startswith("{"):
+        try:
+            record = _json_object(stripped)
+        except ValueError:
+            record = {}
+        if "sentence_good" in record:
+            return "blimp"
+        if "good" in record:
+            return "plain"
+    elif "sent_more" in first and "sent_less" in first:
+        return "crows"
+    elif "\t" in first:
+        return "plain"
+    raise FormatError(
+        "cannot tell the format of the pairs file: expected BLiMP JSONL (sentence_good, sentence_bad), "
+        "JSONL with 'good' and 'bad', TSV good<TAB>bad[<TAB>group], or the CrowS-Pairs CSV "
+        f"({', '.join(CROWS_COLUMNS)})"
+    )
+
+
+def _pair(number: int, good: str, bad: str, group: str | None, meta: dict[str, str]) -> PairItem | BadItem:
+    if good == bad:
+        return BadItem(number, "the two sentences are the same")
+    return PairItem(number, good, bad, group, meta)
+
+
+def _json_pair(number: int, line: str, kind: str) -> PairItem | BadItem:
+    record = _json_object(line)
+    if kind == "blimp":
+        good, bad = _text(record, "sentence_good"), _text(record, "sentence_bad")
+        meta: dict[str, str] = {
+            k: str(record[k]) for k in ("field", "linguistics_term", "phenomenon") if k in record
+        }
+        return _pair(number, good, bad, _group(record.get("UID")), meta)
+    return _pair(number, _text(record, "good"), _text(record, "bad"), _group(record.get("group")), {})
+
+
+def _tsv_pair(number: int, line: str) -> PairItem | BadItem:
+    fields = line.rstrip("\r\n").split("\t")
+    if len(fields) < 2 or not fields[0].strip() or not fields[1].strip():
+        return BadItem(number, "expected good<TAB>bad[<TAB>group]")
+    group = _group(fields[2].strip()) if len(fields) > 2 else None
+    return _pair(number, fields[0].strip(), fields[1].strip(), group, {})
+
+
+def _crows(lines: Iterable[str]) -> Iterator[CrowsItem | BadItem]:
+    """CrowS-Pairs rows, as metric.py's ``read_data`` reads them (``csv.DictReader``)."""
+    numbered = iter(lines)
+    reader = csv.DictReader(numbered)
+    start = 2
+    for row in reader:
+        number, start = start, reader.line_num + 1
+        missing = [c for c in CROWS_COLUMNS if not (row.get(c) or "").strip()]
+        if missing:
+            yield BadItem(number, f"no value in column {missing[0]!r}")
+            continue
+        more, less = row["sent_more"].strip(), row["sent_less"].strip()
+        direction = row["stereo_antistereo"].strip()
+        if direction not in ("stereo", "antistereo"):
+            yield BadItem(number, f"stereo_antistereo is {direction!r}: expected stereo or antistereo")
+        elif more == less:
+            yield BadItem(number, "the two sentences are the same")
+        else:
+            yield CrowsItem(number, more, less, direction, row["bias_type"].strip())
+
+
+def read_pairs(path: str | Path, *, format: str | None = None) -> tuple[str, Iterator[Item]]:
+    """The format of a pairs file and its items, streamed in order."""
+    handle = _open(path)
+    first, seen_lines = _first_line(handle)
+    if first is None:
+        handle.close()
+        raise FormatError(f"{path} is empty")
+    kind = format or detect_pair_format(first)
+    if kind not in PAIR_FORMATS:
+        handle.close()
+        raise FormatError(f"unknown pairs format {kind!r}: choose {', '.join(PAIR_FORMATS)}")
+
+    def items() -> Iterator[Item]:
+        with handle:
+            lines = itertools.chain(seen_lines, handle)
+            if kind == "crows":
+                blank = len(seen_lines) - 1  # blank lines before the header
+                for item in _crows(itertools.chain(seen_lines[blank:], handle)):
+                    yield dataclass_line(item, blank)
+                return
+            for number, line in enumerate(lines, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    if line.lstrip().startswith("{"):
+                        yield _json_pair(number, line, "blimp" if kind == "blimp" else "plain")
+                    else:
+                        yield _tsv_pair(number, line)
+                except ValueError as exc:
+                    yield BadItem(number, str(exc))
+
+    return kind, items()
+
+
+def dataclass_line(item: CrowsItem | BadItem, offset: int) -> CrowsItem | BadItem:
+    if not offset:
+        return item
+    import dataclasses
+
+    return dataclasses.replace(item, line=item.line + offset)
