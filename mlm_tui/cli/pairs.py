@@ -27,12 +27,15 @@ def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
         description="Minimal pairs: does the model give the good sentence the higher pseudo-log-likelihood? "
         "CrowS-Pairs: how often does it prefer the more stereotyping sentence?",
         epilog="formats (recognised from the content; --format forces one):\n"
-        "  blimp  BLiMP JSONL: sentence_good, sentence_bad, grouped by UID (field, linguistics_term kept)\n"
+        "  blimp  BLiMP JSONL: sentence_good, sentence_bad, grouped by UID\n"
+        "         (field and linguistics_term kept)\n"
         '  plain  TSV good<TAB>bad[<TAB>group], or JSONL {"good", "bad", "group"}\n'
-        "  crows  the CrowS-Pairs CSV (sent_more, sent_less, stereo_antistereo, bias_type), scored as the\n"
-        "         authors' metric.py: shared tokens masked one at a time, sums rounded to 3 decimals\n\n"
-        "Without --json/--jsonl/--markdown/--table, on a terminal, the results open in the explorer.\n"
-        f"example: {PROG} pairs examples/agreement.jsonl -m bert-base-uncased --pll word-l2r",
+        "  crows  the CrowS-Pairs CSV (sent_more, sent_less, stereo_antistereo,\n"
+        "         bias_type), scored as the authors' metric.py: shared tokens\n"
+        "         masked one at a time, sums rounded to 3 decimals\n\n"
+        "Without --json, --jsonl, --markdown or --table, on a terminal, the\n"
+        "results open in the explorer.\n\n"
+        f"example:\n  {PROG} pairs examples/agreement.jsonl --pll word-l2r",
         parents=[common],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -17,12 +17,15 @@ def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
         description=f"Cloze probes: where the model ranks the answer at the {MASK_ALIAS} of each item "
         "(P@1, P@k and MRR overall, per group, and the mean over groups, as LAMA reports).",
         epilog="formats (recognised from the content; --format forces one):\n"
-        "  lama   LAMA JSONL: masked_sentences + obj_label (at most two sentences make one input, the\n"
-        "         first mask is the probe), or T-REx/Google-RE facts (sub_label, obj_label, predicate_id\n"
-        "         or pred) with --relations relations.jsonl (templates with [X] and [Y])\n"
-        '  plain  TSV text<TAB>answer[<TAB>group], or JSONL {"text", "answer": "x" | ["x", "y"], "group"}\n\n'
-        "Without --json/--jsonl/--markdown/--table, on a terminal, the results open in the explorer.\n"
-        f"example: {PROG} probe examples/capitals.jsonl --relations examples/relations.jsonl -m bert-base-cased",
+        "  lama   LAMA JSONL: masked_sentences + obj_label (at most two sentences\n"
+        "         make one input; the first mask is the probe), or T-REx/Google-RE\n"
+        "         facts (sub_label, obj_label, predicate_id or pred) with\n"
+        "         --relations relations.jsonl (templates with [X] and [Y])\n"
+        "  plain  TSV text<TAB>answer[<TAB>group], or JSONL\n"
+        '         {"text", "answer": "x" or ["x", "y"], "group"}\n\n'
+        "Without --json, --jsonl, --markdown or --table, on a terminal, the\n"
+        "results open in the explorer.\n\n"
+        f"example:\n  {PROG} probe examples/facts.jsonl --relations examples/relations.jsonl",
         parents=[common],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
