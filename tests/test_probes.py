@@ -572,3 +572,20 @@ def test_examples_run(tmp_path):
 def test_format_error_type():
     with pytest.raises(FormatError):
         read_probes("/nonexistent/file.tsv")
+
+
+def test_results_stream_before_the_input_ends(bert):
+    """Memory stays flat: results of the first items come out while the input is still being read."""
+    import itertools
+
+    read = 0
+
+    def endless():
+        nonlocal read
+        for n in itertools.count(1):
+            read += 1
+            yield ClozeItem(n, "Paris is the capital of [MASK].", ("france",))
+
+    first = list(itertools.islice(cloze_results(bert, endless(), batch_size=4), 3))
+    assert [r["line"] for r in first] == [1, 2, 3]
+    assert read <= 64  # a few batches queued, not the whole (endless) input

@@ -107,7 +107,7 @@ def run_probeset(args: argparse.Namespace, *, kind: str, fmt: str, results: Resu
             item = rows[0] if len(rows) == 1 else report.compared_item(kind, rows[0], rows[1])
             if args.jsonl:
                 out.write(json.dumps(item, ensure_ascii=False) + "\n")
-            elif args.json or len(rows) > 1:
+            elif args.json or item.get("disagree"):  # a table keeps only the disagreements, not every item
                 items.append(item)
             advance()
     failed = tallies[0].failed + (tallies[1].failed if len(tallies) > 1 else 0)
