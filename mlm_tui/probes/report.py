@@ -65,7 +65,9 @@ def summary_rows(kind: str, summary: dict[str, Any]) -> list[tuple[str, dict[str
     rows = [("overall", summary["overall"])]
     if summary.get("mean_over_groups") and len(summary.get("groups", {})) > 1:
         rows.append(("mean over groups", summary["mean_over_groups"]))
-    rows += [(name, block) for name, block in summary.get("groups", {}).items()]
+    groups = summary.get("groups", {})
+    if list(groups) != ["(none)"]:  # items without groups: the overall row says it all
+        rows += list(groups.items())
     return rows
 
 
