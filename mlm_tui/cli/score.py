@@ -8,7 +8,20 @@ import sys
 
 from ..engine import EngineError
 from ..export import export_data, render_markdown
-from .common import PROG, _describe, _load, _Parser, _read_text, _text_help, _top_k, _warn
+from .common import (
+    PROG,
+    _describe,
+    _load,
+    _Parser,
+    _read_text,
+    _report,
+    _text_help,
+    _top_k,
+    _warn,
+    add_ray_options,
+    engine_options,
+    ray_cluster,
+)
 
 
 def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -33,6 +46,7 @@ def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
         metavar="N",
         help="masked copies per forward pass (default 64)",
     )
+    add_ray_options(score)
     return score
 
 
@@ -40,9 +54,18 @@ def run_score(args: argparse.Namespace) -> int:
     if args.file is not None:
         if args.text is not None:
             raise EngineError("give TEXT or --file, not both")
-        from ..corpus import score_file
+        from ..corpus import score_chunk, score_file
 
-        return score_file(_load(args), args.file, batch_size=args.batch_size)
+        cluster = ray_cluster(args)
+        if cluster is None:
+            return score_file(_load(args), args.file, batch_size=args.batch_size)
+        from ..distributed import prepare
+
+        work = prepare(engine_options(args), cluster, score_chunk, batch_size=args.batch_size)
+        _report(work.notes, work.warnings)
+        return score_file(None, args.file, batch_size=args.batch_size, ray=(work, cluster))
+    if args.ray is not None or ray_cluster(args) is not None:
+        raise EngineError("--ray scores a --file, not one TEXT")
     if args.text is None:
         raise EngineError("give the TEXT to score, or --file PATH")
     text = _read_text(args.text) or ""
