@@ -130,7 +130,8 @@ def prepare(options: EngineOptions, cluster: Cluster, function: BatchFunction, *
 def run(work: Work, records: Iterable[Record], *, cluster: Cluster, chunk: int) -> Iterator[Record]:
     """``(line_number, value)`` for every record, in input order, computed by Ray actors.
 
-    ``chunk``: records per task, as the command without Ray groups them. Raises
+    ``chunk``: records per task, as the command without Ray groups them. While it runs,
+    ``sys.stdout`` is Ray's log (see :func:`_quiet_ray`): write to a stream taken before. Raises
     :class:`EngineError` (one line) when Ray is missing or fails. Close the iterator (or let it
     end) to stop: the work started for it stops and a local Ray shuts down.
     """
@@ -140,9 +141,9 @@ def run(work: Work, records: Iterable[Record], *, cluster: Cluster, chunk: int) 
     failed = False
     try:
         spool, spans = _spool(records, folder / "records.jsonl", chunk)
-        with _quiet_stderr(log):
+        with _quiet_ray(log):
             try:
-                _connect(ray, cluster)
+                _connect(ray, cluster, log)
                 yield from _results(ray, work, cluster, spool, spans)
             except EngineError:
                 failed = True
@@ -182,31 +183,35 @@ def _spool(records: Iterable[Record], path: Path, size: int) -> tuple[Path, list
 
 
 @contextlib.contextmanager
-def _quiet_stderr(log: Path) -> Iterator[None]:
-    """Ray's messages (its processes, C++ logs, Python loggers) to ``log``; ``sys.stderr`` stays the terminal.
+def _quiet_ray(log: Path) -> Iterator[None]:
+    """Ray's messages to ``log``; the terminal keeps the progress bar and our messages.
 
-    File descriptor 2 is pointed at the log, so Ray's processes and threads write there;
-    ``sys.stderr`` is swapped for a stream on the original descriptor, so the progress bar
-    and our own messages still reach the user.
+    Ray writes from its processes, C++ threads and Python loggers to file descriptor 2,
+    and the errors it relays from the cluster (a worker died...) to ``sys.stdout``, where the
+    output goes. So while Ray runs: descriptor 2 points at the log, ``sys.stderr`` is a stream
+    on the original descriptor 2, and ``sys.stdout`` is the log (a command writes its output
+    to the stream it took before, e.g. ``out = sys.stdout`` before :func:`run`).
     """
+    sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(2)
-    original = sys.stderr
+    original_out, original_err = sys.stdout, sys.stderr
     with open(log, "ab") as handle:
         os.dup2(handle.fileno(), 2)
-    terminal = os.fdopen(os.dup(saved), "w", buffering=1, encoding=original.encoding, errors="replace")
-    sys.stderr = terminal
+    terminal = os.fdopen(os.dup(saved), "w", buffering=1, encoding=original_err.encoding, errors="replace")
+    relayed = open(log, "a", buffering=1, encoding="utf-8", errors="replace")  # noqa: SIM115
+    sys.stdout, sys.stderr = relayed, terminal
     try:
         yield
     finally:
-        terminal.flush()
-        sys.stderr = original
+        sys.stdout, sys.stderr = original_out, original_err
+        terminal.close()
+        relayed.close()
         os.dup2(saved, 2)
         os.close(saved)
-        terminal.close()
 
 
-def _connect(ray: Any, cluster: Cluster) -> None:
+def _connect(ray: Any, cluster: Cluster, log: Path) -> None:
     import logging
 
     environment = {name: os.environ[name] for name in PASSED_ENVIRONMENT if name in os.environ}
@@ -219,20 +224,52 @@ def _connect(ray: Any, cluster: Cluster) -> None:
         "logging_level": logging.ERROR,
     }
     address = cluster.address or os.environ.get("RAY_ADDRESS") or None
+    where = f"the Ray cluster at {address}" if address else "a local Ray"
     try:
         if address:
+            _check_reachable(address)
+            # Ray retries a cluster that does not answer for minutes; a few seconds say enough.
+            os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "3")
             ray.init(address=address, **common)
         else:
-            ray.init(
-                address="local",
-                num_cpus=cluster.workers or os.cpu_count() or 1,
-                include_dashboard=False,
-                **common,
-            )
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        where = f"the Ray cluster at {address}" if address else "a local Ray"
-        raise EngineError(f"cannot start {where}: {_root_cause(exc)}") from None
+            workers = cluster.workers or os.cpu_count() or 1
+            ray.init(address="local", num_cpus=workers, include_dashboard=False, **common)
+    except EngineError:
+        raise
+    except Exception as exc:
+        why = _root_cause(exc)
+        if "InvalidAuthToken" in _tail(log):
+            why = "it asks for a token: export RAY_AUTH_MODE=token (the token in ~/.ray/auth_token or RAY_AUTH_TOKEN)"
+        raise EngineError(
+            f"cannot join {where}: {why}" if address else f"cannot start {where}: {why}"
+        ) from None
     logging.getLogger("ray").setLevel(logging.ERROR)
+
+
+def _check_reachable(address: str) -> None:
+    """Fail at once, in one line, when nothing listens at ``HOST:PORT`` (Ray itself would retry for a while)."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    if "://" in address or not host or not port.isdigit():
+        return  # "auto", ray:// and other forms are Ray's to understand
+    try:
+        with socket.create_connection((host, int(port)), timeout=3):
+            pass
+    except OSError as exc:
+        raise EngineError(
+            f"cannot join the Ray cluster at {address}: {exc.strerror or exc} "
+            "(start one with `ray start --head`, or leave out the address for a local Ray)"
+        ) from None
+
+
+def _tail(log: Path, size: int = 20_000) -> str:
+    try:
+        with open(log, "rb") as handle:
+            handle.seek(max(0, log.stat().st_size - size))
+            return handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
 
 
 def _pool_size(ray: Any, cluster: Cluster) -> int:
