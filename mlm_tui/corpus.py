@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 from .distributed import chunks
@@ -120,7 +120,7 @@ def score_file(
     size = chunk_lines(batch_size)
     with source, _progress(total) as advance:
         if ray is None:
-            rows: Iterator[dict[str, Any]] = (
+            rows: Generator[dict[str, Any], None, None] = (
                 row
                 for chunk in chunks(records, size)
                 for row in score_chunk(engine, chunk, batch_size=batch_size)

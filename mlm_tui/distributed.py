@@ -138,27 +138,29 @@ def run(work: Work, records: Iterable[Record], *, cluster: Cluster, chunk: int) 
     ray = import_ray()
     folder = Path(tempfile.mkdtemp(prefix="mlm-tui-ray-"))
     log = folder / "ray.log"
-    failed = False
+    error: str | None = None
     try:
         spool, spans = _spool(records, folder / "records.jsonl", chunk)
         with _quiet_ray(log):
             try:
                 _connect(ray, cluster, log)
                 yield from _results(ray, work, cluster, spool, spans)
-            except EngineError:
-                failed = True
-                raise
+            except EngineError as exc:
+                error = str(exc)
             except Exception as exc:
-                failed = True
-                raise EngineError(f"Ray failed: {_root_cause(exc)} (Ray's log: {log})") from exc
+                error = f"Ray failed: {_root_cause(exc)}"
             finally:
                 ray.shutdown()
+        if error is not None and log.stat().st_size:
+            raise EngineError(f"{error} (Ray's log: {log})")
+        if error is not None:
+            raise EngineError(error)
     finally:
         for path in folder.iterdir():
-            if not (failed and path == log):
+            if error is None or path != log or not path.stat().st_size:
                 path.unlink()
-        if not failed:
-            folder.rmdir()
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # kept when it holds the log of a failed run
 
 
 @dataclass(frozen=True)

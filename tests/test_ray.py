@@ -70,6 +70,14 @@ def test_output_with_ray_is_byte_for_byte_the_output_without(cluster, bert_dir, 
     assert proc.stderr == ""  # Ray's own messages go to its log, not the terminal
 
 
+def test_ray_without_address_starts_a_local_ray_for_the_run(bert_dir, tmp_path):
+    corpus = tmp_path / "small.txt"
+    corpus.write_text("\n".join(LINES) + "\n")
+    without = run("score", "--file", str(corpus), "-m", str(bert_dir))
+    proc = run("score", "--file", str(corpus), "-m", str(bert_dir), "--ray", "--workers", "1")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (1, without.stdout, "")
+
+
 def _parent(pid: int) -> int:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
