@@ -30,6 +30,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -316,21 +317,29 @@ def _results(ray: Any, work: Work, cluster: Cluster, spool: Path, spans: Sequenc
         num_cpus=1,
         **resources,
     )
+    yield from in_order((json.loads(row["chunk"]) for row in dataset.iter_rows()), spans)
+
+
+def in_order(parts: Iterable[list[list[Any]]], spans: Sequence[_Span]) -> Iterator[Record]:
+    """The records of ``parts`` (chunks of ``[line_number, value]`` back from Ray), checked against ``spans``.
+
+    Each chunk must hold exactly the line numbers sent in its place; a chunk that comes again
+    (its task ran twice) is dropped; anything else stops the run with an :class:`EngineError`,
+    so that no line is lost or written twice.
+    """
     expected = iter(spans)
     last: int | None = None
-    for row in dataset.iter_rows():
-        part = json.loads(row["chunk"])
+    for part in parts:
         if last is not None and part and part[0][0] <= last:
-            continue  # a chunk delivered twice (its task ran again): written already
+            continue  # a chunk delivered twice: written already
         span = next(expected, None)
-        numbers = [number for number, _ in part]
-        if span is None or (numbers[:1], numbers[-1:], len(numbers)) != (
-            [span.first],
-            [span.last],
-            span.count,
-        ):
-            where = f"lines {span.first}-{span.last}" if span else "nothing more"
-            raise EngineError(f"Ray returned lines {numbers[:1]}-{numbers[-1:]} where {where} was expected")
+        numbers = [number for number, _ in part] or [None]
+        if span is None or (numbers[0], numbers[-1], len(part)) != (span.first, span.last, span.count):
+            where = f"lines {span.first}-{span.last}" if span else "no more lines"
+            raise EngineError(
+                f"Ray returned lines {numbers[0]}-{numbers[-1]} where {where} were expected; "
+                "stopped so that no line is lost or written twice"
+            )
         yield from ((number, value) for number, value in part)
         last = span.last
     missing = next(expected, None)
@@ -375,15 +384,26 @@ class _Worker:
         return {"chunk": np.array(out, dtype=object)}
 
 
+_RAISED = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?([A-Za-z_]\w*(?:Error|Exception|Interrupt)): (.+)$")
+_WRAPPERS = {"RayTaskError", "UserCodeException", "RayError", "RayActorError", "ActorDiedError"}
+
+
 def _root_cause(exc: BaseException) -> str:
-    """The first line of the innermost cause: what went wrong in an actor, not Ray's wrapping."""
-    seen = {id(exc)}
-    while True:
-        inner = getattr(exc, "cause", None) or exc.__cause__
-        if not isinstance(inner, BaseException) or id(inner) in seen:
-            break
-        seen.add(id(inner))
-        exc = inner
-    text = str(exc).strip().splitlines()
-    message = text[-1] if isinstance(exc, EngineError) and text else (text[0] if text else type(exc).__name__)
-    return message if isinstance(exc, EngineError) else f"{type(exc).__name__}: {message}"
+    """One line for what went wrong, in an actor if that is where: the innermost error, not Ray's wrapping.
+
+    An actor's exception reaches the driver as text inside Ray's (its traceback), so the
+    innermost ``Name: message`` line of that text is the one to show.
+    """
+    import traceback
+
+    found = None
+    for line in "".join(traceback.format_exception(exc)).splitlines():
+        match = _RAISED.match(line.strip())
+        if match and match.group(1) not in _WRAPPERS and not line.strip().startswith("ray."):
+            found = match
+            break  # the first one printed is the innermost cause
+    if found is None:
+        text = str(exc).strip().splitlines()
+        return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    name, message = found.groups()
+    return message if name == "EngineError" else f"{name}: {message}"
