@@ -126,7 +126,10 @@ def ray_cluster(args: argparse.Namespace):
     from ..distributed import Cluster, import_ray
 
     import_ray()  # one line saying how to install it, before a model is loaded
-    return Cluster(address=args.ray or None, workers=args.workers, gpus_per_worker=args.gpus_per_worker)
+    gpus = args.gpus_per_worker or (
+        1.0 if args.device.startswith("cuda") else 0.0
+    )  # --device cuda: a GPU each
+    return Cluster(address=args.ray or None, workers=args.workers, gpus_per_worker=gpus)
 
 
 def _text_help(what: str) -> str:
