@@ -2,8 +2,10 @@
 
 Output line n belongs to input line n: a scored sentence is the object ``score --json``
 prints, a line that cannot be scored is ``{"line": n, "error": "..."}``. Masked copies
-of consecutive sentences share forward passes (:meth:`MaskedLM.score_many`), and
-nothing but one batch is held in memory, whatever the size of the file.
+of consecutive sentences share forward passes (:meth:`MaskedLM.score_many`) within a
+chunk of :func:`chunk_lines` lines, and nothing but one chunk is held in memory, whatever
+the size of the file. With ``--ray`` the chunks run on Ray actors (:mod:`mlm_tui.distributed`)
+and the output is the same, byte for byte.
 """
 
 from __future__ import annotations
@@ -11,10 +13,14 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Iterator
-from typing import IO, Any
+from collections.abc import Callable, Generator, Iterator, Sequence
+from typing import IO, TYPE_CHECKING, Any
 
+from .distributed import chunks
 from .engine import EngineError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .distributed import Cluster, Work
 
 
 def _text_of(line: str) -> str:
@@ -34,14 +40,6 @@ def _text_of(line: str) -> str:
     return stripped
 
 
-def _encodings(engine: Any, lines: IO[str]) -> Iterator[Any]:
-    for line in lines:
-        try:
-            yield engine.encode(_text_of(line))
-        except EngineError as exc:
-            yield exc
-
-
 def _count_lines(path: str) -> int | None:
     """The progress bar's total: one quick pass over a file, skipped for stdin and when no bar is shown."""
     if path == "-" or not sys.stderr.isatty():
@@ -51,8 +49,12 @@ def _count_lines(path: str) -> int | None:
 
 
 @contextlib.contextmanager
-def _progress(total: int | None) -> Iterator[Any]:
-    """A rich progress bar on stderr, or nothing when stderr is not a terminal."""
+def _progress(total: int | None) -> Iterator[Callable[[], None]]:
+    """A rich progress bar on stderr, or nothing when stderr is not a terminal.
+
+    The console follows ``sys.stderr``, so the bar still reaches the terminal while a Ray run
+    points file descriptor 2 at Ray's log (see :mod:`mlm_tui.distributed`).
+    """
     if not sys.stderr.isatty():
         yield lambda: None
         return
@@ -65,10 +67,49 @@ def _progress(total: int | None) -> Iterator[Any]:
         yield lambda: bar.advance(task)
 
 
+def chunk_lines(batch_size: int) -> int:
+    """Lines scored together: a few forward batches' worth, with or without Ray (so the batches are the same)."""
+    return 4 * batch_size
+
+
+def score_chunk(
+    engine: Any, records: Sequence[tuple[int, str]], *, batch_size: int, variant: str = "original"
+) -> Iterator[dict[str, Any]]:
+    """The output object of each ``(line_number, line)``, in order: what ``score --json`` prints, or an error.
+
+    One call is one unit of work, the same with and without ``--ray`` (a Ray actor calls it
+    on the same chunk), so that the sentences share the same forward batches either way.
+    """
+
+    def encodings() -> Iterator[Any]:
+        for _, line in records:
+            try:
+                yield engine.encode(_text_of(line))
+            except EngineError as exc:
+                yield exc
+
+    results = engine.score_many(encodings(), batch_size=batch_size, variant=variant)
+    for (number, _), result in zip(records, results, strict=True):
+        if isinstance(result, EngineError):
+            yield {"line": number, "error": str(result)}
+        else:
+            yield result.as_dict()
+
+
 def score_file(
-    engine: Any, path: str, *, batch_size: int, out: IO[str] | None = None, variant: str = "original"
+    engine: Any,
+    path: str,
+    *,
+    batch_size: int,
+    out: IO[str] | None = None,
+    ray: tuple[Work, Cluster] | None = None,
+    variant: str = "original",
 ) -> int:
-    """Score every line of ``path`` (``-``: stdin) to ``out``; 0 when every line scored, else 1."""
+    """Score every line of ``path`` (``-``: stdin) to ``out``; 0 when every line scored, else 1.
+
+    ``ray``: the work and where to run it (:func:`mlm_tui.distributed.prepare`); ``engine`` is
+    then unused. The output is the same, byte for byte.
+    """
     out = out or sys.stdout
     try:
         total = _count_lines(path)
@@ -76,15 +117,27 @@ def score_file(
     except OSError as exc:
         raise EngineError(f"cannot read {path}: {exc.strerror or exc}") from None
     failed = 0
+    records = enumerate(source, start=1)
+    size = chunk_lines(batch_size)
     with source, _progress(total) as advance:
-        results = engine.score_many(_encodings(engine, source), batch_size=batch_size, variant=variant)
-        for number, result in enumerate(results, start=1):
-            if isinstance(result, EngineError):
-                failed += 1
-                row: dict[str, object] = {"line": number, "error": str(result)}
-            else:
-                row = result.as_dict()
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-            advance()
+        if ray is None:
+            rows: Generator[dict[str, Any], None, None] = (
+                row
+                for chunk in chunks(records, size)
+                for row in score_chunk(engine, chunk, batch_size=batch_size, variant=variant)
+            )
+        else:
+            from .distributed import run
+
+            work, cluster = ray
+            rows = (row for _, row in run(work, records, cluster=cluster, chunk=size))
+        with contextlib.closing(rows):  # on Ctrl+C or an error, Ray's work stops here
+            for number, row in enumerate(rows, start=1):
+                if "error" in row:
+                    failed += 1
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                advance()
+                if number % size == 0:
+                    out.flush()  # a chunk at a time: a reader downstream sees progress
     out.flush()
     return 1 if failed else 0

@@ -34,6 +34,7 @@ A keyboard-driven terminal explorer for masked language models (BERT-style fill-
   mlm-tui predict TEXT           top-k predictions at each {MASK_ALIAS} (pipeline("fill-mask") format with --json)
   mlm-tui score TEXT             pseudo-log-likelihood and surprisal of every token
   mlm-tui score --file PATH      the same for every line of a file, as JSON lines
+  mlm-tui score --file PATH --ray   the same on Ray: a local Ray, or a cluster (pip install 'mlm-tui[ray]')
   mlm-tui predict TEXT --joint   fills of every mask that fit together (beam search, joint log p)
   mlm-tui predict TEXT --unmasked  what the model predicts at every token, nothing masked
   mlm-tui attention TEXT -p N    what token N attends to (a layer, a head or the mean over heads)

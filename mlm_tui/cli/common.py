@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 
-from ..engine import BACKENDS, BUNDLED_MODEL, DEFAULT_MODEL, FAST_MODES, EngineOptions
+from ..engine import BACKENDS, BUNDLED_MODEL, DEFAULT_MODEL, FAST_MODES, EngineError, EngineOptions
 
 PROG = "mlm-tui"
 
@@ -78,6 +79,59 @@ def _model_options() -> argparse.ArgumentParser:
     return common
 
 
+def _positive(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {value!r}") from None
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {value}")
+    return number
+
+
+def add_ray_options(parser: argparse.ArgumentParser) -> None:
+    """``--ray [ADDRESS]``, ``--workers``, ``--gpus-per-worker``: for the batch commands (see :func:`ray_cluster`)."""
+    group = parser.add_argument_group("Ray (pip install 'mlm-tui[ray]')")
+    group.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help="run on Ray, with the same output: a local Ray started for this run, or join the cluster at "
+        "ADDRESS (or RAY_ADDRESS); the model must be readable at the same path on every node",
+    )
+    group.add_argument(
+        "--workers",
+        type=_top_k,
+        default=None,
+        metavar="N",
+        help="Ray workers, one model each (default: the cores, or what the cluster holds); one thread each",
+    )
+    group.add_argument(
+        "--gpus-per-worker",
+        type=_positive,
+        default=0.0,
+        metavar="G",
+        help="GPUs per Ray worker: workers run PyTorch on cuda (default 0: ONNX Runtime on the CPU)",
+    )
+
+
+def ray_cluster(args: argparse.Namespace):
+    """Where ``--ray`` runs the work, or ``None`` without ``--ray`` (then --workers and --gpus-per-worker are errors)."""
+    if args.ray is None:
+        if args.workers is not None or args.gpus_per_worker:
+            raise EngineError("--workers and --gpus-per-worker need --ray")
+        return None
+    from ..distributed import Cluster, import_ray
+
+    import_ray()  # one line saying how to install it, before a model is loaded
+    gpus = args.gpus_per_worker or (
+        1.0 if args.device.startswith("cuda") else 0.0
+    )  # --device cuda: a GPU each
+    return Cluster(address=args.ray or None, workers=args.workers, gpus_per_worker=gpus)
+
+
 def _text_help(what: str) -> str:
     return f"{what}; use - to read it from standard input"
 
@@ -106,11 +160,16 @@ def engine_options(args: argparse.Namespace, model: str | None = None) -> Engine
 
 def _load(args: argparse.Namespace, model: str | None = None):
     engine = engine_options(args, model).load()
-    for note in engine.info.notes:
-        print(f"{PROG}: note: {note}", file=sys.stderr)
-    for warning in engine.info.warnings:
-        _warn(warning)
+    _report(engine.info.notes, engine.info.warnings)
     return engine
+
+
+def _report(notes: Sequence[str], warnings: Sequence[str]) -> None:
+    """What the user should know about the model loaded, on stderr."""
+    for note in notes:
+        print(f"{PROG}: note: {note}", file=sys.stderr)
+    for warning in warnings:
+        _warn(warning)
 
 
 def _describe(engine) -> str:

@@ -8,7 +8,20 @@ import sys
 
 from ..engine import EngineError
 from ..export import export_data, render_markdown
-from .common import PROG, _describe, _load, _Parser, _read_text, _text_help, _top_k, _warn
+from .common import (
+    PROG,
+    _describe,
+    _load,
+    _Parser,
+    _read_text,
+    _report,
+    _text_help,
+    _top_k,
+    _warn,
+    add_ray_options,
+    engine_options,
+    ray_cluster,
+)
 
 
 def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -36,6 +49,7 @@ def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
     from .pairs import add_pll_option
 
     add_pll_option(score)
+    add_ray_options(score)
     return score
 
 
@@ -43,9 +57,20 @@ def run_score(args: argparse.Namespace) -> int:
     if args.file is not None:
         if args.text is not None:
             raise EngineError("give TEXT or --file, not both")
-        from ..corpus import score_file
+        from ..corpus import score_chunk, score_file
 
-        return score_file(_load(args), args.file, batch_size=args.batch_size, variant=args.pll)
+        cluster = ray_cluster(args)
+        if cluster is None:
+            return score_file(_load(args), args.file, batch_size=args.batch_size, variant=args.pll)
+        from ..distributed import prepare
+
+        work = prepare(
+            engine_options(args), cluster, score_chunk, batch_size=args.batch_size, variant=args.pll
+        )
+        _report(work.notes, work.warnings)
+        return score_file(None, args.file, batch_size=args.batch_size, ray=(work, cluster), variant=args.pll)
+    if args.ray is not None or ray_cluster(args) is not None:
+        raise EngineError("--ray scores a --file, not one TEXT")
     if args.text is None:
         raise EngineError("give the TEXT to score, or --file PATH")
     text = _read_text(args.text) or ""

@@ -193,6 +193,7 @@ class MaskedLM:
         progress: Callable[[str], None] | None = None,
         backend: str = "torch",
         export: bool = True,
+        threads: int = 0,
     ) -> MaskedLM:
         """Load a masked LM by Hugging Face id, local folder or bundled short name.
 
@@ -208,7 +209,9 @@ class MaskedLM:
         in a worker). ``fast`` trades exactness for speed on PyTorch: ``"auto"``,
         ``"bf16"`` or ``"fp16"``; on CPUs without native bfloat16, ``"auto"`` means
         the exact ONNX path. ``progress`` is called with a short description of
-        each stage, for UIs. Raises :class:`EngineError` for anything a user can fix.
+        each stage, for UIs. ``threads``: CPU threads for the forward pass (ONNX Runtime's
+        session; PyTorch's, which is per process); 0 leaves the backend's default (all cores).
+        Raises :class:`EngineError` for anything a user can fix.
         """
         say = progress or (lambda _msg: None)
         backend, fast, fast_note = _plan(backend, fast, device)
@@ -222,14 +225,18 @@ class MaskedLM:
                 )
             use_onnx = False
         if use_onnx:
-            cached = cls._from_cache(resolved, notes, say)
+            cached = cls._from_cache(resolved, notes, say, threads)
             if cached is not None:
                 return cached
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
         engine = cls._load_torch(resolved, device, trust_remote_code, fast, notes, say)
         if not use_onnx or (backend == "auto" and not export):
             return engine
         try:
-            return engine.export_onnx(progress=say)
+            return engine.export_onnx(progress=say, threads=threads)
         except EngineError as exc:
             if backend == "onnx":
                 raise
@@ -237,7 +244,7 @@ class MaskedLM:
 
     @classmethod
     def _from_cache(
-        cls, resolved: ResolvedModel, notes: tuple[str, ...], say: Callable[[str], None]
+        cls, resolved: ResolvedModel, notes: tuple[str, ...], say: Callable[[str], None], threads: int = 0
     ) -> MaskedLM | None:
         """The ONNX engine from a cached graph, without torch or transformers; ``None`` when none is usable."""
         folder = onnx_cache.graphs_dir() / onnx_cache.graph_key(resolved.path)
@@ -245,19 +252,21 @@ class MaskedLM:
             return None
         say(f"opening the ONNX graph of {resolved.name}")
         try:
-            return cls._open_graph(folder, resolved, notes)
+            return cls._open_graph(folder, resolved, notes, threads)
         except EngineError:
             onnx_cache.remove(folder)  # damaged or truncated: rebuilt from the weights
             return None
 
     @classmethod
-    def _open_graph(cls, folder: Path, resolved: ResolvedModel, notes: tuple[str, ...]) -> MaskedLM:
+    def _open_graph(
+        cls, folder: Path, resolved: ResolvedModel, notes: tuple[str, ...], threads: int = 0
+    ) -> MaskedLM:
         from .backends.onnx_backend import OnnxForward
 
         graph = onnx_cache.read_graph_info(folder)
         text = TextCodec.from_files(folder)
         try:
-            forward = OnnxForward(folder / onnx_cache.GRAPH_FILE, text.pad_id)
+            forward = OnnxForward(folder / onnx_cache.GRAPH_FILE, text.pad_id, threads)
         except Exception as exc:  # onnxruntime raises its own types for a damaged graph
             raise EngineError(f"cannot open the ONNX graph in {folder}: {exc}") from exc
         info = ModelInfo(
@@ -340,7 +349,7 @@ class MaskedLM:
         self.info = dataclasses.replace(self.info, notes=(*self.info.notes, note))
         return self
 
-    def export_onnx(self, progress: Callable[[str], None] | None = None) -> MaskedLM:
+    def export_onnx(self, progress: Callable[[str], None] | None = None, *, threads: int = 0) -> MaskedLM:
         """This model as an ONNX engine: export, check against PyTorch, keep in the cache, open.
 
         Call it on a float32 engine on the CPU (the PyTorch backend), e.g. from a
@@ -360,7 +369,7 @@ class MaskedLM:
         onnx_cache.store(folder, self._write_graph)
         say(f"opening the ONNX graph of {self.info.name}")
         try:
-            return self._open_graph(folder, self._source, self.info.notes)
+            return self._open_graph(folder, self._source, self.info.notes, threads)
         except EngineError:
             onnx_cache.remove(folder)
             raise

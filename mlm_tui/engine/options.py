@@ -37,6 +37,8 @@ class EngineOptions:
     trust_remote_code: bool = False
     backend: str = "auto"
     """``"auto"`` (ONNX Runtime when a graph is cached or can be exported, else PyTorch), ``"torch"`` or ``"onnx"``."""
+    threads: int = 0
+    """CPU threads for the forward pass; 0 leaves the backend's default (all cores). One Ray worker uses 1."""
 
     @property
     def label(self) -> str:
@@ -67,6 +69,7 @@ class EngineOptions:
                 progress=progress,
                 backend=self.backend,
                 export=export,
+                threads=self.threads,
             )
         finally:
             _LOADING.release()
@@ -97,7 +100,7 @@ class EngineOptions:
         Blocking; meant for a worker thread while ``engine`` keeps answering.
         Raises :class:`EngineError` (one line) when the model cannot be exported.
         """
-        fast = engine.export_onnx(progress)
+        fast = engine.export_onnx(progress, threads=self.threads)
         if warm_up:
             fast.warm_up()
         return fast
