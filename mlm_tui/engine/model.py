@@ -101,6 +101,19 @@ def _text_config(config: Any) -> Any:
     return getter() if callable(getter) else config
 
 
+_PASSED_INPUTS = {"input_ids", "attention_mask", "token_type_ids"}
+
+
+def _extra_inputs(tokenizer: Any) -> list[str]:
+    """Inputs besides ids, mask and (all-zero) token types that the tokenizer makes for a text (RoCBert's
+    shape and pronunciation ids): the model would answer differently without them."""
+    try:
+        names = set(tokenizer("a").keys())
+    except Exception:  # a tokenizer that cannot encode a plain text fails later, with its own message
+        return []
+    return sorted(names - _PASSED_INPUTS)
+
+
 def _ordinary_id(text: TextCodec, vocab_size: int) -> int:
     """A token id that is no special token, for probing the model."""
     specials = {text.mask_id, text.pad_id, *text._special_ids}
@@ -334,6 +347,12 @@ class MaskedLM:
         if fast:
             say(f"preparing the fast mode ({fast})")
             model, dtype = make_fast(model, device, fast)
+        extra = _extra_inputs(tokenizer)
+        if extra:
+            raise EngineError(
+                f"{resolved.name}: its tokenizer gives the model more than token ids ({', '.join(extra)}), "
+                "and mlm-tui passes only ids and an attention mask; this model is not supported"
+            )
         text = codec_for(tokenizer)
         text_config = _text_config(config)
         vocab_size = getattr(text_config, "vocab_size", None)
@@ -431,9 +450,11 @@ class MaskedLM:
             exported = OnnxForward(graph, self.text.pad_id, quiet=True)
             difference = self._graph_difference(exported)
         except Exception as exc:  # onnxruntime raises its own types
+            detail = first_line(exc).removeprefix("[ONNXRuntimeError] : ")
+            detail = detail if len(detail) <= 160 else detail[:159] + "…"
             raise EngineError(
                 f"the exported ONNX graph of a {self.info.model_type} model fails in ONNX Runtime "
-                f"({first_line(exc)}); use --backend torch"
+                f"({detail}); use --backend torch"
             ) from exc
         if not difference <= _CHECK_TOLERANCE:
             raise EngineError(

@@ -381,7 +381,10 @@ class PythonTextCodec(TextCodec):
 
     def _tokenize(self, text: str) -> tuple[list[int], list[tuple[int, int]], list[int], list[int | None]]:
         ids = self._ids(text, special=True)
-        flags = self.tokenizer.get_special_tokens_mask(ids, already_has_special_tokens=True)
+        try:
+            flags = self.tokenizer.get_special_tokens_mask(ids, already_has_special_tokens=True)
+        except Exception:  # some Python tokenizers fail here (Luke's); the special ids say as much
+            flags = [0] * len(ids)
         specials = [int(bool(f)) or int(i in self._special_ids) for f, i in zip(flags, ids, strict=True)]
         specials = [0 if i == self.mask_id else f for f, i in zip(specials, ids, strict=True)]
         folded = text.casefold() if len(text.casefold()) == len(text) else text
