@@ -272,3 +272,22 @@ def test_a_checkpoint_without_its_mlm_head_loads_with_the_warning(zoo, tmp_path,
     out, err = capfd.readouterr()
     assert code == 0 and json.loads(out)
     assert "no trained masked-LM head" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_python_tokenizer_on_onnx_needs_transformers_but_not_torch(zoo):
+    import os
+    import subprocess
+    import sys
+
+    engine = engine_for(zoo, "esm", backend="auto")
+    assert engine.info.backend == "onnx"  # the graph is cached now
+    code = (
+        "import sys, json; from mlm_tui.cli import main;"
+        f"rc = main(['predict', {PROTEIN!r}, '-m', {str(zoo('esm'))!r}, '--json']);"
+        "print(json.dumps({'rc': rc, 'torch': 'torch' in sys.modules}), file=sys.stderr)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ))
+    seen = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert seen == {"rc": 0, "torch": False}, proc.stderr
+    expected = engine.predict(engine.encode(PROTEIN)).masks[0].predictions
+    assert [r["token"] for r in json.loads(proc.stdout)] == [p.token for p in expected]

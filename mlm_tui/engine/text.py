@@ -361,12 +361,19 @@ class PythonTextCodec(TextCodec):
 
     @classmethod
     def from_files(cls, folder: Path) -> PythonTextCodec:
-        """Read a codec saved by :meth:`save` with transformers' ``AutoTokenizer`` (no torch)."""
+        """Read a codec saved by :meth:`save` with the tokenizer's own transformers class.
+
+        Not ``AutoTokenizer``: importing it imports torch, which the ONNX path avoids.
+        """
         try:
-            from transformers import AutoTokenizer
+            import transformers
 
             settings = read_settings(folder)
-            tokenizer = AutoTokenizer.from_pretrained(str(folder / PYTHON_TOKENIZER_DIR))
+            saved = folder / PYTHON_TOKENIZER_DIR
+            name = json.loads((saved / "tokenizer_config.json").read_text(encoding="utf-8"))[
+                "tokenizer_class"
+            ]
+            tokenizer = getattr(transformers, name).from_pretrained(str(saved))
         except Exception as exc:  # a damaged file in any way: the caller removes and rebuilds it
             raise EngineError(f"cannot read the saved tokenizer in {folder}: {exc}") from exc
         return cls(tokenizer, settings)
