@@ -301,7 +301,7 @@ def _small_fields(fields: dict[str, Any], extra: dict[str, Any]) -> dict[str, An
             types[-1] if "full_attention" not in types else "full_attention"
         ]
     for key, value in fields.items():
-        if isinstance(value, dict) and "model_type" in value and key != "vision_config":
+        if isinstance(value, dict) and "model_type" in value:
             small[key] = {**value, **_small_fields(value, {})}
     return small
 
