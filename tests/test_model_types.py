@@ -253,17 +253,36 @@ def test_the_cli_reads_a_protein(zoo, capfd):
     assert [r["token"] for r in rows] == [e["token"] for e in expected]
 
 
-def test_a_checkpoint_without_its_mlm_head_loads_with_the_warning(zoo, tmp_path, capfd):
+def headless_copy(zoo, tmp_path):
+    """The tiny DeBERTa-v2 with its MLM head's weights removed, as DeBERTa-v3 checkpoints ship."""
     import shutil
 
     from safetensors.torch import load_file, save_file
 
     folder = tmp_path / "no-head"
-    shutil.copytree(zoo("deberta-v2"), folder)  # DeBERTa-v3 checkpoints ship without their MLM head
+    shutil.copytree(zoo("deberta-v2"), folder)
     weights = load_file(folder / "model.safetensors")
     kept = {k: v for k, v in weights.items() if k.startswith("deberta.")}
     assert len(kept) < len(weights)
     save_file(kept, folder / "model.safetensors", metadata={"format": "pt"})
+    return folder
+
+
+async def test_a_checkpoint_without_its_mlm_head_is_announced_in_the_app(zoo, tmp_path):
+    from fakes import settle
+
+    from mlm_tui.app import make_app
+    from mlm_tui.engine import EngineOptions
+
+    folder = headless_copy(zoo, tmp_path)
+    app = make_app(ENGLISH, options=EngineOptions(model=str(folder), backend="torch"))
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await settle(pilot)
+        assert any("no trained masked-LM head" in n.message for n in app._notifications)
+
+
+def test_a_checkpoint_without_its_mlm_head_loads_with_the_warning(zoo, tmp_path, capfd):
+    folder = headless_copy(zoo, tmp_path)
     engine = MaskedLM.load(str(folder), backend="torch")
     (warning,) = engine.info.warnings
     assert "no trained masked-LM head" in warning and "predictions" in warning

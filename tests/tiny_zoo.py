@@ -79,6 +79,7 @@ EXTRA: dict[str, dict[str, Any]] = {
     "modernbert": {"local_attention": 16, "global_attn_every_n_layers": 1},
     "esm": {"position_embedding_type": "rotary", "emb_layer_norm_before": False, "token_dropout": True},
     "xmod": {"default_language": "en_XX"},
+    "longformer": {"attention_window": 8},  # 512 pads every text to 512 tokens: slow for a test
     "squeezebert": {
         "embedding_size": 32,
         "q_groups": 2,
