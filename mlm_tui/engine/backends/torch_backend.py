@@ -199,12 +199,11 @@ def load_transformers(
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
     except ImportError as exc:  # sacremoses, rjieba, sentencepiece...: optional packages of transformers
-        package = re.search(r"install (\w[\w.-]*)", str(exc))
+        package = missing_package(str(exc))
         if package is None:
             raise EngineError(f"{name}: cannot load its tokenizer: {first_line(exc)}") from exc
         raise EngineError(
-            f"{name}: its tokenizer needs the package {package[1]}, which is not installed "
-            f"(pip install {package[1]})"
+            f"{name}: its tokenizer needs the package {package}, which is not installed (pip install {package})"
         ) from exc
     except Exception as exc:  # tokenizers fail in many ways; the user needs one line
         raise EngineError(f"{name}: cannot load its tokenizer: {first_line(exc)}") from exc
@@ -242,6 +241,22 @@ def head_warnings(name: str, model: Any, loading_info: dict[str, Any]) -> list[s
         f"{name}: the checkpoint has no trained masked-LM head ({shown} freshly initialised); "
         "its predictions are random"
     ]
+
+
+_PACKAGE_PATTERNS = (
+    r"pip install\s+`?([\w.-]+)",  # "You can install it with pip: `pip install sacremoses`"
+    r"install ([\w.-]+) to use",  # "You need to install rjieba to use RoFormerTokenizer"
+    r"requires the ([\w.-]+) library",  # "... requires the SentencePiece library but it was not found"
+)
+
+
+def missing_package(message: str) -> str | None:
+    """The package an ImportError from transformers asks for, as pip names it; ``None`` when it names none."""
+    for pattern in _PACKAGE_PATTERNS:
+        found = re.search(pattern, message)
+        if found:
+            return found[1].lower()
+    return None
 
 
 def first_line(exc: BaseException) -> str:
