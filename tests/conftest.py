@@ -34,6 +34,22 @@ def roberta_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def zoo(tmp_path_factory):
+    """``zoo(model_type)``: a tiny random model of that masked-LM type (tests/tiny_zoo.py), built once per session."""
+    from tiny_zoo import save_tiny
+
+    root = tmp_path_factory.mktemp("zoo")
+    built: dict[str, object] = {}
+
+    def folder(model_type: str):
+        if model_type not in built:
+            built[model_type] = save_tiny(root / model_type, model_type)
+        return built[model_type]
+
+    return folder
+
+
+@pytest.fixture(scope="session")
 def bert(bert_dir):
     from mlm_tui.engine import MaskedLM
 

@@ -68,9 +68,82 @@ def test_a_graph_that_disagrees_with_pytorch_is_not_kept(cache, bert_dir, monkey
     engine = MaskedLM.load(str(bert_dir), backend="auto")
     assert engine.info.backend == "torch"
     assert any("differs from PyTorch" in note for note in engine.info.notes)
-    assert entries(cache) == []  # nothing kept, no temporary folder left
+    # no graph kept and no temporary folder left: only the remembered failure
+    assert [p.suffix for p in entries(cache)] == [onnx_cache.FAILURE_SUFFIX]
     with pytest.raises(EngineError, match="differs from PyTorch"):
         MaskedLM.load(str(bert_dir), backend="onnx")
+
+
+def test_a_failed_export_is_remembered_until_a_library_changes(cache, bert_dir, monkeypatch):
+    from mlm_tui.engine.backends import torch_backend
+
+    def fail(*_args, **_kwargs):
+        raise RuntimeError("Unsupported: some operator")
+
+    monkeypatch.setattr(torch_backend, "export_onnx", fail)
+    first = MaskedLM.load(str(bert_dir), backend="auto")
+    (note,) = first.info.notes
+    assert first.info.backend == "torch" and note.startswith("answering from PyTorch: cannot export")
+
+    exports: list[int] = []
+
+    def exported_again(*_args, **_kwargs):
+        exports.append(1)
+        raise RuntimeError("Unsupported: some operator")
+
+    monkeypatch.setattr(torch_backend, "export_onnx", exported_again)
+    again = MaskedLM.load(str(bert_dir), backend="auto")
+    assert again.info.backend == "torch" and again.info.notes == (note,)
+    with pytest.raises(EngineError) as refused:
+        MaskedLM.load(str(bert_dir), backend="onnx")
+    assert str(refused.value) == note.removeprefix("answering from PyTorch: ")
+    with pytest.raises(EngineError, match="cannot export"):  # the app's way: export in a worker
+        EngineOptions(model=str(bert_dir)).load_fast_backend(again)
+    # a new torch (or transformers, or model files) changes the key: the export is tried again
+    real_version = onnx_cache._version
+    monkeypatch.setattr(onnx_cache, "_version", lambda package: real_version(package) + "-new")
+    assert exports == []
+    MaskedLM.load(str(bert_dir), backend="auto")
+    assert exports == [1]
+
+
+def test_nothing_the_exporter_prints_reaches_stdout(cache, bert_dir, monkeypatch, capfd):
+    import torch
+
+    def chatty(*_args, **_kwargs):
+        print("graph(%input.1 : Long(*, *)) from Python")
+        os.write(1, b"Torch IR graph at exception: from C++\n")
+        raise RuntimeError("Exporting the operator 'aten::fft_fftn' is not supported")
+
+    monkeypatch.setattr(torch.onnx, "export", chatty)
+    engine = MaskedLM.load(str(bert_dir), backend="auto")
+    print("after")
+    out, _err = capfd.readouterr()
+    assert out == "after\n"
+    assert engine.info.backend == "torch" and "aten::fft_fftn" in engine.info.notes[0]
+
+
+def test_the_check_reads_lengths_other_than_the_export_example(cache, bert_dir, monkeypatch):
+    import torch
+
+    from mlm_tui.engine.backends.onnx_backend import OnnxForward
+
+    example: list[int] = []
+    checked: list[int] = []
+    real_export, real_logits = torch.onnx.export, OnnxForward.logits_at
+
+    def export(module, args, *rest, **kwargs):
+        example.append(args[0].shape[1])
+        return real_export(module, args, *rest, **kwargs)
+
+    def logits_at(self, rows, positions):
+        checked.extend(len(r) for r in rows)
+        return real_logits(self, rows, positions)
+
+    monkeypatch.setattr(torch.onnx, "export", export)
+    monkeypatch.setattr(OnnxForward, "logits_at", logits_at)
+    assert MaskedLM.load(str(bert_dir), backend="auto").info.backend == "onnx"
+    assert example and set(checked) - set(example)
 
 
 def test_an_architecture_that_cannot_be_exported(cache, bert_dir, monkeypatch):

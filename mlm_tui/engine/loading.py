@@ -84,6 +84,19 @@ _TOKENIZER_FILES = {
 """Without any of these, transformers 5 makes up a tokenizer of 5 special tokens: every word is [UNK]."""
 
 
+def _names_tokenizer_class(path: Path) -> bool:
+    """True when ``tokenizer_config.json`` names the tokenizer's class: some need no vocabulary file
+    (Perceiver reads bytes). A class that does need one and lacks it makes up a vocabulary of a few
+    special tokens, which the vocabulary check refuses."""
+    import json
+
+    try:
+        config = json.loads((path / "tokenizer_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and isinstance(config.get("tokenizer_class"), str)
+
+
 def _weights_kind(path: Path) -> str | None:
     names = {p.name for p in path.iterdir()}
     if any(n in names for n in _SAFETENSORS) or any(n.endswith(".safetensors") for n in names):
@@ -100,7 +113,7 @@ def check_model_dir(name: str, path: Path, *, allow_pickle: bool) -> ResolvedMod
     if not (path / "config.json").is_file():
         raise EngineError(f"{path} is not a model folder: it has no config.json")
     names = {p.name for p in path.iterdir()}
-    if not names & _TOKENIZER_FILES:
+    if not names & _TOKENIZER_FILES and not _names_tokenizer_class(path):
         raise EngineError(
             f"{path} has no tokenizer files ({', '.join(sorted(_TOKENIZER_FILES))}): "
             "copy the tokenizer in beside the weights"

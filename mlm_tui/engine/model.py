@@ -28,7 +28,7 @@ from . import onnx_cache
 from .backends import BACKENDS
 from .errors import EngineError
 from .loading import ResolvedModel, resolve_model
-from .text import MASK_ALIAS, TextCodec, vocab_digest
+from .text import MASK_ALIAS, TextCodec, codec_for, codec_from_files, vocab_digest
 from .types import (
     AttentionResult,
     Encoding,
@@ -44,8 +44,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["BACKENDS", "FAST_MODES", "MASK_ALIAS", "SCORE_BATCH", "MaskedLM", "vocab_digest"]
 
-# RoBERTa-style position ids start after the padding index.
-_POSITION_OFFSET_TYPES = {"roberta", "xlm-roberta", "camembert", "data2vec-text", "roberta-prelayernorm"}
 CACHE_SIZE = 256
 """Prediction results kept per engine, so going back to a mask already seen answers at once."""
 SCORE_BATCH = 32
@@ -95,6 +93,49 @@ def check_vocabularies(name: str, tokenizer_size: int, model_size: int) -> None:
             f"{name}: its tokenizer has only {tokenizer_size} tokens for a model of {model_size}; "
             "the tokenizer files are missing or belong to another model"
         )
+
+
+def _text_config(config: Any) -> Any:
+    """The text part of a config (``text_config`` for models that also read images), else the config itself."""
+    getter = getattr(config, "get_text_config", None)
+    return getter() if callable(getter) else config
+
+
+_PASSED_INPUTS = {"input_ids", "attention_mask", "token_type_ids"}
+
+
+def _extra_inputs(tokenizer: Any) -> list[str]:
+    """Inputs besides ids, mask and (all-zero) token types that the tokenizer makes for a text (RoCBert's
+    shape and pronunciation ids): the model would answer differently without them."""
+    try:
+        names = set(tokenizer("a").keys())
+    except Exception:  # a tokenizer that cannot encode a plain text fails later, with its own message
+        return []
+    return sorted(names - _PASSED_INPUTS)
+
+
+def _ordinary_id(text: TextCodec, vocab_size: int) -> int:
+    """A token id that is no special token, for probing the model."""
+    specials = {text.mask_id, text.pad_id, *text._special_ids}
+    return next((i for i in range(vocab_size) if i not in specials), 0)
+
+
+def _max_length(tokenizer: Any, text_config: Any, positions: int | None) -> int:
+    """The most tokens the model reads at once.
+
+    The smallest of the tokenizer's ``model_max_length`` (when it sets one) and
+    the positions the model's position embedding covers from where its position
+    ids start (:func:`probe_positions`); a model that looks up no positions
+    (rotary, relative) is taken at its config's ``max_position_embeddings``.
+    """
+    limits = []
+    if 0 < getattr(tokenizer, "model_max_length", 0) < 1_000_000:
+        limits.append(int(tokenizer.model_max_length))
+    if positions is None:
+        positions = getattr(text_config, "max_position_embeddings", None)
+    if positions:
+        limits.append(int(positions))
+    return min(limits) if limits else 512
 
 
 def make_fast(model: Any, device: str, mode: str = "auto") -> tuple[Any, str]:
@@ -228,6 +269,9 @@ class MaskedLM:
             cached = cls._from_cache(resolved, notes, say, threads)
             if cached is not None:
                 return cached
+            failed = onnx_cache.read_failure(onnx_cache.graphs_dir() / onnx_cache.graph_key(resolved.path))
+            if failed is not None and backend == "onnx":
+                raise EngineError(failed)
         if threads:
             import torch
 
@@ -264,7 +308,7 @@ class MaskedLM:
         from .backends.onnx_backend import OnnxForward
 
         graph = onnx_cache.read_graph_info(folder)
-        text = TextCodec.from_files(folder)
+        text = codec_from_files(folder)
         try:
             forward = OnnxForward(folder / onnx_cache.GRAPH_FILE, text.pad_id, threads)
         except Exception as exc:  # onnxruntime raises its own types for a damaged graph
@@ -296,7 +340,7 @@ class MaskedLM:
         say: Callable[[str], None],
     ) -> MaskedLM:
         say("importing torch and transformers")
-        from .backends.torch_backend import TorchForward, load_transformers
+        from .backends.torch_backend import TorchForward, load_transformers, probe_positions
         from .backends.torch_backend import resolve_device as resolve
 
         device = resolve(device)
@@ -312,11 +356,34 @@ class MaskedLM:
         if fast:
             say(f"preparing the fast mode ({fast})")
             model, dtype = make_fast(model, device, fast)
-        text = TextCodec.from_transformers(tokenizer)
-        check_vocabularies(resolved.name, len(tokenizer), config.vocab_size)
+        extra = _extra_inputs(tokenizer)
+        if extra:
+            raise EngineError(
+                f"{resolved.name}: its tokenizer gives the model more than token ids ({', '.join(extra)}), "
+                "and mlm-tui passes only ids and an attention mask; this model is not supported"
+            )
+        text = codec_for(tokenizer)
+        text_config = _text_config(config)
+        vocab_size = getattr(text_config, "vocab_size", None)
+        if not isinstance(vocab_size, int):
+            raise EngineError(
+                f"{resolved.name}: a {config.model_type} config gives no vocabulary size for its text part, "
+                "so it cannot be read as a text model"
+            )
+        check_vocabularies(resolved.name, len(tokenizer), vocab_size)
         forward = TorchForward(
-            model, config.model_type, device, text.pad_id, text.settings.takes_token_types, fast=bool(fast)
+            model,
+            config.model_type,
+            device,
+            text.pad_id,
+            text.settings.takes_token_types,
+            fast=bool(fast),
+            token_type_width=text.settings.token_type_width,
         )
+        try:
+            positions = probe_positions(forward, _ordinary_id(text, vocab_size))
+        except EngineError as exc:
+            raise EngineError(f"{resolved.name}: {exc}") from exc
         info = ModelInfo(
             name=resolved.name,
             path=str(resolved.path),
@@ -324,26 +391,14 @@ class MaskedLM:
             device=device,
             dtype=dtype,
             mask_token=tokenizer.mask_token,
-            max_length=cls._max_length(tokenizer, config),
-            vocab_size=config.vocab_size,
+            max_length=_max_length(tokenizer, text_config, positions),
+            vocab_size=vocab_size,
             warnings=tuple(head_warnings),
             notes=notes,
             vocab_digest=text.settings.vocab_digest,
             backend="torch",
         )
         return cls(forward, text, info, model=model, tokenizer=tokenizer, source=resolved)
-
-    @staticmethod
-    def _max_length(tokenizer: Any, config: Any) -> int:
-        limits = []
-        if 0 < getattr(tokenizer, "model_max_length", 0) < 1_000_000:
-            limits.append(int(tokenizer.model_max_length))
-        positions = getattr(config, "max_position_embeddings", None)
-        if positions:
-            if config.model_type in _POSITION_OFFSET_TYPES:
-                positions -= (config.pad_token_id or 0) + 1
-            limits.append(int(positions))
-        return min(limits) if limits else 512
 
     def _with_note(self, note: str) -> MaskedLM:
         self.info = dataclasses.replace(self.info, notes=(*self.info.notes, note))
@@ -365,8 +420,15 @@ class MaskedLM:
         if not onnxruntime_available():
             raise EngineError("onnxruntime is not installed; pip install onnxruntime, or use --backend torch")
         folder = onnx_cache.graphs_dir() / onnx_cache.graph_key(self._source.path)
+        failed = onnx_cache.read_failure(folder)
+        if failed is not None:
+            raise EngineError(failed)
         say(f"exporting {self.info.name} to ONNX (once; kept in {onnx_cache.graphs_dir()})")
-        onnx_cache.store(folder, self._write_graph)
+        try:
+            onnx_cache.store(folder, self._write_graph)
+        except EngineError as exc:
+            onnx_cache.remember_failure(folder, str(exc))
+            raise
         say(f"opening the ONNX graph of {self.info.name}")
         try:
             return self._open_graph(folder, self._source, self.info.notes, threads)
@@ -393,8 +455,16 @@ class MaskedLM:
             warnings=self.info.warnings,
             graph_bytes=graph.stat().st_size,
         ).save(folder)
-        exported = OnnxForward(graph, self.text.pad_id)
-        difference = self._graph_difference(exported)
+        try:  # ONNX Runtime may refuse the graph, or fail on a length other than the export's example
+            exported = OnnxForward(graph, self.text.pad_id, quiet=True)
+            difference = self._graph_difference(exported)
+        except Exception as exc:  # onnxruntime raises its own types
+            detail = first_line(exc).removeprefix("[ONNXRuntimeError] : ")
+            detail = detail if len(detail) <= 160 else detail[:159] + "…"
+            raise EngineError(
+                f"the exported ONNX graph of a {self.info.model_type} model fails in ONNX Runtime "
+                f"({detail}); use --backend torch"
+            ) from exc
         if not difference <= _CHECK_TOLERANCE:
             raise EngineError(
                 f"the exported ONNX graph of {self.info.name} differs from PyTorch by {difference:.1e} "
@@ -585,13 +655,15 @@ class MaskedLM:
 
         if self.model is not None:
             with self._lock:
-                return attention_row(
-                    self.model, self.info.device, window, query, self.text.settings.takes_token_types
-                )
+                return attention_row(self.model, self.info.device, window, query, *self._token_types)
         with self._eager_lock:
             if self._eager is None:
                 self._eager = self._load_eager()
-            return attention_row(self._eager, "cpu", window, query, self.text.settings.takes_token_types)
+            return attention_row(self._eager, "cpu", window, query, *self._token_types)
+
+    @property
+    def _token_types(self) -> tuple[bool, int]:
+        return self.text.settings.takes_token_types, self.text.settings.token_type_width
 
     def _load_eager(self) -> Any:
         from .backends.torch_backend import load_transformers

@@ -6,7 +6,10 @@ Hugging Face cache names blobs by their content hash; elsewhere size and
 modification time stand for the content, so startup never reads gigabytes) and
 the versions of the libraries that export. A graph is written into a temporary
 folder and renamed into place, so two processes exporting at once cannot leave a
-half-written graph; a damaged one is removed and rebuilt.
+half-written graph; a damaged one is removed and rebuilt. A model that cannot be
+exported leaves a one-line note under the same key (``KEY.failed``), so the next
+run goes straight to PyTorch and says why; a new torch or transformers changes
+the key, and the export is tried again.
 """
 
 from __future__ import annotations
@@ -102,6 +105,33 @@ def read_graph_info(folder: Path) -> GraphInfo:
         return GraphInfo.read(folder)
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise EngineError(f"damaged cached graph in {folder}: {exc}") from exc
+
+
+FAILURE_SUFFIX = ".failed"
+
+
+def _failure_file(folder: Path) -> Path:
+    return folder.with_name(folder.name + FAILURE_SUFFIX)
+
+
+def read_failure(folder: Path) -> str | None:
+    """Why the graph for ``folder`` could not be made, when an earlier export said so."""
+    try:
+        return _failure_file(folder).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def remember_failure(folder: Path, reason: str) -> None:
+    """Keep ``reason`` (one line) so that the next run does not export again; best effort."""
+    target = _failure_file(folder)
+    tmp = target.with_name(f".tmp-{target.name}-{uuid.uuid4().hex[:8]}")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(reason.splitlines()[0] + "\n", encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError:
+        tmp.unlink(missing_ok=True)
 
 
 def remove(folder: Path) -> None:

@@ -3,9 +3,13 @@
 Runs on the ``tokenizers`` library alone (the Rust tokenizer transformers wraps),
 so the ONNX path imports neither torch nor transformers. Both backends use this
 module: the PyTorch path builds it from transformers' tokenizer
-(:meth:`TextCodec.from_transformers`), and the ONNX path from the same tokenizer
-saved next to the exported graph (:meth:`TextCodec.from_files`), so the two
-tokenize and decode identically.
+(:func:`codec_for`), and the ONNX path from the same tokenizer saved next to the
+exported graph (:func:`codec_from_files`), so the two tokenize and decode identically.
+
+A tokenizer with no Rust form (ESM's residues, XLM's and Tapas' Python tokenizers,
+Perceiver's bytes, a custom pre-tokenizer that cannot be saved) is wrapped as it
+is by :class:`PythonTextCodec`, behind the same interface; on ONNX it is read back
+with transformers (no torch).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ MASK_ALIAS = "[MASK]"
 
 TOKENIZER_FILE = "tokenizer.json"
 TEXT_META_FILE = "text.json"
+PYTHON_TOKENIZER_DIR = "tokenizer"
+"""Where a tokenizer without a Rust form is saved beside an exported graph (with ``save_pretrained``)."""
 
 
 def vocab_digest(vocab: dict[str, int]) -> str:
@@ -74,6 +80,10 @@ class TextSettings:
     """Whether ``decode`` applies transformers' ``clean_up_tokenization`` (WordPiece models)."""
     takes_token_types: bool
     vocab_digest: str
+    token_type_width: int = 0
+    """Token types per token beyond one (Tapas gives 7 per token, all 0 for a text); 0 for one."""
+    kind: str = "tokenizers"
+    """``"tokenizers"`` (the Rust tokenizer, :class:`TextCodec`) or ``"python"`` (:class:`PythonTextCodec`)."""
 
 
 class TextCodec:
@@ -104,7 +114,7 @@ class TextCodec:
         """Wrap the Rust tokenizer inside a transformers fast tokenizer, with the settings it adds."""
         from tokenizers import Tokenizer
 
-        backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())  # a copy: we change its settings
+        backend = Tokenizer.from_str(rust_tokenizer_json(tokenizer))  # a copy: we change its settings
         bpe = type(backend.model).__name__ == "BPE"
         clean_up = bool(getattr(tokenizer, "clean_up_tokenization_spaces", False)) and (
             not bpe
@@ -116,15 +126,7 @@ class TextCodec:
                 )
             )
         )
-        settings = TextSettings(
-            mask_token=tokenizer.mask_token,
-            mask_id=tokenizer.mask_token_id,
-            pad_id=tokenizer.pad_token_id,
-            clean_up=clean_up,
-            takes_token_types="token_type_ids" in getattr(tokenizer, "model_input_names", ()),
-            vocab_digest=vocab_digest(tokenizer.get_vocab()),
-        )
-        return cls(backend, settings)
+        return cls(backend, _settings(tokenizer, clean_up=clean_up, kind="tokenizers"))
 
     @classmethod
     def from_files(cls, folder: Path) -> TextCodec:
@@ -132,7 +134,7 @@ class TextCodec:
         from tokenizers import Tokenizer
 
         try:
-            settings = TextSettings(**json.loads((folder / TEXT_META_FILE).read_text(encoding="utf-8")))
+            settings = read_settings(folder)
             tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
         except Exception as exc:  # a damaged file in any way: the caller removes and rebuilds it
             raise EngineError(f"cannot read the saved tokenizer in {folder}: {exc}") from exc
@@ -140,6 +142,9 @@ class TextCodec:
 
     def save(self, folder: Path) -> None:
         self.tokenizer.save(str(folder / TOKENIZER_FILE))
+        self._save_settings(folder)
+
+    def _save_settings(self, folder: Path) -> None:
         (folder / TEXT_META_FILE).write_text(json.dumps(self.settings.__dict__), encoding="utf-8")
 
     # ------------------------------------------------------------------ text → cells
@@ -151,11 +156,11 @@ class TextCodec:
         check_characters(text)
         if self.mask_token != MASK_ALIAS:
             text = text.replace(MASK_ALIAS, self.mask_token)
-        enc = self.tokenizer.encode(text, add_special_tokens=True)
+        ids, offsets, specials, words = self._tokenize(text)
         tokens = []
-        pieces = [self.id_to_piece(i) for i in enc.ids]
+        pieces = [self.id_to_piece(i) for i in ids]
         for i, (tid, piece, (start, end), special, word) in enumerate(
-            zip(enc.ids, pieces, enc.offsets, enc.special_tokens_mask, enc.word_ids, strict=True)
+            zip(ids, pieces, offsets, specials, words, strict=True)
         ):
             is_mask = tid == self.mask_id
             special = (bool(special) or tid in self._special_ids) and not is_mask
@@ -175,6 +180,11 @@ class TextCodec:
         if all(t.special for t in tokens):
             raise EngineError("the text has no tokens")
         return Encoding(text=text, tokens=tuple(tokens))
+
+    def _tokenize(self, text: str) -> tuple[list[int], list[tuple[int, int]], list[int], list[int | None]]:
+        """Ids, character spans, special-token flags and word indices of ``text`` with special tokens."""
+        enc = self.tokenizer.encode(text, add_special_tokens=True)
+        return enc.ids, enc.offsets, enc.special_tokens_mask, enc.word_ids
 
     def pieces(self, text: str) -> list[int]:
         """Ids of ``text`` without special tokens."""
@@ -243,3 +253,207 @@ class TextCodec:
         if not pieces:
             raise EngineError(f"the target {target!r} has no tokens in this model's vocabulary")
         return tuple(pieces)
+
+
+def _settings(tokenizer: Any, *, clean_up: bool, kind: str) -> TextSettings:
+    return TextSettings(
+        mask_token=tokenizer.mask_token,
+        mask_id=tokenizer.mask_token_id,
+        pad_id=tokenizer.pad_token_id,
+        clean_up=clean_up,
+        takes_token_types="token_type_ids" in getattr(tokenizer, "model_input_names", ()),
+        vocab_digest=vocab_digest(tokenizer.get_vocab()),
+        token_type_width=_token_type_width(tokenizer),
+        kind=kind,
+    )
+
+
+def _token_type_width(tokenizer: Any) -> int:
+    """How many token types the tokenizer gives each token, when it gives a list per token (Tapas); else 0."""
+    try:
+        types = tokenizer("a")["token_type_ids"]
+    except Exception:  # no token types, or a tokenizer that wants more than a text
+        return 0
+    first = types[0] if isinstance(types, list) and types else None
+    return len(first) if isinstance(first, list) else 0
+
+
+def read_settings(folder: Path) -> TextSettings:
+    return TextSettings(**json.loads((folder / TEXT_META_FILE).read_text(encoding="utf-8")))
+
+
+def rust_tokenizer_json(tokenizer: Any) -> str:
+    """transformers' tokenizer as a ``tokenizers`` JSON: its own Rust tokenizer, else one converted from it.
+
+    Raises when it has none and none can be made (no converter for its class, or
+    a custom pre-tokenizer that cannot be serialised, as RoFormer's jieba one).
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
+    if backend is None:
+        from transformers.convert_slow_tokenizer import convert_slow_tokenizer
+
+        backend = convert_slow_tokenizer(tokenizer)
+    return str(backend.to_str())
+
+
+def codec_for(tokenizer: Any) -> TextCodec:
+    """The codec for transformers' ``tokenizer``: the Rust tokenizer where it has or converts to one, else the
+    tokenizer itself behind the same interface."""
+    try:
+        return TextCodec.from_transformers(tokenizer)
+    except Exception:  # no Rust form (no converter, a pre-tokenizer that cannot be saved): use it as it is
+        return PythonTextCodec(tokenizer)
+
+
+def codec_from_files(folder: Path) -> TextCodec:
+    """Read a codec saved beside an exported graph (``tokenizers`` alone, or transformers for a Python one)."""
+    try:
+        kind = read_settings(folder).kind
+    except Exception as exc:  # a damaged file in any way: the caller removes and rebuilds it
+        raise EngineError(f"cannot read the saved tokenizer in {folder}: {exc}") from exc
+    return PythonTextCodec.from_files(folder) if kind == "python" else TextCodec.from_files(folder)
+
+
+_MARKERS = ("##", "▁", "Ġ")
+_END_MARKER = "</w>"
+
+
+def _surface(piece: str) -> str:
+    """A piece as it appears in the text: no ``##``/``▁``/``Ġ`` prefix or ``</w>`` suffix."""
+    for marker in _MARKERS:
+        if piece.startswith(marker) and len(piece) > len(marker):
+            piece = piece[len(marker) :]
+            break
+    return piece.removesuffix(_END_MARKER)
+
+
+class PythonTextCodec(TextCodec):
+    """A tokenizer with no Rust form, used through transformers: ids exactly as transformers makes them.
+
+    transformers' Python tokenizers give no character offsets, so each token is
+    found in the text after the one before it (case-insensitively); a token that
+    cannot be found ([UNK], a normalised character) spans the gap to the next one.
+    Tokens are one word when nothing separates them and the piece says it
+    continues a word (``##``) or the one before does not end one (no ``</w>``
+    where the vocabulary uses it); otherwise each token is a word of its own
+    (one cell per residue for ESM).
+    """
+
+    def __init__(self, tokenizer: Any, settings: TextSettings | None = None) -> None:
+        self.tokenizer = tokenizer
+        """transformers' tokenizer."""
+        self.settings = settings or _settings(
+            tokenizer, clean_up=bool(getattr(tokenizer, "clean_up_tokenization_spaces", False)), kind="python"
+        )
+        self.mask_token = self.settings.mask_token
+        self.mask_id = self.settings.mask_id
+        self.pad_id = self.settings.pad_id
+        vocab = tokenizer.get_vocab()
+        self._wordpiece = any(p.startswith("##") for p in vocab)
+        self._end_markers = any(p.endswith(_END_MARKER) for p in vocab)
+        unknown = {tokenizer.unk_token, "[UNK]", "<unk>"}
+        self._special_ids = {
+            int(i)
+            for i, t in zip(tokenizer.all_special_ids, tokenizer.all_special_tokens, strict=True)
+            if i != self.mask_id and t not in unknown
+        }
+        self._pieces = {i: p for p, i in vocab.items()}
+
+    @classmethod
+    def from_files(cls, folder: Path) -> PythonTextCodec:
+        """Read a codec saved by :meth:`save` with the tokenizer's own transformers class.
+
+        Not ``AutoTokenizer``: importing it imports torch, which the ONNX path avoids.
+        """
+        try:
+            import transformers
+
+            settings = read_settings(folder)
+            saved = folder / PYTHON_TOKENIZER_DIR
+            name = json.loads((saved / "tokenizer_config.json").read_text(encoding="utf-8"))[
+                "tokenizer_class"
+            ]
+            tokenizer = getattr(transformers, name).from_pretrained(str(saved))
+        except Exception as exc:  # a damaged file in any way: the caller removes and rebuilds it
+            raise EngineError(f"cannot read the saved tokenizer in {folder}: {exc}") from exc
+        return cls(tokenizer, settings)
+
+    def save(self, folder: Path) -> None:
+        self.tokenizer.save_pretrained(str(folder / PYTHON_TOKENIZER_DIR))
+        self._save_settings(folder)
+
+    def _ids(self, text: str, *, special: bool = False) -> list[int]:
+        """The ids transformers makes of ``text``, as the fill-mask pipeline asks for them."""
+        return [int(i) for i in self.tokenizer(text, add_special_tokens=special)["input_ids"]]
+
+    def _tokenize(self, text: str) -> tuple[list[int], list[tuple[int, int]], list[int], list[int | None]]:
+        ids = self._ids(text, special=True)
+        try:
+            flags = self.tokenizer.get_special_tokens_mask(ids, already_has_special_tokens=True)
+        except Exception:  # some Python tokenizers fail here (Luke's); the special ids say as much
+            flags = [0] * len(ids)
+        specials = [int(bool(f)) or int(i in self._special_ids) for f, i in zip(flags, ids, strict=True)]
+        specials = [0 if i == self.mask_id else f for f, i in zip(specials, ids, strict=True)]
+        folded = text.casefold() if len(text.casefold()) == len(text) else text
+        spans: list[tuple[int, int] | None] = []
+        cursor = 0
+        for tid, special in zip(ids, specials, strict=True):
+            surface = _surface(self.id_to_piece(tid))
+            if special and tid != self.mask_id:
+                spans.append((0, 0))
+                continue
+            at = folded.find(surface.casefold(), cursor) if surface else -1
+            if at < 0 or text[cursor:at].strip():  # not found, or found past text no token covers
+                spans.append(None)
+                continue
+            spans.append((at, at + len(surface)))
+            cursor = at + len(surface)
+        offsets = _fill_gaps(text, spans)
+        words: list[int | None] = []
+        word = -1
+        previous: tuple[int, int, str] | None = None
+        for tid, special, (start, end) in zip(ids, specials, offsets, strict=True):
+            if special:
+                words.append(None)
+                previous = None
+                continue
+            piece = self.id_to_piece(tid)
+            joined = (
+                previous is not None
+                and previous[1] == start
+                and (piece.startswith("##") or (self._end_markers and not previous[2].endswith(_END_MARKER)))
+            )
+            word += 0 if joined else 1
+            words.append(word)
+            previous = (start, end, piece)
+        return ids, offsets, specials, words
+
+    def pieces(self, text: str) -> list[int]:
+        return self._ids(text)
+
+    def id_to_piece(self, token_id: int) -> str:
+        return self._pieces.get(token_id) or str(self.tokenizer.convert_ids_to_tokens(token_id) or "")
+
+    def display(self, piece: str) -> str:
+        shown = _surface(piece).strip()
+        return shown or piece
+
+    def decode(self, ids: list[int], *, skip_special: bool = False) -> str:
+        return str(self.tokenizer.decode(ids, skip_special_tokens=skip_special))
+
+
+def _fill_gaps(text: str, spans: list[tuple[int, int] | None]) -> list[tuple[int, int]]:
+    """Spans for tokens that were not found: from the end of the one before to the start of the next one."""
+    filled: list[tuple[int, int]] = []
+    for i, span in enumerate(spans):
+        if span is not None:
+            filled.append(span)
+            continue
+        start = max((e for s, e in filled if e > s), default=0)
+        while start < len(text) and text[start].isspace():
+            start += 1
+        end = next((s for s, e in (x for x in spans[i + 1 :] if x) if e > s), len(text))
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        filled.append((start, max(start, end)))
+    return filled

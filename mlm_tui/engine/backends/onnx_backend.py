@@ -14,9 +14,11 @@ from . import INPUTS, OUTPUT, pack
 class OnnxForward:
     name = "onnx"
 
-    def __init__(self, graph: Path, pad_id: int | None, threads: int = 0) -> None:
+    def __init__(self, graph: Path, pad_id: int | None, threads: int = 0, *, quiet: bool = False) -> None:
         options = ort.SessionOptions()
-        options.log_severity_level = 3  # warnings about unused initializers are not the user's business
+        # warnings about unused initializers are not the user's business; with ``quiet`` (checking a fresh
+        # export) neither are errors: they come back as exceptions, and the caller says them in one line
+        options.log_severity_level = 4 if quiet else 3
         if threads:
             options.intra_op_num_threads = threads
         self.session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])

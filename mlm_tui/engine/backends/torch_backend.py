@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
+import os
+import re
+import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,16 +68,19 @@ def to_half(model: Any, mode: str) -> tuple[Any, str]:
 class _MaskedLogits(torch.nn.Module):
     """Encoder, then the LM head at (rows, cols) only; the module that is exported to ONNX."""
 
-    def __init__(self, model: Any, head: tuple[Any, ...] | None, takes_token_types: bool) -> None:
+    def __init__(
+        self, model: Any, head: tuple[Any, ...] | None, takes_token_types: bool, token_type_width: int = 0
+    ) -> None:
         super().__init__()
         self.model = model
         self.head = torch.nn.ModuleList(head) if head else None
         self.takes_token_types = takes_token_types
+        self.token_type_width = token_type_width
 
     def forward(self, input_ids: Any, attention_mask: Any, rows: Any, cols: Any) -> Any:
         kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
         if self.takes_token_types:
-            kwargs["token_type_ids"] = torch.zeros_like(input_ids)
+            kwargs["token_type_ids"] = token_types(input_ids, self.token_type_width)
         if self.head is None:
             return self.model(**kwargs).logits[rows, cols]
         hidden = self.model.base_model(**kwargs)[0][rows, cols]
@@ -96,6 +104,7 @@ class TorchForward:
         pad_id: int | None,
         takes_token_types: bool,
         fast: bool = False,
+        token_type_width: int = 0,
     ) -> None:
         self.model = model
         head = find_head(model, model_type)
@@ -104,7 +113,7 @@ class TorchForward:
             # and rounding the logits to bf16 reorders close candidates.
             head = tuple(copy.deepcopy(layer).float() for layer in head)
         self.head = head
-        self.module = _MaskedLogits(model, head, takes_token_types).eval()
+        self.module = _MaskedLogits(model, head, takes_token_types, token_type_width).eval()
         self.device = torch.device(device)
         self._pad_id = pad_id
 
@@ -114,8 +123,20 @@ class TorchForward:
             return self.module(*tensors).float().cpu().numpy()
 
 
+def token_types(input_ids: Any, width: int = 0) -> Any:
+    """All-zero token types for ``input_ids``: one per token, or ``width`` per token (Tapas)."""
+    if width:
+        return input_ids.new_zeros((*input_ids.shape, width))
+    return torch.zeros_like(input_ids)
+
+
 def attention_row(
-    model: Any, device: str, row: Sequence[int], query: int, takes_token_types: bool
+    model: Any,
+    device: str,
+    row: Sequence[int],
+    query: int,
+    takes_token_types: bool,
+    token_type_width: int = 0,
 ) -> np.ndarray:
     """What token ``query`` pays to every token of ``row``: float32 (layers, heads, len(row)).
 
@@ -127,7 +148,7 @@ def attention_row(
     ids = torch.tensor([list(row)], device=torch.device(device))
     kwargs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
     if takes_token_types:
-        kwargs["token_type_ids"] = torch.zeros_like(ids)
+        kwargs["token_type_ids"] = token_types(ids, token_type_width)
     previous = getattr(model.config, "_attn_implementation", None)
     switch = previous not in (None, "eager") and hasattr(model, "set_attn_implementation")
     try:
@@ -152,7 +173,7 @@ def load_transformers(
     trust_remote_code: bool,
     say: Callable[[str], None],
 ) -> tuple[Any, Any, Any, list[str]]:
-    """Config, fast tokenizer and float32 model from a local folder, and warnings about its head."""
+    """Config, tokenizer and float32 model from a local folder, and warnings about its head."""
     import transformers
     from transformers import AutoConfig, AutoModelForMaskedLM, AutoTokenizer
     from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING
@@ -177,12 +198,17 @@ def load_transformers(
     say("loading the tokenizer")
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except ImportError as exc:  # sacremoses, rjieba, sentencepiece...: optional packages of transformers
+        package = missing_package(str(exc))
+        if package is None:
+            raise EngineError(f"{name}: cannot load its tokenizer: {first_line(exc)}") from exc
+        raise EngineError(
+            f"{name}: its tokenizer needs the package {package}, which is not installed (pip install {package})"
+        ) from exc
     except Exception as exc:  # tokenizers fail in many ways; the user needs one line
         raise EngineError(f"{name}: cannot load its tokenizer: {first_line(exc)}") from exc
     if tokenizer.mask_token is None or tokenizer.mask_token_id is None:
         raise EngineError(f"{name}: its tokenizer has no mask token, so it cannot fill masks")
-    if not getattr(tokenizer, "is_fast", False) or getattr(tokenizer, "backend_tokenizer", None) is None:
-        raise EngineError(f"{name}: mlm-tui needs a fast (Rust) tokenizer, and this model has none")
 
     say(f"loading the weights of {name}")
     try:
@@ -217,9 +243,46 @@ def head_warnings(name: str, model: Any, loading_info: dict[str, Any]) -> list[s
     ]
 
 
+_PACKAGE_PATTERNS = (
+    r"pip install\s+`?([\w.-]+)",  # "You can install it with pip: `pip install sacremoses`"
+    r"install ([\w.-]+) to use",  # "You need to install rjieba to use RoFormerTokenizer"
+    r"requires the ([\w.-]+) library",  # "... requires the SentencePiece library but it was not found"
+)
+
+
+def missing_package(message: str) -> str | None:
+    """The package an ImportError from transformers asks for, as pip names it; ``None`` when it names none."""
+    for pattern in _PACKAGE_PATTERNS:
+        found = re.search(pattern, message)
+        if found:
+            return found[1].lower()
+    return None
+
+
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+@contextlib.contextmanager
+def _stdout_silenced() -> Iterator[None]:
+    """Drop what is printed to stdout, from Python and from C++ (the exporter dumps its graph there on
+    failure), so that ``--json`` output stays JSON. The app draws on stderr, so it is not affected."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no stdout at all
+        saved = None
+    try:
+        if saved is not None:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 1)
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)
 
 
 def export_onnx(forward: TorchForward, graph: Path) -> None:
@@ -227,7 +290,7 @@ def export_onnx(forward: TorchForward, graph: Path) -> None:
     example = pack([[0, 1, 2, 3], [0, 1, 2, 3]], [[1], [2]], forward._pad_id)
     axes = {"input_ids": {0: "batch", 1: "length"}, "attention_mask": {0: "batch", 1: "length"}}
     axes.update({"rows": {0: "masks"}, "cols": {0: "masks"}, OUTPUT: {0: "masks"}})
-    with warnings.catch_warnings(), torch.no_grad():
+    with warnings.catch_warnings(), torch.no_grad(), _stdout_silenced():
         warnings.simplefilter("ignore")  # tracer warnings about Python control flow in transformers' code
         torch.onnx.export(
             forward.module,
@@ -239,3 +302,52 @@ def export_onnx(forward: TorchForward, graph: Path) -> None:
             dynamic_axes=axes,
             opset_version=17,
         )
+
+
+_PROBE_LENGTH = 5
+
+
+class _EmbeddingLookups(torch.overrides.TorchFunctionMode):
+    """Records every embedding lookup of a forward pass: (rows in the table, the ids looked up)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lookups: list[tuple[int, Any]] = []
+
+    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        if func is torch.nn.functional.embedding and len(args) >= 2:
+            ids, weight = args[0], args[1]
+            if isinstance(ids, torch.Tensor) and isinstance(weight, torch.Tensor) and weight.dim() == 2:
+                self.lookups.append((int(weight.shape[0]), ids.detach().clone()))
+        return func(*args, **kwargs)
+
+
+def probe_positions(forward: TorchForward, token_id: int) -> int | None:
+    """Run one short row through the model and read, from the position ids it looks up, how many it can take.
+
+    The row repeats one ordinary token, so the only lookup whose ids count up by
+    one along the row (``s, s+1, ...``) is a position embedding: it has
+    ``rows - s`` usable positions (RoBERTa's ids start after the padding index;
+    BART's learned positions start at 2). ``None`` when the model looks up no
+    positions (rotary, relative or axial positions). Raises :class:`EngineError`
+    in one line when the model cannot run a short text at all.
+    """
+    row = [token_id] * _PROBE_LENGTH
+    tensors = [torch.from_numpy(a).to(forward.device) for a in pack([row], [[1]], forward._pad_id)]
+    recorder = _EmbeddingLookups()
+    try:
+        with torch.inference_mode(), recorder:
+            forward.module(*tensors)
+    except Exception as exc:  # a model that needs more than text (a language id, images...)
+        raise EngineError(f"the model cannot run on a text: {first_line(exc)}") from exc
+    limits = []
+    for rows, ids in recorder.lookups:
+        # a model may pad the row (Longformer pads to its attention window): the first ids tell
+        if ids.dim() == 0 or ids.shape[-1] < _PROBE_LENGTH or ids.dtype not in (torch.int64, torch.int32):
+            continue
+        flat = ids.reshape(-1, ids.shape[-1])[:, :_PROBE_LENGTH].cpu()
+        start = int(flat[0, 0])
+        if torch.equal(flat, torch.arange(start, start + _PROBE_LENGTH).expand_as(flat)):
+            limits.append(rows - start)
+    return min(limits) if limits else None
