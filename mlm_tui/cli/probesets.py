@@ -7,6 +7,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from ..probes import report
@@ -43,6 +44,13 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
     )
     out.add_argument(
         "--compare", default=None, metavar="B", help="also run model B on every item, side by side"
+    )
+    out.add_argument(
+        "--export-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where x writes the results screen's JSON and Markdown (default: user data dir)",
     )
     out.add_argument(
         "--batch-size", type=_top_k, default=64, metavar="N", help="rows per forward pass (default 64)"
