@@ -1,7 +1,8 @@
 """The results screen of a probe set: the summary per group, and a table of items that fills as they arrive.
 
 A thread worker runs the set through the engine(s) exactly as the CLI does and puts each item
-in a buffer; a message (``can_replace``: a burst becomes one) tells the screen to take them.
+in a buffer; a message, posted when the buffer was empty (and ``can_replace``), tells the screen
+to take them all.
 The screen adds rows to the table a small batch at a time, so a set of 10,000 items never
 holds the event loop for long. What to show (columns, filters, order) comes from the pure
 functions of :mod:`mlm_tui.probes.view`; the summary from :mod:`mlm_tui.probes.report`, the
@@ -48,8 +49,6 @@ FEED = 40
 """Rows added to the table per turn of the event loop (the table measures every new cell)."""
 FEED_PAUSE = 0.01
 """Seconds between two batches of rows, so keys and repaints get their turn."""
-POST_EVERY = 0.05
-"""The worker tells the screen about new items at most this often (seconds)."""
 SUMMARY_EVERY = 1.0
 """While items arrive, the summary (without intervals) is brought up to date this often (seconds)."""
 
@@ -255,7 +254,7 @@ class ResultsScreen(Screen[None]):
             self.post_message(self.Stage(RunState("running"), models))
             tallies = [Tally(kind, k=self.probe_set.k) for _ in engines]
             streams = [self.probe_set.results(engine) for engine in engines]
-            posted = summarised = time.monotonic()
+            summarised = time.monotonic()
             for rows in zip(*streams, strict=True):
                 if worker.is_cancelled:
                     return
@@ -263,11 +262,11 @@ class ResultsScreen(Screen[None]):
                     tally.add(row)
                 item = rows[0] if len(rows) == 1 else report.compared_item(kind, rows[0], rows[1])
                 with self._lock:
+                    first = not self._buffer  # the screen takes the whole buffer: one message is enough
                     self._buffer.append(item)
-                now = time.monotonic()
-                if now - posted >= POST_EVERY:
-                    posted = now
+                if first:
                     self.post_message(self.Arrived())
+                now = time.monotonic()
                 if now - summarised >= SUMMARY_EVERY:
                     summarised = now
                     self.post_message(self.SummaryReady([t.summary(0) for t in tallies], final=False))
