@@ -629,3 +629,47 @@ async def test_random_keys_on_the_results_screen(seed, random_keys):
             opened = screen.items[highlighted] if opening else None
             problems = _results_violations(app, opened)
             assert not problems, f"seed {seed}, keys {pressed}: {problems}"
+
+
+# ------------------------------------------------------------------------------------------ snapshots
+
+
+def _snapshot_app(compare: bool = False):
+    if compare:
+
+        def rows(engine):
+            salt = 0 if engine.info.name == "fake-bert" else 1
+            return [cloze_row(i, salt) for i in range(30)]
+
+        return app_with(fake_set(rows), compare=True)
+    return app_with(cloze_set(30))
+
+
+async def _filled_and_moved(pilot):
+    await filled(pilot)
+    await pilot.press("down", "down")
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_snapshot_results(snap_compare, size):
+    assert snap_compare(_snapshot_app(), terminal_size=size, run_before=_filled_and_moved)
+
+
+def test_snapshot_results_compare(snap_compare):
+    assert snap_compare(_snapshot_app(compare=True), terminal_size=(120, 40), run_before=_filled_and_moved)
+
+
+def test_snapshot_pair_in_the_explorer(snap_compare):
+    def rows(_engine):
+        return [pair_row(i) for i in range(6)]
+
+    async def run_before(pilot):
+        await filled(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        pilot.app.clear_notifications()
+        await pilot.pause()
+
+    app = app_with(fake_set(rows, kind="pairs"))
+    assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)

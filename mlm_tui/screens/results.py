@@ -188,6 +188,7 @@ class ResultsScreen(Screen[None]):
         self._feeding = False
         self._feeder: Timer | None = None
         self._keep: int | None = None
+        self._failed = 0
         self._started = time.monotonic()
 
     # ------------------------------------------------------------------ layout
@@ -307,6 +308,7 @@ class ResultsScreen(Screen[None]):
             return
         start = len(self.items)
         self.items.extend(new)
+        self._failed += sum(1 for item in new if view.failed(item))
         accept = self._filter()
         fresh = [i for i in range(start, len(self.items)) if accept(self.items[i])]
         self.matching.extend(fresh)
@@ -469,9 +471,8 @@ class ResultsScreen(Screen[None]):
         parts.append(f"showing: {self.outcomes[self.outcome][0]}")
         if self.search:
             parts.append(f"search: {self.search!r}")
-        failed = sum(1 for item in self.items if view.failed(item))
-        if failed:
-            parts.append(f"{failed} failed")
+        if self._failed:
+            parts.append(f"{self._failed} failed")
         self.query_one("#results-status", Static).update(" · ".join(parts))
 
     # ------------------------------------------------------------------ actions
