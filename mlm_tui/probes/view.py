@@ -108,7 +108,7 @@ def _per_model(
     return Column(key, heading, value, lambda i: show(value(i)), numeric=True)
 
 
-RESERVED = {"cloze": 56, "pairs": 56, "crows": 66}
+RESERVED = {"cloze": 62, "pairs": 56, "crows": 66}
 """Terminal cells the other columns of a kind take, roughly (what is left goes to the sentences)."""
 
 
@@ -266,13 +266,15 @@ class Filter:
     group: str | None = None
     outcome: Outcome | None = None
     search: str = ""
+    text: Callable[[Item], str] = search_text
+    """How to get an item's searched text (a screen passes a cached one)."""
 
     def __call__(self, item: Item) -> bool:
         if self.group is not None and str(item.get("group")) != self.group:
             return False
         if self.outcome is not None and not self.outcome[1](item):
             return False
-        return not self.search or self.search.lower() in search_text(item)
+        return not self.search or self.search.lower() in self.text(item)
 
 
 def sort_key(column: Column | None, *, compare: bool = False) -> Callable[[int, Item], tuple]:

@@ -3,8 +3,8 @@
 A thread worker runs the set through the engine(s) exactly as the CLI does and puts each item
 in a buffer; a message, posted when the buffer was empty (and ``can_replace``), tells the screen
 to take them all.
-The screen adds rows to the table a small batch at a time, so a set of 10,000 items never
-holds the event loop for long. What to show (columns, filters, order) comes from the pure
+The table (:class:`~mlm_tui.widgets.results_table.ResultsTable`) draws only the lines on
+screen, so a set of 10,000 items never holds the event loop for long. What to show (columns, filters, order) comes from the pure
 functions of :mod:`mlm_tui.probes.view`; the summary from :mod:`mlm_tui.probes.report`, the
 same cells the CLI prints.
 
@@ -14,17 +14,16 @@ same cells the CLI prints.
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -32,8 +31,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, ProgressBar, Static
+from textual.widgets import Footer, Input, ProgressBar, Static
 from textual.worker import get_current_worker
 
 from ..engine import EngineError
@@ -41,34 +39,15 @@ from ..probes import report, view
 from ..probes.formats import FormatError
 from ..probes.run import Tally
 from ..probes.sets import ProbeSet
+from ..widgets.results_table import ResultsTable, TableColumn
 from .prompt import LinePrompt
 
 Loader = Callable[[Callable[[str], None]], Any]
 
-FEED = 40
-"""Rows added to the table per turn of the event loop (the table measures every new cell)."""
-FEED_PAUSE = 0.01
-"""Seconds between two batches of rows, so keys and repaints get their turn."""
+TAKE = 500
+"""Items taken into the table per turn of the event loop (a run faster than the screen waits)."""
 SUMMARY_EVERY = 1.0
 """While items arrive, the summary (without intervals) is brought up to date this often (seconds)."""
-
-
-class LineCell(Text):
-    """The ``line`` cell: also carries the item's index, so the table can be ordered by our key."""
-
-    __slots__ = ("index",)
-
-    def __init__(self, line: object, index: int) -> None:
-        super().__init__("" if line is None else str(line), justify="right")
-        self.index = index
-
-
-class ResultsTable(DataTable[Any]):
-    """The items; ``enter`` opens the highlighted one."""
-
-    BINDINGS = [
-        Binding("enter", "select_cursor", "Open", id="results-open", tooltip="Open the item in the explorer"),
-    ]
 
 
 @dataclass(frozen=True)
@@ -110,7 +89,13 @@ class ResultsScreen(Screen[None]):
             tooltip="Show the pairs where the more or the less stereotyping sentence won (h cycles)",
         ),
         Binding(
-            "slash", "search", "Search", key_display="/", id="results-search", tooltip="Search the items"
+            "slash",
+            "search",
+            "Search",
+            key_display="/",
+            id="results-search",
+            tooltip="Search the items",
+            priority=True,  # handled before the next keys are sent on: what follows / goes to the box
         ),
         Binding(
             "x", "export", "Export", id="results-export", tooltip="Write the results as JSON and Markdown"
@@ -183,26 +168,20 @@ class ResultsScreen(Screen[None]):
         self.final = False
         self._buffer: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-        self._pending: deque[int] = deque()
-        self._in_table: list[int] = []
-        self._feeding = False
-        self._feeder: Timer | None = None
-        self._keep: int | None = None
         self._failed = 0
+        self._searched: dict[int, str] = {}
         self._started = time.monotonic()
 
     # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
-        summary: DataTable[Any] = DataTable(id="results-summary", cursor_type="none", zebra_stripes=True)
-        summary.can_focus = False
+        summary = ResultsTable(id="results-summary", cursor=False)
         summary.border_title = self._title()
         yield summary
         with Horizontal(id="results-progress"):
             yield ProgressBar(total=self.probe_set.total, show_eta=True, id="results-bar")
             yield Static("", id="results-stage")
-        table = ResultsTable(id="results-items", cursor_type="row", zebra_stripes=True)
-        yield table
+        yield ResultsTable(id="results-items")
         yield Input(placeholder="search the items (enter applies, escape clears)", id="results-find")
         yield Static("", id="results-status")
         yield Footer()
@@ -216,8 +195,7 @@ class ResultsScreen(Screen[None]):
         width = view.text_width(kind, self.app.size.width)
         self.columns = view.columns(kind, compare=self.compare, k=self.probe_set.k, width=width)
         table = self.table
-        for column in self.columns:
-            table.add_column(column.heading, key=column.key)
+        table.set_columns([TableColumn(c.heading, c.numeric) for c in self.columns], self._cells)
         self.query_one("#results-find", Input).display = False
         self._show_summary()
         self._sync_status()
@@ -229,8 +207,8 @@ class ResultsScreen(Screen[None]):
         return self.query_one("#results-items", ResultsTable)
 
     @property
-    def summary_table(self) -> DataTable[Any]:
-        return self.query_one("#results-summary", DataTable)
+    def summary_table(self) -> ResultsTable:
+        return self.query_one("#results-summary", ResultsTable)
 
     @property
     def bar(self) -> ProgressBar:
@@ -251,6 +229,10 @@ class ResultsScreen(Screen[None]):
                         lambda stage, label=label: self.post_message(self.Stage(RunState("loading", stage)))
                     )
                 )
+            # A set of 10,000 items adds tens of thousands of objects; each full pass of Python's
+            # collector would walk torch's and Textual's too (a pause of 100-400 ms measured).
+            # What exists now lives as long as the app: keep it out of the collector's way.
+            gc.freeze()
             models = tuple(e.info.name for e in engines)
             self.post_message(self.Stage(RunState("running"), models))
             tallies = [Tally(kind, k=self.probe_set.k) for _ in engines]
@@ -303,7 +285,10 @@ class ResultsScreen(Screen[None]):
     @on(Arrived)
     def _arrived(self) -> None:
         with self._lock:
-            new, self._buffer = self._buffer, []
+            new, self._buffer = self._buffer[:TAKE], self._buffer[TAKE:]
+            more = bool(self._buffer)
+        if more:  # the rest on the next turn, after keys and repaints
+            self.post_message(self.Arrived())
         if not new:
             return
         start = len(self.items)
@@ -312,12 +297,15 @@ class ResultsScreen(Screen[None]):
         accept = self._filter()
         fresh = [i for i in range(start, len(self.items)) if accept(self.items[i])]
         self.matching.extend(fresh)
-        self._pending.extend(fresh)
+        if self._ordered:
+            self._show(self.table.rows + fresh)
+        else:
+            self.table.append_rows(fresh)
         total = self.bar.total
         if total is not None and len(self.items) > total:
             self.bar.update(total=len(self.items))
         self.bar.update(progress=len(self.items))
-        self._feed()
+        self._sync_status()
 
     @on(SummaryReady)
     def _summary_ready(self, message: SummaryReady) -> None:
@@ -326,121 +314,67 @@ class ResultsScreen(Screen[None]):
         self._show_summary()
         self._sync_status()
 
-    # ------------------------------------------------------------------ the table, a batch at a time
+    # ------------------------------------------------------------------ the table
 
-    def _feed(self) -> None:
-        """Add the next batch of pending rows; come back after a pause while any are left."""
-        if self._feeding and self._pending:
-            return  # a batch is already scheduled
-        batch = [self._pending.popleft() for _ in range(min(FEED, len(self._pending)))]
-        if batch:
-            self.table.add_rows(self._cells(i) for i in batch)
-        self._in_table.extend(batch)
-        if batch and self._ordered:
-            self._apply_order()
-        if self._keep is not None and self._keep in batch:
-            self._highlight(self._keep)
-            self._keep = None
-        self._sync_status()
-        if self._pending:
-            self._feeding = True
-            self._feeder = self.set_timer(FEED_PAUSE, self._feed_next)
-        else:
-            self._feeding = False
-
-    def _feed_next(self) -> None:
-        self._feeding = False
-        self._feeder = None
-        self._feed()
-
-    def _cells(self, index: int) -> list[Any]:
+    def _cells(self, index: int) -> tuple[str, ...]:
         item = self.items[index]
-        cells: list[Any] = [LineCell(item.get("line"), index)]
-        for column in self.columns[1:]:
-            cells.append(Text(column.text(item), justify="right" if column.numeric else "left", no_wrap=True))
-        return cells
+        return tuple(column.text(item) for column in self.columns)
 
     @property
     def _ordered(self) -> bool:
         return self.sort_column is not None or self.compare
 
-    def _apply_order(self) -> None:
-        """Put the rows in the table in order, the highlighted item staying highlighted."""
+    def _show(self, rows: list[int]) -> None:
+        """Show ``rows`` in the chosen order, the highlighted item staying highlighted."""
         column = self.columns[self.sort_column] if self.sort_column is not None else None
-        ranks = {
-            index: rank
-            for rank, index in enumerate(
-                view.order(self.items, self._in_table, column, reverse=self.reverse, compare=self.compare)
-            )
-        }
-        here = self.highlighted_index
-        self.table.sort("line", key=lambda cell: ranks[cell.index])
-        self._in_table.sort(key=ranks.__getitem__)
-        if here is not None:
-            self._highlight(here)
+        ordered = view.order(self.items, rows, column, reverse=self.reverse, compare=self.compare)
+        self.table.show_rows(ordered, keep=self.table.highlighted)
 
     @property
     def highlighted_index(self) -> int | None:
         """The index (into :attr:`items`) of the highlighted row, or ``None`` when the table is empty."""
-        table = self.table
-        if not table.row_count:
-            return None
-        row = min(table.cursor_row, table.row_count - 1)
-        return self._in_table[row]
+        return self.table.highlighted
 
-    def _highlight(self, index: int) -> None:
-        row = self._in_table.index(index)
-        self.table.move_cursor(row=row, animate=False, scroll=True)
-
-    def _filter(self) -> view.Filter:
+    def _filter(self) -> Callable[[dict[str, Any]], bool]:
         outcome = self.outcomes[self.outcome] if self.outcome else None
-        return view.Filter(self.group, outcome, self.search)
+        return view.Filter(self.group, outcome, self.search, self._search_text)
+
+    def _search_text(self, item: dict[str, Any]) -> str:
+        key = id(item)  # items live as long as the screen: their ids are stable
+        found = self._searched.get(key)
+        if found is None:
+            found = self._searched[key] = view.search_text(item)
+        return found
 
     def _refilter(self) -> None:
-        """The filters changed: the table is built again (a batch at a time), the highlighted item kept."""
-        here = self.highlighted_index
+        """The filters changed: the rows that pass, in order, the highlighted item kept when it passes."""
         accept = self._filter()
         self.matching = [i for i, item in enumerate(self.items) if accept(item)]
-        column = self.columns[self.sort_column] if self.sort_column is not None else None
-        ordered = view.order(self.items, self.matching, column, reverse=self.reverse, compare=self.compare)
-        self.table.clear()
-        self._in_table = []
-        self._pending = deque(ordered)
-        self._keep = here if here is not None and here in set(self.matching) else None
-        if self._feeder is not None:
-            self._feeder.stop()
-            self._feeder = None
-        self._feeding = False
-        self._feed()
+        self._show(list(self.matching))
+        self._sync_status()
 
     # ------------------------------------------------------------------ summary and status
 
     def _show_summary(self) -> None:
-        table = self.summary_table
-        table.clear(columns=True)
+        """The summary per group, each cell as the CLI's table prints it (report.cell)."""
         kind = self.probe_set.kind
-        cols = report.columns(kind)
+        cols = [c for c in report.columns(kind) if self.final or not c[1].startswith("ci:")]  # CIs come last
         k = self.probe_set.k if kind == "cloze" else None
         heads = [h.replace("@k", f"@{k}") if k else h for h, _ in cols]
-        prefixes = [f"{m} " if self.compare else "" for m in ("A", "B")][: len(self.models)]
-        table.add_column("group", key="group")
-        for prefix in prefixes:
-            for head, (_, key) in zip(heads, cols, strict=True):
-                if key.startswith("ci:") and not self.final:
-                    continue  # the intervals come with the final summary
-                table.add_column(prefix + head, key=prefix + key)
-        if not self.summaries:
-            return
+        prefixes = ["A ", "B "][: len(self.models)] if self.compare else [""]
+        headings = [TableColumn("group")]
+        headings += [TableColumn(prefix + head, right=True) for prefix in prefixes for head in heads]
         labelled = [report.summary_rows(kind, s) for s in self.summaries]
-        for n, (label, _block) in enumerate(labelled[0]):
-            row: list[Any] = [Text(label, no_wrap=True)]
+        lines: list[tuple[str, ...]] = []
+        for n, (label, _block) in enumerate(labelled[0] if labelled else []):
+            line = [label]
             for rows in labelled:
                 block = rows[n][1] if n < len(rows) else {}
-                for _, key in cols:
-                    if key.startswith("ci:") and not self.final:
-                        continue
-                    row.append(Text(report.cell(kind, block, key), justify="right"))
-            table.add_row(*row)
+                line += [report.cell(kind, block, key) for _, key in cols]
+            lines.append(tuple(line))
+        table = self.summary_table
+        table.set_columns(headings, lines.__getitem__)
+        table.show_rows(list(range(len(lines))))
 
     def watch_state(self) -> None:
         stage = self.query_one("#results-stage", Static)
@@ -459,9 +393,7 @@ class ResultsScreen(Screen[None]):
     def _sync_status(self) -> None:
         if not self.is_mounted:
             return
-        parts = [f"{len(self._in_table):,} of {len(self.matching):,} shown · {len(self.items):,} items"]
-        if self._pending:
-            parts[0] += " (filling)"
+        parts = [f"{self.table.row_count:,} of {len(self.matching):,} shown · {len(self.items):,} items"]
         if self.sort_column is not None:
             arrow = "↓" if self.reverse else "↑"
             parts.append(f"sorted by {self.columns[self.sort_column].heading} {arrow}")
@@ -478,6 +410,8 @@ class ResultsScreen(Screen[None]):
     # ------------------------------------------------------------------ actions
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "search" and self.focused is not None and self.focused.id == "results-find":
+            return False  # a / typed in the search box is a /
         if action == "outcome":  # one key, named for the kind of set
             return parameters == (self.probe_set.kind,)
         if action == "export" and self.state.stage != "done":
@@ -496,19 +430,16 @@ class ResultsScreen(Screen[None]):
         self.reverse = not self.reverse
         self._reorder()
 
-    @on(DataTable.HeaderSelected, "#results-items")
-    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
-        if self.sort_column == event.column_index:
+    @on(ResultsTable.HeadingClicked)
+    def _heading_clicked(self, event: ResultsTable.HeadingClicked) -> None:
+        if self.sort_column == event.column:
             self.reverse = not self.reverse
         else:
-            self.sort_column, self.reverse = event.column_index, False
+            self.sort_column, self.reverse = event.column, False
         self._reorder()
 
     def _reorder(self) -> None:
-        if self._pending:
-            self._refilter()  # rows still to come: build the table again in the new order
-        else:
-            self._apply_order()
+        self._show(list(self.table.rows))
         self._sync_status()
 
     def action_group(self) -> None:
@@ -525,7 +456,7 @@ class ResultsScreen(Screen[None]):
         find = self.query_one("#results-find", Input)
         find.display = True
         find.value = self.search
-        find.focus()
+        self.set_focus(find)  # at once, not on the next frame: what is typed right after / is the search
 
     @on(Input.Submitted, "#results-find")
     def _search_submitted(self, event: Input.Submitted) -> None:
@@ -534,7 +465,7 @@ class ResultsScreen(Screen[None]):
     def _close_search(self, search: str) -> None:
         find = self.query_one("#results-find", Input)
         find.display = False
-        self.table.focus()
+        self.set_focus(self.table)
         if search != self.search:
             self.search = search
             self._refilter()
@@ -547,11 +478,9 @@ class ResultsScreen(Screen[None]):
         if len(self.app.screen_stack) > 1:
             self.app.pop_screen()
 
-    @on(DataTable.RowSelected, "#results-items")
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
-        index = self.highlighted_index
-        if index is not None:
-            self.post_message(self.Opened(self, self.items[index]))
+    @on(ResultsTable.Selected)
+    def _row_selected(self, event: ResultsTable.Selected) -> None:
+        self.post_message(self.Opened(self, self.items[event.item]))
 
     def action_export(self) -> None:
         """Write ``<stem>.json`` and ``<stem>.md`` as ``--json`` and ``--markdown`` write them."""
