@@ -668,3 +668,53 @@ def test_snapshot_pair_in_the_explorer(snap_compare):
 
     app = app_with(fake_set(rows, kind="pairs"))
     assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+
+
+# ------------------------------------------------------------------------------------------ the pure view
+
+
+def test_order_and_filters_against_plain_code():
+    """Every column, both directions, every filter: the view's choice equals a plain loop's."""
+    from mlm_tui.probes import view
+
+    rng = random.Random(7)
+    items = [cloze_row(i, rng.randrange(5)) for i in range(60)]
+    for n in (5, 17, 40):
+        items[n] = {"line": n + 1, "error": "no [MASK] in the text"}
+    columns = view.columns("cloze", k=10)
+    shown = list(range(len(items)))
+    for column in columns:
+        for reverse in (False, True):
+            got = view.order(items, shown, column, reverse=reverse)
+            values = {i: column.value(items[i]) for i in shown}
+            present = [i for i in shown if values[i] is not None]
+            missing = [i for i in shown if values[i] is None]
+
+            def plain(i, values=values):
+                v = values[i]
+                return v.lower() if isinstance(v, str) else v
+
+            by_value = sorted(present, key=lambda i, plain=plain: (plain(i), i))
+            expected = (by_value[::-1] if reverse else by_value) + missing
+            assert got == expected, (column.key, reverse)
+    for name, accept in view.outcomes("cloze", k=10):
+        for group in (None, "beta"):
+            for search in ("", "HEART"):
+                keep = view.Filter(group, (name, accept), search)
+                expected = []
+                for item in items:
+                    if group is not None and item.get("group") != group:
+                        continue
+                    if name == "errors" and "error" not in item:
+                        continue
+                    if name not in ("all", "errors"):
+                        if "error" in item:
+                            continue
+                        hit = item["hit@1"] if name.endswith("@1") else item["hit@k"]
+                        if hit != name.startswith("hit"):
+                            continue
+                    text = (item.get("text", "") + item.get("answer", "") + item.get("error", "")).lower()
+                    if search and search.lower() not in text + (item.get("group") or ""):
+                        continue
+                    expected.append(item["line"])
+                assert [i["line"] for i in items if keep(i)] == expected, (name, group, search)

@@ -277,25 +277,6 @@ class Filter:
         return not self.search or self.search.lower() in self.text(item)
 
 
-def sort_key(column: Column | None, *, compare: bool = False) -> Callable[[int, Item], tuple]:
-    """The key that orders items: by ``column`` (missing values last, then input order), or else
-    input order, with two models the disagreements first."""
-    if column is None:
-        if compare:
-            return lambda index, item: (not item.get("disagree"), index)
-        return lambda index, item: (index,)
-
-    def key(index: int, item: Item) -> tuple:
-        value = column.value(item)
-        if value is None:
-            return (1, 0, index)
-        if isinstance(value, str):
-            return (0, value.lower(), index)
-        return (0, value, index)
-
-    return key
-
-
 def order(
     items: Sequence[Item],
     shown: Sequence[int],
@@ -303,14 +284,24 @@ def order(
     *,
     reverse: bool = False,
     compare: bool = False,
+    value: Callable[[int], Any] | None = None,
 ) -> list[int]:
-    """``shown`` (indices into ``items``) in the table's order; reversing keeps missing values last."""
-    key = sort_key(column, compare=compare)
-    ordered = sorted(shown, key=lambda i: key(i, items[i]))
-    if reverse:
-        if column is None:
-            return ordered[::-1]
-        present = [i for i in ordered if column.value(items[i]) is not None]
-        missing = [i for i in ordered if column.value(items[i]) is None]
-        return present[::-1] + missing
-    return ordered
+    """``shown`` (indices into ``items``) in the table's order: by ``column`` (strings without case;
+    missing values last, also when reversed; ties in input order), or else input order, with two
+    models the disagreements first. ``value(i)`` gives item ``i``'s value in the column (a cache)."""
+    if column is None:
+        if compare:
+            return sorted(shown, key=lambda i: (not items[i].get("disagree"), i))[:: -1 if reverse else 1]
+        return sorted(shown, reverse=reverse)
+    get = value or (lambda i: column.value(items[i]))
+    present: list[tuple[Any, int]] = []
+    missing: list[int] = []
+    for i in shown:
+        found = get(i)
+        if found is None:
+            missing.append(i)
+        else:
+            present.append((found.lower() if isinstance(found, str) else found, i))
+    present.sort()
+    ordered = [i for _, i in present]
+    return (ordered[::-1] if reverse else ordered) + sorted(missing)

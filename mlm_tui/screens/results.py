@@ -170,6 +170,7 @@ class ResultsScreen(Screen[None]):
         self._lock = threading.Lock()
         self._failed = 0
         self._searched: dict[int, str] = {}
+        self._values: dict[int, list[Any]] = {}
         self._started = time.monotonic()
 
     # ------------------------------------------------------------------ layout
@@ -327,8 +328,24 @@ class ResultsScreen(Screen[None]):
     def _show(self, rows: list[int]) -> None:
         """Show ``rows`` in the chosen order, the highlighted item staying highlighted."""
         column = self.columns[self.sort_column] if self.sort_column is not None else None
-        ordered = view.order(self.items, rows, column, reverse=self.reverse, compare=self.compare)
+        value = self._sort_values(self.sort_column) if self.sort_column is not None else None
+        ordered = view.order(
+            self.items, rows, column, reverse=self.reverse, compare=self.compare, value=value
+        )
         self.table.show_rows(ordered, keep=self.table.highlighted)
+
+    def _sort_values(self, column: int) -> Callable[[int], Any]:
+        """Item ``i``'s value in a column, each worked out once (a sort of 10,000 rows is then a sort)."""
+        cache = self._values.setdefault(column, [])
+        get = self.columns[column].value
+        items = self.items
+
+        def value(i: int) -> Any:
+            while len(cache) <= i:
+                cache.append(get(items[len(cache)]))
+            return cache[i]
+
+        return value
 
     @property
     def highlighted_index(self) -> int | None:
