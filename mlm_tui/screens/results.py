@@ -231,7 +231,7 @@ class ResultsScreen(Screen[None]):
                     )
                 )
             # A set of 10,000 items adds tens of thousands of objects; each full pass of Python's
-            # collector would walk torch's and Textual's too (a pause of 100-400 ms measured).
+            # collector would walk the libraries' and the model's too (90-380 ms pauses measured).
             # What exists now lives as long as the app: keep it out of the collector's way.
             gc.freeze()
             models = tuple(e.info.name for e in engines)
