@@ -718,3 +718,45 @@ def test_order_and_filters_against_plain_code():
                         continue
                     expected.append(item["line"])
                 assert [i["line"] for i in items if keep(i)] == expected, (name, group, search)
+
+
+# ------------------------------------------------------------------------------------------ failures
+
+
+async def test_a_model_that_cannot_load_is_one_line_and_the_app_goes_on():
+    from fakes import failing_loader
+
+    app = make_app(
+        "Paris is the capital of France.",
+        loader=failing_loader("no model called nope"),
+        results=cloze_set(5),
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await filled(pilot)
+        assert screen.state.stage == "failed" and "nope" in screen.state.note
+        assert screen.table.row_count == 0 and status(screen).startswith("0 of 0 shown · 0 items")
+        await pilot.press("s", "g", "h", "enter", "x")  # nothing to act on: nothing happens, no crash
+        await pilot.pause()
+        assert app.screen is screen
+
+
+async def test_a_run_that_breaks_keeps_the_items_it_had():
+    from mlm_tui.engine import EngineError
+
+    def rows(_engine):
+        yield from (cloze_row(i) for i in range(7))
+        raise EngineError("the model ran out of memory")
+
+    def results(engine):
+        return rows(engine)
+
+    probe_set = ProbeSet("fake.tsv", "cloze", "plain-cloze", results, k=10, n_boot=10, total=20)
+    app = app_with(probe_set)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await filled(pilot)
+        assert screen.state.stage == "failed" and "out of memory" in screen.state.note
+        assert table_lines(screen) == list(range(1, 8))
+        assert any("out of memory" in n.message for n in app._notifications)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.explorer.snapshot.text == cloze_row(0)["text"]  # the items it had still open
