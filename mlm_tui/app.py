@@ -265,9 +265,13 @@ class MlmApp(App[None]):
         """Open ``probe_set``'s results screen (in place of one already open), run by the explorer's model."""
         if self.is_screen_installed("results"):
             old = self.get_screen("results")
+            assert isinstance(old, ResultsScreen)
+            old.stop()
             while old in self.screen_stack:
                 self.pop_screen()
             self.uninstall_screen("results")
+            if old.is_attached and old not in self.screen_stack:
+                old.remove()
         if loaders is None:
             loader, label, _upgrade = self._panes[0]
             loaders = [(loader, label)]

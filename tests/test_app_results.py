@@ -760,3 +760,29 @@ async def test_a_run_that_breaks_keeps_the_items_it_had():
         await pilot.press("enter")
         await settle(pilot)
         assert app.explorer.snapshot.text == cloze_row(0)["text"]  # the items it had still open
+
+
+async def test_opening_another_set_stops_the_first(tmp_path):
+    gate = threading.Event()
+    first = cloze_set(10, gate=gate, after=2)
+    second = tmp_path / "pairs.tsv"
+    second.write_text("The dogs bark.\tThe dogs barks.\tagreement\n")
+    app = app_with(first)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause(0.2)
+            old = app.get_screen("results")
+            await pilot.press("escape")  # to the explorer: the first set still runs
+            await pilot.pause()
+            app.action_open_probe_set()
+            await pilot.pause()
+            await pilot.press(*str(second), "enter")
+            await pilot.pause()
+            screen = app.get_screen("results")
+            assert screen is not old and app.screen is screen and screen.probe_set.kind == "pairs"
+            gate.set()
+            await settle(pilot)
+            assert not old.is_attached
+            assert all(w.node is not old or w.is_cancelled for w in app.workers)
+    finally:
+        gate.set()

@@ -270,6 +270,10 @@ class ResultsScreen(Screen[None]):
                     self.Stage(RunState("failed", str(exc) if known else f"{type(exc).__name__}: {exc}"))
                 )
 
+    def stop(self) -> None:
+        """Stop the run (another set takes this one's place): the thread stops at its next item."""
+        self.workers.cancel_group(self, "results")
+
     @on(Stage)
     def _stage(self, message: Stage) -> None:
         if message.models:
