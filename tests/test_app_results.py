@@ -484,23 +484,55 @@ def test_probe_sets_are_recognised_from_the_content(tmp_path):
             open_probe_set(bad)
 
 
-def test_probe_on_a_terminal_opens_the_results_screen(monkeypatch, tmp_path):
+@pytest.mark.parametrize(
+    ("command", "content", "flags", "expected"),
+    [
+        ("probe", "The capital of France is [MASK].\tParis\tgeo\n", ["-k", "5"], ("cloze", "plain", 5, 7)),
+        ("pairs", "The dogs bark.\tThe dogs barks.\n", ["--pll", "word-l2r"], ("pairs", "plain", 10, 7)),
+    ],
+)
+def test_probe_and_pairs_on_a_terminal_open_the_results_screen(
+    monkeypatch, tmp_path, command, content, flags, expected
+):
     from mlm_tui import cli
     from mlm_tui.app import MlmApp
 
-    path = tmp_path / "probes.tsv"
-    path.write_text("The capital of France is [MASK].\tParis\tgeo\n")
+    path = tmp_path / "set.tsv"
+    path.write_text(content)
     seen = {}
 
     def run(self):
         seen["app"] = self
 
     monkeypatch.setattr(MlmApp, "run", run)
-    monkeypatch.setattr("mlm_tui.cli.probesets.wants_app", lambda args: True)
-    monkeypatch.setattr("mlm_tui.cli.probe.wants_app", lambda args: True)
-    assert cli.main(["probe", str(path), "-m", "minilm-mlm-en", "-k", "5", "--bootstrap", "7"]) == 0
-    probe_set = seen["app"]._results
-    assert (probe_set.kind, probe_set.fmt, probe_set.k, probe_set.n_boot) == ("cloze", "plain", 5, 7)
+    monkeypatch.setattr(f"mlm_tui.cli.{command}.wants_app", lambda args: True)
+    argv = [
+        command,
+        str(path),
+        "-m",
+        "minilm-mlm-en",
+        "--bootstrap",
+        "7",
+        "--export-dir",
+        str(tmp_path),
+        *flags,
+    ]
+    assert cli.main(argv) == 0
+    app = seen["app"]
+    probe_set = app._results
+    assert (probe_set.kind, probe_set.fmt, probe_set.k, probe_set.n_boot) == expected
+    assert app._export_dir == tmp_path
+
+
+def test_the_probe_set_modules_import_no_textual():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, mlm_tui.probes.sets, mlm_tui.probes.view, mlm_tui.probes.report;"
+        "assert 'textual' not in sys.modules and 'torch' not in sys.modules, sorted(sys.modules)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parent.parent)
 
 
 # ------------------------------------------------------------------------------------------ end to end
