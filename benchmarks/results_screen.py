@@ -17,8 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # this checkout's mlm_tui, and the fakes
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the fakes
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's mlm_tui
 
 from fakes import FakeEngine, instant_loader
 
