@@ -14,8 +14,9 @@ from typing import Any
 
 Item = dict[str, Any]
 
-TEXT_WIDTH = 40
-"""Characters of a sentence shown in a cell (the whole sentence is one enter away)."""
+TEXT_WIDTH = 120
+"""Characters of a sentence kept in a cell (the table cuts it to the room it has; the whole
+sentence is one enter away)."""
 
 
 def values(item: Item, model: int = 0) -> dict[str, Any]:
@@ -81,10 +82,16 @@ class Column:
     value: Callable[[Item], Any]
     text: Callable[[Item], str]
     numeric: bool = False
+    flex: bool = False
+    """A sentence: the table gives it the room the other columns leave."""
 
 
 def _shared(key: str, heading: str, width: int = TEXT_WIDTH) -> Column:
     return Column(key, heading, lambda i: i.get(key), lambda i: _short(i.get(key), width))
+
+
+def _sentence(key: str, heading: str, width: int) -> Column:
+    return Column(key, heading, lambda i: i.get(key), lambda i: _short(i.get(key), width), flex=True)
 
 
 def _text_or_error(key: str, heading: str, width: int = TEXT_WIDTH) -> Column:
@@ -96,7 +103,7 @@ def _text_or_error(key: str, heading: str, width: int = TEXT_WIDTH) -> Column:
             return _short("skipped: " + str(found["skipped"]), width)
         return _short(item.get(key), width)
 
-    return Column(key, heading, lambda i: i.get(key) or "", text)
+    return Column(key, heading, lambda i: i.get(key) or "", text, flex=True)
 
 
 def _per_model(
@@ -106,16 +113,6 @@ def _per_model(
         return None if failed(item, model) else get(values(item, model))
 
     return Column(key, heading, value, lambda i: show(value(i)), numeric=True)
-
-
-RESERVED = {"cloze": 62, "pairs": 56, "crows": 66}
-"""Terminal cells the other columns of a kind take, roughly (what is left goes to the sentences)."""
-
-
-def text_width(kind: str, width: int) -> int:
-    """Characters of each sentence column on a terminal ``width`` cells wide (16 to 60)."""
-    sentences = 1 if kind == "cloze" else 2
-    return max(16, min(60, (width - RESERVED[kind]) // sentences))
 
 
 def columns(kind: str, *, compare: bool = False, k: int = 10, width: int = TEXT_WIDTH) -> list[Column]:
@@ -147,7 +144,7 @@ def columns(kind: str, *, compare: bool = False, k: int = 10, width: int = TEXT_
             group,
             _shared("direction", "direction", 10),
             _text_or_error("sent_more", "more stereotyping", width),
-            _shared("sent_less", "less stereotyping", width),
+            _sentence("sent_less", "less stereotyping", width),
         ]
         if not compare:
             return head + [
@@ -163,7 +160,7 @@ def columns(kind: str, *, compare: bool = False, k: int = 10, width: int = TEXT_
             _per_model("prefers_b", "B prefers", prefers, lambda r: r or "–", 1),
             _disagree(),
         ]
-    head = [line, group, _text_or_error("good", "good", width), _shared("bad", "bad", width)]
+    head = [line, group, _text_or_error("good", "good", width), _sentence("bad", "bad", width)]
     if not compare:
         return head + [
             _per_model("pll_good", "PLL good", lambda v: v["pll_good"], lambda r: _number(r, 2), 0),

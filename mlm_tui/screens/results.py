@@ -192,11 +192,8 @@ class ResultsScreen(Screen[None]):
         return f"{self.probe_set.name} ({self.probe_set.fmt}) · {models}"
 
     def on_mount(self) -> None:
-        kind = self.probe_set.kind
-        width = view.text_width(kind, self.app.size.width)
-        self.columns = view.columns(kind, compare=self.compare, k=self.probe_set.k, width=width)
         table = self.table
-        table.set_columns([TableColumn(c.heading, c.numeric) for c in self.columns], self._cells)
+        table.set_columns([TableColumn(c.heading, c.numeric, c.flex) for c in self.columns], self._cells)
         self.query_one("#results-find", Input).display = False
         self._show_summary()
         self._sync_status()

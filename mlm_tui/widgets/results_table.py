@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from rich.cells import cell_len
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
@@ -27,6 +27,8 @@ from textual.strip import Strip
 
 GAP = 2
 """Cells between two columns."""
+MIN_FLEX = 12
+"""The narrowest a sentence column gets (the rest is one scroll away)."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ class TableColumn:
     heading: str
     right: bool = False
     """Numbers are aligned to the right."""
+    flex: bool = False
+    """A sentence: it takes the width the other columns leave (cut with … when longer)."""
 
 
 class ResultsTable(ScrollView, can_focus=True):
@@ -237,13 +241,32 @@ class ResultsTable(ScrollView, can_focus=True):
     # -------------------------------------------------------------- drawing
 
     def _resize(self) -> None:
-        width = sum(self._widths) + GAP * max(0, len(self._widths) - 1) + 2
+        width = sum(self._drawn_widths()) + GAP * max(0, len(self._widths) - 1) + 2
         self.virtual_size = Size(width, len(self._rows) + 1)
 
-    def _line(self, cells: Sequence[str]) -> list[tuple[str, int]]:
+    def _drawn_widths(self) -> list[int]:
+        """Each column's width on screen: its widest cell, the sentence columns sharing what is left."""
+        flex = [n for n, c in enumerate(self.columns) if c.flex]
+        if not flex:
+            return self._widths
+        room = (self.scrollable_content_region.width or self.size.width or 80) - 2
+        room -= GAP * max(0, len(self._widths) - 1)
+        room -= sum(w for n, w in enumerate(self._widths) if n not in flex)
+        share = max(MIN_FLEX, room // len(flex))
+        return [
+            min(w, max(share, cell_len(self.columns[n].heading))) if n in flex else w
+            for n, w in enumerate(self._widths)
+        ]
+
+    def on_resize(self) -> None:
+        self._resize()
+
+    def _line(self, cells: Sequence[str], widths: Sequence[int]) -> list[tuple[str, int]]:
         """The line's text pieces and the column each belongs to (-1: a gap)."""
         out: list[tuple[str, int]] = [(" ", -1)]
-        for n, (column, text, width) in enumerate(zip(self.columns, cells, self._widths, strict=False)):
+        for n, (column, text, width) in enumerate(zip(self.columns, cells, widths, strict=False)):
+            if cell_len(text) > width:
+                text = set_cell_size(text, width - 1) + "…"
             pad = " " * (width - cell_len(text))
             out.append((pad + text if column.right else text + pad, n))
             out.append((" " * GAP if n < len(self.columns) - 1 else " ", -1))
@@ -256,13 +279,14 @@ class ResultsTable(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width or self.size.width
         base = self.rich_style
         scroll_x = self.scroll_offset.x
+        widths = self._drawn_widths()
         if y == 0:
             header = base + self.get_component_rich_style("results-table--header", partial=True)
             segments = [
                 Segment(
                     text, header + Style.from_meta({"@click": f"click_heading({n})"}) if n >= 0 else header
                 )
-                for text, n in self._line([c.heading for c in self.columns])
+                for text, n in self._line([c.heading for c in self.columns], widths)
             ]
             return Strip(segments).crop_extend(scroll_x, scroll_x + width, header)
         row = y - 1 + self.scroll_offset.y
@@ -275,5 +299,5 @@ class ResultsTable(ScrollView, can_focus=True):
             style += self.get_component_rich_style("results-table--cursor", partial=True)
         if self.show_cursor:
             style += Style.from_meta({"@click": f"click_row({row})"})
-        text = "".join(piece for piece, _ in self._line(self._cells(self._rows[row])))
+        text = "".join(piece for piece, _ in self._line(self._cells(self._rows[row]), widths))
         return Strip([Segment(text, style)]).crop_extend(scroll_x, scroll_x + width, style)
