@@ -11,9 +11,13 @@ the latest is dropped, so a stale table is never shown.
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -21,10 +25,12 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from .config import Config
-from .engine import EngineOptions
+from .engine import MASK_ALIAS, EngineError, EngineOptions
 from .journal import Journal, SessionState
+from .probes.sets import ProbeSet
 from .screens.explorer import ExplorerScreen
 from .screens.help import HelpScreen
+from .screens.results import ResultsScreen, ResultsTable
 from .widgets.model_pane import Loader, Upgrade
 from .widgets.prediction_table import PredictionTable
 from .widgets.token_view import TokenView
@@ -70,6 +76,32 @@ def engine_upgrade(options: EngineOptions) -> Upgrade:
     return upgrade
 
 
+def shared_loader(loader: Loader) -> Loader:
+    """The same engine for every caller: the explorer's pane and a probe set's run load the model once.
+
+    A second caller waits for the first load; a load that fails is tried again by the next caller.
+    """
+    lock = threading.Lock()
+    loaded: list[Any] = []
+
+    def load(progress: Callable[[str], None]):
+        with lock:
+            if not loaded:
+                loaded.append(loader(progress))
+            return loaded[0]
+
+    return load
+
+
+@dataclass(frozen=True)
+class OpenPair:
+    """The minimal pair shown in the explorer: its two sentences, each one's differing tokens."""
+
+    sentences: tuple[str, str]
+    marked: tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]
+    names: tuple[str, str]
+
+
 class MlmApp(App[None]):
     """Explore masked language models from the keyboard."""
 
@@ -80,6 +112,21 @@ class MlmApp(App[None]):
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True, tooltip="Quit"),
         Binding("q", "quit", "Quit", id="quit", tooltip="Quit"),
         Binding("question_mark", "help", "Help", key_display="?", id="help", tooltip="Show every key"),
+        Binding(
+            "escape",
+            "back_to_results",
+            "Results",
+            priority=True,
+            id="back-to-results",
+            tooltip="Back to the probe set's results, on the same row",
+        ),
+        Binding(
+            "o",
+            "other_sentence",
+            "Other sentence",
+            id="other-sentence",
+            tooltip="A minimal pair: show its other sentence (o again: back)",
+        ),
     ]
 
     def __init__(
@@ -95,8 +142,11 @@ class MlmApp(App[None]):
         resume: SessionState | None = None,
         journal: Journal | None = None,
         export_dir: Path | None = None,
+        results: ProbeSet | None = None,
     ) -> None:
         super().__init__()
+        self._results = results
+        self._pair: OpenPair | None = None
         self._panes = panes
         self._text = text or EXAMPLE_TEXT
         self._top_k = top_k
@@ -122,6 +172,8 @@ class MlmApp(App[None]):
         )
 
     def on_mount(self) -> None:
+        if self._results is not None:
+            self.show_results(self._results, [(loader, label) for loader, label, _ in self._panes])
         for notice in self._notices:
             self.notify(notice, title="Config file", severity="warning", timeout=15)
         theme = self._config.theme
@@ -144,7 +196,14 @@ class MlmApp(App[None]):
     @staticmethod
     def all_bindings() -> list[Binding]:
         """Every key of the app, its screen, the token cells and the table (for help and key overrides)."""
-        found = [*TokenView.BINDINGS, *ExplorerScreen.BINDINGS, *MlmApp.BINDINGS, *PredictionTable.BINDINGS]
+        found = [
+            *TokenView.BINDINGS,
+            *ExplorerScreen.BINDINGS,
+            *MlmApp.BINDINGS,
+            *PredictionTable.BINDINGS,
+            *ResultsScreen.BINDINGS,
+            *ResultsTable.BINDINGS,
+        ]
         return [b for b in found if isinstance(b, Binding)]
 
     def on_load(self) -> None:
@@ -160,9 +219,16 @@ class MlmApp(App[None]):
     def action_help(self) -> None:
         from .screens.explorer import VIEW_KEYS
 
+        results = []
+        if isinstance(self.screen, ResultsScreen):
+            kind = self.screen.probe_set.kind
+            results = [
+                ("Probe set results", [*ResultsTable.BINDINGS, *self._results_keys(kind)]),
+            ]
         self.push_screen(
             HelpScreen(
                 [
+                    *results,
                     ("Tokens", TokenView.BINDINGS),
                     ("Sentence and predictions", [b for b in ExplorerScreen.BINDINGS if b not in VIEW_KEYS]),
                     ("Joint fills, attention, watched words", VIEW_KEYS),
@@ -172,11 +238,135 @@ class MlmApp(App[None]):
             )
         )
 
+    @staticmethod
+    def _results_keys(kind: str) -> list[Binding]:
+        """The results screen's keys, with the one outcome key that fits ``kind``."""
+        other = {"cloze": "results-hits", "pairs": "results-correct", "crows": "results-prefers"}
+        return [
+            b
+            for b in ResultsScreen.BINDINGS
+            if isinstance(b, Binding) and (b.id not in other.values() or b.id == other[kind])
+        ]
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for title, help_text, callback in self.explorer.commands():
             yield SystemCommand(title, help_text, callback)
+        yield SystemCommand(
+            "Open a probe set…",
+            "Cloze probes, minimal pairs or CrowS-Pairs: the summary and every item, each one enter away",
+            self.action_open_probe_set,
+        )
         yield SystemCommand("Keys", "Show every key", self.action_help)
+
+    # ------------------------------------------------------------------ probe sets (issue 16)
+
+    def show_results(self, probe_set: ProbeSet, loaders: list[tuple[Loader, str]] | None = None) -> None:
+        """Open ``probe_set``'s results screen (in place of one already open), run by the explorer's model."""
+        if self.is_screen_installed("results"):
+            old = self.get_screen("results")
+            assert isinstance(old, ResultsScreen)
+            old.stop()
+            while old in self.screen_stack:
+                self.pop_screen()
+            self.uninstall_screen("results")
+            if old.is_attached and old not in self.screen_stack:
+                old.remove()
+        if loaders is None:
+            loader, label, _upgrade = self._panes[0]
+            loaders = [(loader, label)]
+        self._pair = None
+        self.install_screen(ResultsScreen(probe_set, loaders, export_dir=self._export_dir), "results")
+        self.push_screen("results")
+
+    def action_open_probe_set(self) -> None:
+        from .probes.formats import FormatError
+        from .probes.sets import open_probe_set
+        from .screens.results import ProbeSetPrompt
+
+        def chosen(path: str | None) -> None:
+            if not path:
+                return
+            try:
+                probe_set = open_probe_set(os.path.expanduser(path))
+            except FormatError as exc:
+                self.notify(str(exc), title="Not a probe set", severity="error", timeout=10)
+                return
+            self.show_results(probe_set)
+
+        self.push_screen(ProbeSetPrompt(), chosen)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("back_to_results", "other_sentence"):
+            explorer = self.screen_stack[0] if self.screen_stack else None
+            if self.screen is not explorer or not isinstance(explorer, ExplorerScreen) or explorer.editing:
+                return False  # escape then belongs to the screen on top, or to the sentence box
+            if action == "back_to_results":
+                return self.is_screen_installed("results")
+            return (
+                self._pair is not None
+                and explorer.snapshot is not None
+                and (explorer.snapshot.text in self._pair.sentences)
+            )
+        return True
+
+    def action_back_to_results(self) -> None:
+        self.push_screen("results")
+
+    def on_results_screen_opened(self, message: ResultsScreen.Opened) -> None:
+        """Show an item in the explorer: a probe with its mask and its answers watched; a pair's first
+        sentence in the surprisal view, the tokens that differ from the other one underlined."""
+        from .probes import view
+        from .probes.sets import answers, differing_spans, pair_sentences
+
+        kind = message.screen.probe_set.kind
+        item = {**message.item, **view.values(message.item)}
+        explorer = self.explorer
+        if kind == "cloze":
+            if "text" not in item:
+                self.notify(f"line {item.get('line')}: nothing to open", severity="warning", timeout=5)
+                return
+            self._pair = None
+            text = str(item["text"])
+            at = text.find(MASK_ALIAS)
+            opened = explorer.open_text(
+                text, watched=answers(item), surprisal=False, select_at=at if at >= 0 else None
+            )
+        else:
+            sentences = pair_sentences(kind, item)
+            if sentences is None:
+                self.notify(f"line {item.get('line')}: nothing to open", severity="warning", timeout=5)
+                return
+            marked: tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]] = ((), ())
+            engine = explorer.left.engine
+            if engine is not None:
+                try:
+                    a, b = differing_spans(engine.encode(sentences[0]), engine.encode(sentences[1]))
+                    marked = (tuple(a), tuple(b))
+                except EngineError:  # the marks are a help; the sentence still opens (and says why not)
+                    pass
+            names = ("more stereotyping", "less stereotyping") if kind == "crows" else ("good", "bad")
+            self._pair = OpenPair(sentences, marked, names)
+            opened = explorer.open_text(
+                sentences[0], surprisal=True, marked=marked[0], select_at=_first(marked[0])
+            )
+        if opened:
+            self.pop_screen()
+            if self._pair is not None:
+                self.notify(
+                    f"The {self._pair.names[0]} sentence; o shows the {self._pair.names[1]} one, "
+                    "escape the results",
+                    timeout=5,
+                )
+
+    def action_other_sentence(self) -> None:
+        pair, explorer = self._pair, self.explorer
+        if pair is None or explorer.snapshot is None:
+            return
+        which = 1 if explorer.snapshot.text == pair.sentences[0] else 0
+        marked = pair.marked[which]
+        if explorer.open_text(pair.sentences[which], surprisal=True, marked=marked, select_at=_first(marked)):
+            self.notify(f"The {pair.names[which]} sentence", timeout=3)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:
@@ -184,6 +374,10 @@ class MlmApp(App[None]):
             self.notify(
                 f"{type(error).__name__}: {error}", title="Unexpected error", severity="error", timeout=10
             )
+
+
+def _first(spans: tuple[tuple[int, int], ...]) -> int | None:
+    return spans[0][0] if spans else None
 
 
 def make_app(
@@ -200,6 +394,7 @@ def make_app(
     resume: SessionState | None = None,
     journal: Journal | None = None,
     export_dir: Path | None = None,
+    results: ProbeSet | None = None,
 ) -> MlmApp:
     """Build the app; the CLI, the tests and the screenshot script all come through here.
 
@@ -211,7 +406,8 @@ def make_app(
     ``config`` gives the theme and key overrides, ``notices`` lines to show at start (a
     broken config file), ``resume`` a session to reopen (text, masks, undo history),
     ``journal`` where every applied change is written before it is shown, and
-    ``export_dir`` where ``x`` writes (default: the user data dir).
+    ``export_dir`` where ``x`` writes (default: the user data dir); ``results`` a probe set
+    whose results screen opens at once, run by the same model(s) as the explorer (loaded once).
     """
     options = options or EngineOptions()
     factory = loader_factory or engine_loader
@@ -220,9 +416,15 @@ def make_app(
     def upgrade(custom: Loader | None, pane: EngineOptions) -> Upgrade | None:
         return engine_upgrade(pane) if real and custom is None else None
 
-    panes = [(loader or factory(options), options.label, upgrade(loader, options))]
+    panes = [(shared_loader(loader or factory(options)), options.label, upgrade(loader, options))]
     if compare is not None:
-        panes.append((compare_loader or factory(compare), compare.label, upgrade(compare_loader, compare)))
+        panes.append(
+            (
+                shared_loader(compare_loader or factory(compare)),
+                compare.label,
+                upgrade(compare_loader, compare),
+            )
+        )
     return MlmApp(
         panes,
         text=text,
@@ -234,4 +436,5 @@ def make_app(
         resume=resume,
         journal=journal,
         export_dir=export_dir,
+        results=results,
     )

@@ -35,8 +35,12 @@ async def shoot(app, name: str, out: Path, keys: Callable | None = None, size=SI
         print(f"wrote {out / name}.svg")
 
 
-async def main(model: str | None, out: Path, compare: str | None = None) -> None:
+async def main(model: str | None, out: Path, compare: str | None = None, only: str = "all") -> None:
     out.mkdir(parents=True, exist_ok=True)
+    if only in ("all", "results"):
+        await probe_sets(model, out)
+    if only == "results":
+        return
 
     # Loading: the real loader, held at its first stage while the picture is taken.
     release = threading.Event()
@@ -111,6 +115,28 @@ async def main(model: str | None, out: Path, compare: str | None = None) -> None
             await shoot(app, name, out, one_mask, size=size)
 
 
+async def probe_sets(model: str | None, out: Path) -> None:
+    """The results screen of a probe set, and a minimal pair opened from it in the explorer."""
+    from mlm_tui.probes.sets import open_probe_set
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    facts = open_probe_set(examples / "facts.jsonl", relations=str(examples / "relations.jsonl"))
+    pairs = open_probe_set(examples / "agreement.jsonl")
+
+    async def sorted_by_rank(pilot):
+        await pilot.press(*["s"] * 5, "down", "down")  # line, group, text, answer, rank
+
+    async def open_a_pair(pilot):
+        await pilot.press("down", "enter")  # "The authors of the book were famous."
+
+    await shoot(
+        make_app(None, options=EngineOptions(model=model), results=facts), "results", out, sorted_by_rank
+    )
+    await shoot(
+        make_app(None, options=EngineOptions(model=model), results=pairs), "results-pair", out, open_a_pair
+    )
+
+
 def untrained_copy(path: Path) -> str:
     """The bundled model's architecture and vocabulary with random weights: what training added shows."""
     import torch
@@ -133,5 +159,8 @@ if __name__ == "__main__":
         "--compare", default=None, help="second model for the compare view (default: an untrained copy)"
     )
     parser.add_argument("--out", type=Path, default=Path("screenshots"))
+    parser.add_argument(
+        "--only", choices=("all", "results"), default="all", help="results: only the probe-set screens"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.model, args.out.resolve(), args.compare))
+    asyncio.run(main(args.model, args.out.resolve(), args.compare, args.only))

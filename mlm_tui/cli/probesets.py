@@ -7,6 +7,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from ..probes import report
@@ -43,6 +44,13 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
     )
     out.add_argument(
         "--compare", default=None, metavar="B", help="also run model B on every item, side by side"
+    )
+    out.add_argument(
+        "--export-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where x writes the results screen's JSON and Markdown (default: user data dir)",
     )
     out.add_argument(
         "--batch-size", type=_top_k, default=64, metavar="N", help="rows per forward pass (default 64)"
@@ -116,66 +124,17 @@ def run_probeset(args: argparse.Namespace, *, kind: str, fmt: str, results: Resu
         return 1 if failed else 0
     summaries = [t.summary(args.bootstrap) for t in tallies]
     if args.json:
-        document: dict[str, Any] = {
-            "models": models,
-            "format": fmt,
-            "summary": summaries[0] if len(summaries) == 1 else summaries,
-        }
-        if len(summaries) > 1:
-            document["disagreements"] = [i["line"] for i in items if i.get("disagree")]
-        document["items"] = items
-        out.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+        out.write(
+            json.dumps(report.document(models, fmt, summaries, items), ensure_ascii=False, indent=2) + "\n"
+        )
     elif args.markdown:
-        out.write(report.markdown(kind, summaries, models, k))
-        if len(summaries) > 1:
-            out.write(_disagreements_markdown(kind, items))
+        out.write(report.full_markdown(kind, summaries, models, k, items))
     else:
         out.write(report.text_table(kind, summaries, models, k))
         if len(summaries) > 1:
-            out.write(_disagreements_text(kind, items, models))
+            out.write(report.disagreements_text(kind, items, models))
     out.flush()
     return 1 if failed else 0
-
-
-def _describe_item(kind: str, item: dict[str, Any]) -> str:
-    if kind == "cloze":
-        return f"{item.get('text', '')} → {item.get('answer', '')}"
-    if kind == "crows":
-        return f"{item.get('sent_more', '')} / {item.get('sent_less', '')}"
-    return f"{item.get('good', '')} / {item.get('bad', '')}"
-
-
-def _verdict(kind: str, values: dict[str, Any]) -> str:
-    if "error" in values:
-        return "error"
-    if kind == "cloze":
-        return f"#{values['rank']}"
-    if kind == "crows":
-        return "more" if values["score"] else "less"
-    return "good" if values["correct"] else "bad"
-
-
-def _disagreements_text(kind: str, items: list[dict[str, Any]], models: list[str]) -> str:
-    rows = [i for i in items if i.get("disagree")]
-    lines = [f"items on which {models[0]} (A) and {models[1]} (B) disagree: {len(rows)}"]
-    for item in rows:
-        a, b = (_verdict(kind, v) for v in item["results"])
-        lines.append(f"  line {item['line']:>6}  A {a:<6} B {b:<6} {_describe_item(kind, item)[:90]}")
-    return "\n".join(lines) + "\n"
-
-
-def _disagreements_markdown(kind: str, items: list[dict[str, Any]]) -> str:
-    rows = [i for i in items if i.get("disagree")]
-    out = [
-        f"### Items on which the models disagree ({len(rows)})\n",
-        "| line | A | B | item |",
-        "|---:|---|---|---|",
-    ]
-    for item in rows:
-        a, b = (_verdict(kind, v) for v in item["results"])
-        described = _describe_item(kind, item).replace("|", "\\|")
-        out.append(f"| {item['line']} | {a} | {b} | {described} |")
-    return "\n".join(out) + "\n"
 
 
 def bad_file(message: str) -> int:

@@ -79,6 +79,10 @@ def run_tui(args: argparse.Namespace) -> int:
         journal=journal,
         export_dir=args.export_dir,
     )
+    return _run_app(app, journal)
+
+
+def _run_app(app, journal: Journal) -> int:
     try:
         app.run()
     finally:
@@ -131,7 +135,41 @@ def _journal(resumed: SessionState | None, panes: list[EngineOptions], top_k: in
 
 
 def run_results_app(args: argparse.Namespace, command: str) -> int:
-    """``probe FILE`` / ``pairs FILE`` on a terminal: the results screen of the explorer."""
-    raise EngineError(
-        f"the results screen is not built yet; add --table, --json, --jsonl or --markdown to {command}"
+    """``probe FILE`` / ``pairs FILE`` on a terminal: the results screen of the explorer.
+
+    The explorer loads the model(s) as ``mlm-tui`` does, and the set runs through the same engine(s).
+    """
+    from ..app import make_app
+    from ..probes.formats import FormatError
+    from ..probes.sets import open_probe_set
+
+    if args.bootstrap < 0:
+        raise FormatError("--bootstrap must be 0 or more")
+    probe_set = open_probe_set(
+        args.file,
+        command=command,
+        format=args.format,
+        relations=getattr(args, "relations", None),
+        common_vocab=getattr(args, "common_vocab", None),
+        top_k=getattr(args, "top_k", 10),
+        pll=getattr(args, "pll", "original"),
+        batch_size=args.batch_size,
+        max_tokens=args.max_tokens,
+        n_boot=args.bootstrap,
     )
+    options = engine_options(args)
+    compare = engine_options(args, args.compare) if args.compare else None
+    top_k = getattr(args, "top_k", 10)
+    journal = _journal(None, [o for o in (options, compare) if o is not None], top_k)
+    app = make_app(
+        None,
+        options=options,
+        compare=compare,
+        top_k=top_k,
+        config=args.config,
+        notices=[args.config_problem] if args.config_problem else [],
+        journal=journal,
+        export_dir=getattr(args, "export_dir", None),
+        results=probe_set,
+    )
+    return _run_app(app, journal)

@@ -159,3 +159,73 @@ def compared_item(kind: str, a: dict[str, Any], b: dict[str, Any]) -> dict[str, 
         "difference": difference(kind, a, b),
         "disagree": disagree(kind, a, b),
     }
+
+
+def describe_item(kind: str, item: dict[str, Any]) -> str:
+    if kind == "cloze":
+        return f"{item.get('text', '')} → {item.get('answer', '')}"
+    if kind == "crows":
+        return f"{item.get('sent_more', '')} / {item.get('sent_less', '')}"
+    return f"{item.get('good', '')} / {item.get('bad', '')}"
+
+
+def verdict(kind: str, values: dict[str, Any]) -> str:
+    if "error" in values:
+        return "error"
+    if kind == "cloze":
+        return f"#{values['rank']}"
+    if kind == "crows":
+        return "more" if values["score"] else "less"
+    return "good" if values["correct"] else "bad"
+
+
+def disagreements_text(kind: str, items: list[dict[str, Any]], models: list[str]) -> str:
+    rows = [i for i in items if i.get("disagree")]
+    lines = [f"items on which {models[0]} (A) and {models[1]} (B) disagree: {len(rows)}"]
+    for item in rows:
+        a, b = (verdict(kind, v) for v in item["results"])
+        lines.append(f"  line {item['line']:>6}  A {a:<6} B {b:<6} {describe_item(kind, item)[:90]}")
+    return "\n".join(lines) + "\n"
+
+
+def disagreements_markdown(kind: str, items: list[dict[str, Any]]) -> str:
+    rows = [i for i in items if i.get("disagree")]
+    out = [
+        f"### Items on which the models disagree ({len(rows)})\n",
+        "| line | A | B | item |",
+        "|---:|---|---|---|",
+    ]
+    for item in rows:
+        a, b = (verdict(kind, v) for v in item["results"])
+        described = describe_item(kind, item).replace("|", "\\|")
+        out.append(f"| {item['line']} | {a} | {b} | {described} |")
+    return "\n".join(out) + "\n"
+
+
+def document(
+    models: Sequence[str], fmt: str, summaries: Sequence[dict[str, Any]], items: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The ``--json`` document: models, format, summary (a list of two with ``--compare``), items."""
+    out: dict[str, Any] = {
+        "models": list(models),
+        "format": fmt,
+        "summary": summaries[0] if len(summaries) == 1 else list(summaries),
+    }
+    if len(summaries) > 1:
+        out["disagreements"] = [i["line"] for i in items if i.get("disagree")]
+    out["items"] = items
+    return out
+
+
+def full_markdown(
+    kind: str,
+    summaries: Sequence[dict[str, Any]],
+    models: Sequence[str],
+    k: int | None,
+    items: list[dict[str, Any]],
+) -> str:
+    """The ``--markdown`` output: the summary tables, and with two models the items they disagree on."""
+    text = markdown(kind, summaries, models, k)
+    if len(summaries) > 1:
+        text += disagreements_markdown(kind, items)
+    return text

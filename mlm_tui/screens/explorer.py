@@ -684,6 +684,31 @@ class ExplorerScreen(Screen[None]):
         if snapshot is not None:
             self.commit(snapshot, kind="redo", record=False)
 
+    def open_text(
+        self,
+        text: str,
+        *,
+        watched: tuple[str, ...] | None = None,
+        surprisal: bool | None = None,
+        marked: list[tuple[int, int]] | tuple[tuple[int, int], ...] = (),
+        select_at: int | None = None,
+    ) -> bool:
+        """Show ``text`` from outside the screen (an item of a probe set): its ``[MASK]`` masked, the
+        ``watched`` words watched, the surprisal view on or off, the tokens in ``marked`` (character
+        spans of ``text``) underlined, and the token at character ``select_at`` selected. False, with
+        one line to the user, when a model cannot read it."""
+        if self.editing:
+            self.set_focus(self.active.tokens)
+        if not self.commit(Snapshot(text), kind="open", select_at=select_at):
+            return False
+        if watched is not None:
+            self.watched = watched
+        if surprisal is not None:
+            self.show_surprisal = surprisal
+        for pane in self.panes:
+            pane.tokens.mark(text, tuple(marked))
+        return True
+
     # ------------------------------------------------------------------ a second model
 
     def add_compare(self, model: str) -> None:

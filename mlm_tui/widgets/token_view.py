@@ -97,6 +97,7 @@ class TokenView(ScrollView, can_focus=True):
         "token-view--mask",
         "token-view--selected",
         "token-view--revealed",
+        "token-view--marked",
     }
 
     DEFAULT_CSS = """
@@ -115,6 +116,9 @@ class TokenView(ScrollView, can_focus=True):
     TokenView > .token-view--revealed {
         text-style: bold italic;
         background: $success 50%;
+    }
+    TokenView > .token-view--marked {
+        text-style: bold underline;
     }
     TokenView > .token-view--selected {
         text-style: reverse bold underline;
@@ -158,6 +162,23 @@ class TokenView(ScrollView, can_focus=True):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._layouts: dict[int, tuple[list[list[Cell]], dict[int, int]]] = {}
+        self._marked: tuple[str, tuple[tuple[int, int], ...]] = ("", ())
+
+    def mark(self, text: str, spans: tuple[tuple[int, int], ...] | list[tuple[int, int]]) -> None:
+        """Underline the tokens inside ``spans`` (characters of ``text``) while ``text`` is shown.
+
+        A minimal pair's differing tokens stay marked through surprisal and masks, and go
+        when the text changes.
+        """
+        self._marked = (text, tuple(spans))
+        self.refresh()
+
+    def _is_marked(self, index: int) -> bool:
+        text, spans = self._marked
+        if not spans or self.encoding is None or self.encoding.text != text:
+            return False
+        token = self.encoding.tokens[index]
+        return not token.special and any(token.start < end and start < token.end for start, end in spans)
 
     # -------------------------------------------------------------- state
 
@@ -404,6 +425,8 @@ class TokenView(ScrollView, can_focus=True):
                 style += Style(bgcolor=colour)
         elif self.surprisal is not None and index in self.surprisal and not self.is_masked(index):
             style += Style(bgcolor=surprisal_colour(self.surprisal[index]))
+        if self._is_marked(index):
+            style += self.get_component_rich_style("token-view--marked", partial=True)
         if index == self.selected:
             style += self.get_component_rich_style("token-view--selected", partial=True)
         return style
