@@ -6,9 +6,9 @@ import argparse
 
 from ..engine.score import PLL_VARIANTS
 from ..probes.formats import PAIR_FORMATS, read_pairs
-from ..probes.run import pair_results
-from .common import PROG, _Parser
-from .probesets import add_output_options, run_probeset, wants_app
+from ..probes.run import pairs_chunk
+from .common import PROG, _Parser, add_ray_options
+from .probesets import add_output_options, records_of, run_probeset, wants_app
 
 
 def add_pll_option(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +43,7 @@ def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
     pairs.add_argument("--format", choices=PAIR_FORMATS, default=None, help="force the format")
     add_pll_option(pairs)
     add_output_options(pairs)
+    add_ray_options(pairs)
     return pairs
 
 
@@ -52,11 +53,13 @@ def run_pairs(args: argparse.Namespace) -> int:
         from .tui import run_results_app
 
         return run_results_app(args, "pairs")
-
-    def results(engine, _advance):
-        _fmt, items = read_pairs(args.file, format=args.format)
-        return pair_results(
-            engine, items, variant=args.pll, batch_size=args.batch_size, max_tokens=args.max_tokens
-        )
-
-    return run_probeset(args, kind="crows" if fmt == "crows" else "pairs", fmt=fmt, results=results)
+    return run_probeset(
+        args,
+        kind="crows" if fmt == "crows" else "pairs",
+        fmt=fmt,
+        records=records_of(lambda: read_pairs(args.file, format=args.format)[1]),
+        function=pairs_chunk,
+        variant=args.pll,
+        batch_size=args.batch_size,
+        max_tokens=args.max_tokens,
+    )

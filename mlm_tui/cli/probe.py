@@ -6,9 +6,9 @@ import argparse
 
 from ..engine import MASK_ALIAS
 from ..probes.formats import PROBE_FORMATS, FormatError, load_relations, read_probes
-from ..probes.run import cloze_results
-from .common import PROG, _Parser, _top_k
-from .probesets import add_output_options, run_probeset, wants_app
+from ..probes.run import probe_chunk
+from .common import PROG, _Parser, _top_k, add_ray_options
+from .probesets import add_output_options, records_of, run_probeset, wants_app
 
 
 def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -52,6 +52,7 @@ def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="P@K and predictions per item (default 10)",
     )
     add_output_options(probe)
+    add_ray_options(probe)
     return probe
 
 
@@ -69,21 +70,14 @@ def run_probe(args: argparse.Namespace) -> int:
         from .tui import run_results_app
 
         return run_results_app(args, "probe")
-    vocabularies: dict[int, object] = {}
-
-    def results(engine, _advance):
-        from ..engine.probing import common_vocabulary
-
-        if words is not None and id(engine) not in vocabularies:
-            vocabularies[id(engine)] = common_vocabulary(engine.text, words)
-        _fmt, items = read_probes(args.file, format=args.format, relations=relations)
-        return cloze_results(
-            engine,
-            items,
-            k=args.top_k,
-            vocabulary=vocabularies.get(id(engine)),
-            batch_size=args.batch_size,
-            max_tokens=args.max_tokens,
-        )
-
-    return run_probeset(args, kind="cloze", fmt=fmt, results=results)
+    return run_probeset(
+        args,
+        kind="cloze",
+        fmt=fmt,
+        records=records_of(lambda: read_probes(args.file, format=args.format, relations=relations)[1]),
+        function=probe_chunk,
+        k=args.top_k,
+        words=words,
+        batch_size=args.batch_size,
+        max_tokens=args.max_tokens,
+    )
