@@ -1,4 +1,5 @@
-"""``score --file --ray``: the same bytes as without Ray, on a local cluster, even when a worker is killed.
+"""``--ray`` (``score --file``, ``probe``, ``pairs``): the same bytes as without Ray, on a local cluster,
+even when a worker is killed.
 
 One Ray cluster (2 CPUs, no dashboard) serves the module; the CLI runs as a user runs it, in a
 process of its own that joins the cluster with ``--ray ADDRESS``.
@@ -6,6 +7,7 @@ process of its own that joins the cluster with ``--ray ADDRESS``.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -15,6 +17,7 @@ from pathlib import Path
 import pytest
 from test_cli import ENV, assert_one_line_error
 from test_corpus import LINES
+from test_probes import CLOZE, CROWS, write_crows, write_tsv
 
 ray = pytest.importorskip("ray", reason="the ray extra: pip install -e '.[test,ray]'")
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,6 +78,56 @@ def test_ray_without_address_starts_a_local_ray_for_the_run(bert_dir, tmp_path):
     without = run("score", "--file", str(corpus), "-m", str(bert_dir))
     proc = run("score", "--file", str(corpus), "-m", str(bert_dir), "--ray", "--workers", "1")
     assert (proc.returncode, proc.stdout, proc.stderr) == (1, without.stdout, "")
+
+
+def _probe_file(folder: Path) -> list[str]:
+    """Cloze items with bad lines among them (no mask, no answer, a blank line), over several chunks."""
+    rows = [*CLOZE, ("no mask here", "x"), ("Paris is the capital of [MASK].",)]
+    path = folder / "cloze.tsv"
+    write_tsv(path, rows * 3)
+    path.write_text(path.read_text().replace("no mask here", "\nno mask here", 1))
+    vocabulary = folder / "common.txt"
+    vocabulary.write_text("france\ncabinet\ncoffee\ncat\nparis\n")
+    return ["probe", str(path), "--jsonl", "-k", "3", "--common-vocab", str(vocabulary)]
+
+
+def _blimp_file(folder: Path) -> list[str]:
+    """BLiMP JSONL with a broken line, compared with a second model (the two run one after the other on Ray)."""
+    good = [
+        "The keys to the cabinet are on the table.",
+        "She went to the market.",
+        "I drink a cup of coffee.",
+    ]
+    bad = ["The keys to the cabinet is on the table.", "She went the to market.", "I drink a cup of pizza."]
+    lines = [
+        json.dumps({"sentence_good": g, "sentence_bad": b, "UID": f"uid{i % 2}", "field": "syntax"})
+        for i, (g, b) in enumerate(zip(good * 3, bad * 3, strict=True))
+    ]
+    lines.insert(4, '{"sentence_good": ')
+    path = folder / "blimp.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return ["pairs", str(path), "--json", "--bootstrap", "20"]
+
+
+def _crows_file(folder: Path) -> list[str]:
+    """The CrowS-Pairs CSV with a row that cannot be read; the summary table."""
+    path = folder / "crows.csv"
+    write_crows(path, [*CROWS, ("a b", "a c", "maybe", "gender"), *CROWS])
+    return ["pairs", str(path), "--table"]
+
+
+@pytest.mark.parametrize("make", [_probe_file, _blimp_file, _crows_file], ids=["probe", "blimp", "crows"])
+def test_probe_and_pairs_with_ray_write_what_they_write_without(
+    make, cluster, bert_dir, roberta_dir, tmp_path
+):
+    args = [*make(tmp_path), "-m", str(bert_dir), "--batch-size", "2"]  # 8 items a chunk: several chunks
+    if "--json" in args:
+        args += ["--compare", str(roberta_dir)]
+    without = run(*args)
+    assert without.returncode == 1, without.stderr  # the bad lines
+    assert '"error"' in without.stdout or "failed" in without.stdout
+    proc = run(*args, "--ray", cluster)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (without.returncode, without.stdout, without.stderr)
 
 
 def _parent(pid: int) -> int:
