@@ -216,3 +216,16 @@ def test_plain_commands_never_import_ray(bert_dir, corpus):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_ray_before_the_file_takes_the_file_back(tmp_path):
+    """``--ray`` takes an optional ADDRESS, so argparse hands it ``probe --ray FILE``'s FILE."""
+    from mlm_tui.cli import build_parsers
+    from mlm_tui.cli.probesets import take_file
+
+    path = tmp_path / "pairs.tsv"
+    path.write_text("a b\tb a\n")
+    args = build_parsers()["pairs"].parse_args(["--ray", str(path), "--table"])
+    assert (take_file(args), args.ray) == (str(path), "")  # a local Ray, as `pairs FILE --ray`
+    args = build_parsers()["pairs"].parse_args([str(path), "--ray", "HEAD:6379"])
+    assert (take_file(args), args.ray) == (str(path), "HEAD:6379")

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import functools
 import json
+import os
 import sys
 import tempfile
 from collections.abc import Callable, Generator, Iterator
@@ -81,6 +82,20 @@ def progress(total: int | None, label: str) -> Iterator[Callable[[], None]]:
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(label, total=total)
         yield lambda: bar.advance(task)
+
+
+def add_file_argument(parser: argparse.ArgumentParser, help: str) -> None:
+    """FILE, optional to argparse only so that ``--ray FILE`` works (see :func:`take_file`)."""
+    parser.add_argument("file", nargs="?", metavar="FILE", help=help)
+
+
+def take_file(args: argparse.Namespace) -> str:
+    """FILE; in ``probe --ray FILE`` argparse hands FILE to ``--ray`` (its ADDRESS is optional): take it back."""
+    if args.file is None and args.ray and os.path.isfile(args.ray):
+        args.file, args.ray = args.ray, ""
+    if args.file is None:
+        raise FormatError("give the FILE to read")
+    return str(args.file)
 
 
 def wants_app(args: argparse.Namespace) -> bool:
@@ -245,4 +260,4 @@ def bad_file(message: str) -> int:
     return 2
 
 
-__all__ = ["BadItem", "add_output_options", "run_probeset", "wants_app"]
+__all__ = ["BadItem", "add_file_argument", "add_output_options", "run_probeset", "take_file", "wants_app"]
