@@ -13,10 +13,10 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
-from .distributed import chunks
+from .distributed import stream
 from .engine import EngineError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -120,17 +120,15 @@ def score_file(
     records = enumerate(source, start=1)
     size = chunk_lines(batch_size)
     with source, _progress(total) as advance:
-        if ray is None:
-            rows: Generator[dict[str, Any], None, None] = (
-                row
-                for chunk in chunks(records, size)
-                for row in score_chunk(engine, chunk, batch_size=batch_size, variant=variant)
-            )
-        else:
-            from .distributed import run
-
-            work, cluster = ray
-            rows = (row for _, row in run(work, records, cluster=cluster, chunk=size))
+        rows = stream(
+            records,
+            chunk=size,
+            ray=ray,
+            engine=engine,
+            function=score_chunk,
+            batch_size=batch_size,
+            variant=variant,
+        )
         with contextlib.closing(rows):  # on Ctrl+C or an error, Ray's work stops here
             for number, row in enumerate(rows, start=1):
                 if "error" in row:

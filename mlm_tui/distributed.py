@@ -33,7 +33,8 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -97,6 +98,32 @@ def chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
         yield chunk
 
 
+def stream(
+    records: Iterable[Record],
+    *,
+    chunk: int,
+    ray: tuple[Work, Cluster] | None = None,
+    engine: Any = None,
+    function: BatchFunction | None = None,
+    **params: Any,
+) -> Generator[Any, None, None]:
+    """The value of every record, in input order: ``function`` on each chunk here, or ``ray``'s work on Ray.
+
+    The one loop the batch commands share, so that the chunks, and so the forward batches and
+    the numbers, are the same with and without ``--ray``. With ``ray`` (:func:`prepare`'s work
+    and where to run it) ``engine``, ``function`` and ``params`` are unused: the work holds them.
+    Close the iterator to stop early (Ray's work stops with it).
+    """
+    if ray is not None:
+        work, cluster = ray
+        with contextlib.closing(run(work, records, cluster=cluster, chunk=chunk)) as results:
+            yield from (value for _, value in results)
+        return
+    assert function is not None
+    for part in chunks(records, chunk):
+        yield from function(engine, part, **params)
+
+
 def import_ray() -> Any:
     """The ``ray`` module with Ray Data, or an :class:`EngineError` saying how to install it."""
     try:
@@ -128,7 +155,9 @@ def prepare(options: EngineOptions, cluster: Cluster, function: BatchFunction, *
     return Work(actor, info.name, function, dict(params), info.notes, info.warnings)
 
 
-def run(work: Work, records: Iterable[Record], *, cluster: Cluster, chunk: int) -> Iterator[Record]:
+def run(
+    work: Work, records: Iterable[Record], *, cluster: Cluster, chunk: int
+) -> Generator[Record, None, None]:
     """``(line_number, value)`` for every record, in input order, computed by Ray actors.
 
     ``chunk``: records per task, as the command without Ray groups them. While it runs,
@@ -190,10 +219,11 @@ def _quiet_ray(log: Path) -> Iterator[None]:
     """Ray's messages to ``log``; the terminal keeps the progress bar and our messages.
 
     Ray writes from its processes, C++ threads and Python loggers to file descriptor 2,
-    and the errors it relays from the cluster (a worker died...) to ``sys.stdout``, where the
-    output goes. So while Ray runs: descriptor 2 points at the log, ``sys.stderr`` is a stream
-    on the original descriptor 2, and ``sys.stdout`` is the log (a command writes its output
-    to the stream it took before, e.g. ``out = sys.stdout`` before :func:`run`).
+    the errors it relays from the cluster (a worker died...) to ``sys.stdout``, where the
+    output goes, and Python warnings to ``sys.stderr``. So while Ray runs: descriptor 2 points
+    at the log, ``sys.stderr`` is a stream on the original descriptor 2, ``sys.stdout`` is the
+    log (a command writes its output to the stream it took before, e.g. ``out = sys.stdout``
+    before :func:`run`), and warnings go to the log.
     """
     sys.stdout.flush()
     sys.stderr.flush()
@@ -204,9 +234,18 @@ def _quiet_ray(log: Path) -> Iterator[None]:
     terminal = os.fdopen(os.dup(saved), "w", buffering=1, encoding=original_err.encoding, errors="replace")
     relayed = open(log, "a", buffering=1, encoding="utf-8", errors="replace")  # noqa: SIM115
     sys.stdout, sys.stderr = relayed, terminal
+    show = warnings.showwarning  # Ray's warnings (Python's) go to the log too
+
+    def to_log(
+        message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None
+    ) -> None:
+        relayed.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    warnings.showwarning = to_log
     try:
         yield
     finally:
+        warnings.showwarning = show
         sys.stdout, sys.stderr = original_out, original_err
         terminal.close()
         relayed.close()
@@ -313,7 +352,7 @@ def _results(ray: Any, work: Work, cluster: Cluster, spool: Path, spans: Sequenc
         fn_constructor_kwargs={"work": work, "reader": reader},
         batch_size=1,  # one chunk per call: a dead actor's chunk is what runs again
         batch_format="numpy",
-        compute=ray.data.ActorPoolStrategy(size=_pool_size(ray, cluster)),
+        compute=ray.data.ActorPoolStrategy(size=min(_pool_size(ray, cluster), len(spans))),
         num_cpus=1,
         **resources,
     )

@@ -438,6 +438,23 @@ def test_crows_metric_counts_neutral_in_n_but_not_in_the_direction_scores():
     }
 
 
+def test_items_survive_the_json_round_trip_to_a_ray_actor():
+    """What ``--ray`` sends an actor: each kind of item as plain JSON values, rebuilt equal (tuples included)."""
+    from mlm_tui.probes.formats import item_from_dict, item_to_dict
+
+    items = [
+        ClozeItem(3, "Paris is the capital of [MASK].", ("france", "paris"), "P36"),
+        PairItem(4, "Cats are.", "Cats is.", "uid", {"field": "syntax", "linguistics_term": "agreement"}),
+        PairItem(5, "A b.", "B a.", None),
+        CrowsItem(6, "He is tall.", "She is tall.", "antistereo", "gender"),
+        BadItem(7, "no [MASK] in the text"),
+        BadItem(8, "a duplicate fact", skipped=True),
+    ]
+    sent = json.loads(json.dumps([[item.line, item_to_dict(item)] for item in items], ensure_ascii=True))
+    assert [item_from_dict(data) for _, data in sent] == items
+    assert [number for number, _ in sent] == [3, 4, 5, 6, 7, 8]
+
+
 def test_crows_bad_rows_are_error_objects(tmp_path):
     path = tmp_path / "c.csv"
     path.write_text(

@@ -6,9 +6,9 @@ import argparse
 
 from ..engine.score import PLL_VARIANTS
 from ..probes.formats import PAIR_FORMATS, read_pairs
-from ..probes.run import pair_results
-from .common import PROG, _Parser
-from .probesets import add_output_options, run_probeset, wants_app
+from ..probes.run import pairs_chunk
+from .common import PROG, _Parser, add_ray_options
+from .probesets import add_file_argument, add_output_options, records_of, run_probeset, take_file, wants_app
 
 
 def add_pll_option(parser: argparse.ArgumentParser) -> None:
@@ -34,29 +34,36 @@ def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "         bias_type), scored as the authors' metric.py: shared tokens\n"
         "         masked one at a time, sums rounded to 3 decimals\n\n"
         "Without --json, --jsonl, --markdown or --table, on a terminal, the\n"
-        "results open in the explorer.\n\n"
-        f"example:\n  {PROG} pairs examples/agreement.jsonl --pll word-l2r",
+        "results open in the explorer (with --ray: the table).\n\n"
+        "--ray runs the items on Ray workers, in chunks of 4 x --batch-size,\n"
+        "with the same output byte for byte; --compare B then runs the two\n"
+        "models one after the other.\n\n"
+        f"examples:\n  {PROG} pairs examples/agreement.jsonl --pll word-l2r\n  {PROG} pairs blimp.jsonl --ray --workers 8 --json",
         parents=[common],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    pairs.add_argument("file", metavar="FILE", help="the pairs")
+    add_file_argument(pairs, "the pairs")
     pairs.add_argument("--format", choices=PAIR_FORMATS, default=None, help="force the format")
     add_pll_option(pairs)
     add_output_options(pairs)
+    add_ray_options(pairs)
     return pairs
 
 
 def run_pairs(args: argparse.Namespace) -> int:
+    take_file(args)
     fmt, _items = read_pairs(args.file, format=args.format)  # fails early on a bad file
     if wants_app(args):
         from .tui import run_results_app
 
         return run_results_app(args, "pairs")
-
-    def results(engine, _advance):
-        _fmt, items = read_pairs(args.file, format=args.format)
-        return pair_results(
-            engine, items, variant=args.pll, batch_size=args.batch_size, max_tokens=args.max_tokens
-        )
-
-    return run_probeset(args, kind="crows" if fmt == "crows" else "pairs", fmt=fmt, results=results)
+    return run_probeset(
+        args,
+        kind="crows" if fmt == "crows" else "pairs",
+        fmt=fmt,
+        records=records_of(lambda: read_pairs(args.file, format=args.format)[1]),
+        function=pairs_chunk,
+        variant=args.pll,
+        batch_size=args.batch_size,
+        max_tokens=args.max_tokens,
+    )

@@ -6,9 +6,9 @@ import argparse
 
 from ..engine import MASK_ALIAS
 from ..probes.formats import PROBE_FORMATS, FormatError, load_relations, read_probes
-from ..probes.run import cloze_results
-from .common import PROG, _Parser, _top_k
-from .probesets import add_output_options, run_probeset, wants_app
+from ..probes.run import probe_chunk
+from .common import PROG, _Parser, _top_k, add_ray_options
+from .probesets import add_file_argument, add_output_options, records_of, run_probeset, take_file, wants_app
 
 
 def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -24,12 +24,15 @@ def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "  plain  TSV text<TAB>answer[<TAB>group], or JSONL\n"
         '         {"text", "answer": "x" or ["x", "y"], "group"}\n\n'
         "Without --json, --jsonl, --markdown or --table, on a terminal, the\n"
-        "results open in the explorer.\n\n"
-        f"example:\n  {PROG} probe examples/facts.jsonl --relations examples/relations.jsonl",
+        "results open in the explorer (with --ray: the table).\n\n"
+        "--ray runs the items on Ray workers, in chunks of 4 x --batch-size,\n"
+        "with the same output byte for byte; --compare B then runs the two\n"
+        "models one after the other.\n\n"
+        f"examples:\n  {PROG} probe examples/facts.jsonl --relations examples/relations.jsonl\n  {PROG} probe facts.jsonl --relations relations.jsonl --ray --json",
         parents=[common],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    probe.add_argument("file", metavar="FILE", help="the probe set")
+    add_file_argument(probe, "the probe set")
     probe.add_argument("--format", choices=PROBE_FORMATS, default=None, help="force the format")
     probe.add_argument(
         "--relations",
@@ -52,11 +55,13 @@ def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="P@K and predictions per item (default 10)",
     )
     add_output_options(probe)
+    add_ray_options(probe)
     return probe
 
 
 def run_probe(args: argparse.Namespace) -> int:
     relations = load_relations(args.relations) if args.relations else None
+    take_file(args)
     fmt, _items = read_probes(args.file, format=args.format, relations=relations)  # fails early on a bad file
     words = None
     if args.common_vocab:
@@ -69,21 +74,14 @@ def run_probe(args: argparse.Namespace) -> int:
         from .tui import run_results_app
 
         return run_results_app(args, "probe")
-    vocabularies: dict[int, object] = {}
-
-    def results(engine, _advance):
-        from ..engine.probing import common_vocabulary
-
-        if words is not None and id(engine) not in vocabularies:
-            vocabularies[id(engine)] = common_vocabulary(engine.text, words)
-        _fmt, items = read_probes(args.file, format=args.format, relations=relations)
-        return cloze_results(
-            engine,
-            items,
-            k=args.top_k,
-            vocabulary=vocabularies.get(id(engine)),
-            batch_size=args.batch_size,
-            max_tokens=args.max_tokens,
-        )
-
-    return run_probeset(args, kind="cloze", fmt=fmt, results=results)
+    return run_probeset(
+        args,
+        kind="cloze",
+        fmt=fmt,
+        records=records_of(lambda: read_probes(args.file, format=args.format, relations=relations)[1]),
+        function=probe_chunk,
+        k=args.top_k,
+        words=words,
+        batch_size=args.batch_size,
+        max_tokens=args.max_tokens,
+    )

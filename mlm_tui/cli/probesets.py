@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
+import os
 import sys
-from collections.abc import Callable, Iterator
+import tempfile
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
+from ..corpus import chunk_lines
+from ..distributed import BatchFunction, prepare, stream
 from ..probes import report
-from ..probes.formats import BadItem, FormatError
+from ..probes.formats import BadItem, FormatError, Item, item_to_dict
 from ..probes.metrics import BOOTSTRAP
 from ..probes.run import Tally
-from .common import PROG, _load, _top_k
-
-Results = Callable[[Any, Callable[[], None]], Iterator[dict[str, object]]]
-"""(engine, advance) → one result object per item, in order (reading the file anew for each call)."""
+from .common import PROG, _load, _report, _top_k, engine_options, ray_cluster
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:
@@ -90,25 +92,100 @@ def progress(total: int | None, label: str) -> Iterator[Callable[[], None]]:
         yield lambda: bar.advance(task)
 
 
+def add_file_argument(parser: argparse.ArgumentParser, help: str) -> None:
+    """FILE, optional to argparse only so that ``--ray FILE`` works (see :func:`take_file`)."""
+    parser.add_argument("file", nargs="?", metavar="FILE", help=help)
+
+
+def take_file(args: argparse.Namespace) -> str:
+    """FILE; in ``probe --ray FILE`` argparse hands FILE to ``--ray`` (its ADDRESS is optional): take it back."""
+    if args.file is None and args.ray and os.path.isfile(args.ray):
+        args.file, args.ray = args.ray, ""
+    if args.file is None:
+        raise FormatError("give the FILE to read")
+    return str(args.file)
+
+
 def wants_app(args: argparse.Namespace) -> bool:
-    """No output option and a terminal on both ends: the results screen of the explorer."""
-    chosen = args.json or args.jsonl or args.markdown or args.table
+    """No output option and a terminal on both ends: the results screen of the explorer (not with ``--ray``)."""
+    chosen = args.json or args.jsonl or args.markdown or args.table or args.ray is not None
     return not chosen and sys.stdout.isatty() and sys.stdin.isatty()
 
 
-def run_probeset(args: argparse.Namespace, *, kind: str, fmt: str, results: Results) -> int:
-    """Run one or two models over the items and write what the output options ask for."""
+Records = Callable[[], Iterator[tuple[int, dict[str, Any]]]]
+"""() → ``(line_number, item_to_dict(item))`` for every item of the file, read anew at each call."""
+
+
+def records_of(items: Callable[[], Iterator[Item]]) -> Records:
+    """The records a chunk function takes (:func:`mlm_tui.probes.run.probe_chunk`), with or without Ray."""
+    return lambda: ((item.line, item_to_dict(item)) for item in items())
+
+
+def _sources(
+    args: argparse.Namespace, function: BatchFunction, params: dict[str, Any]
+) -> list[tuple[str, Callable[[Iterator[Any]], Generator[dict[str, Any], None, None]]]]:
+    """Each model's name and what turns records into its result rows: here, or on Ray with ``--ray``.
+
+    Every model is loaded (or, on Ray, resolved and checked) before any output is written.
+    """
+    cluster = ray_cluster(args)
+    size = chunk_lines(args.batch_size)
+    sources = []
+    for model in [args.model] + ([args.compare] if args.compare else []):
+        if cluster is None:
+            engine = _load(args, model)
+            run = functools.partial(stream, chunk=size, engine=engine, function=function, **params)
+            sources.append((engine.info.name, run))
+        else:
+            work = prepare(engine_options(args, model), cluster, function, **params)
+            _report(work.notes, work.warnings)
+            sources.append((work.model_name, functools.partial(stream, chunk=size, ray=(work, cluster))))
+    return sources
+
+
+@contextlib.contextmanager
+def _spooled(
+    rows: Iterator[dict[str, Any]], advance: Callable[[], None]
+) -> Iterator[Iterator[dict[str, Any]]]:
+    """``rows`` run to the end into a temporary file, then read back: one Ray run at a time for ``--compare``."""
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool, contextlib.closing(rows):
+        for row in rows:
+            spool.write(json.dumps(row, ensure_ascii=False) + "\n")
+            advance()
+        spool.seek(0)
+        yield (json.loads(line) for line in spool)
+
+
+def run_probeset(
+    args: argparse.Namespace, *, kind: str, fmt: str, records: Records, function: BatchFunction, **params: Any
+) -> int:
+    """Run one or two models over the items and write what the output options ask for.
+
+    ``function(engine, records, **params)`` scores one chunk (:func:`mlm_tui.probes.run.probe_chunk`,
+    :func:`~mlm_tui.probes.run.pairs_chunk`), here or on Ray actors: the same chunks either way,
+    so the output is the same, byte for byte. With ``--ray --compare`` the two models run one
+    after the other (the first model's rows wait in a temporary file).
+    """
     if args.bootstrap < 0:
         raise FormatError("--bootstrap must be 0 or more")
-    engines = [_load(args)] + ([_load(args, args.compare)] if args.compare else [])
-    models = [e.info.name for e in engines]
+    sources = _sources(args, function, params)
+    models = [name for name, _ in sources]
     total = count_items(args.file)
+    one_by_one = args.ray is not None and len(sources) > 1
     k = getattr(args, "top_k", None) if kind == "cloze" else None
-    tallies = [Tally(kind, k=k or 10) for _ in engines]
+    tallies = [Tally(kind, k=k or 10) for _ in sources]
     out = sys.stdout
     items: list[dict[str, Any]] = []
-    with progress(total, "probing" if kind == "cloze" else "scoring pairs") as advance:
-        streams = [results(engine, lambda: None) for engine in engines]
+    label = "probing" if kind == "cloze" else "scoring pairs"
+    with (
+        progress(total and total * len(sources) if one_by_one else total, label) as advance,
+        contextlib.ExitStack() as stack,
+    ):
+        streams = [
+            stack.enter_context(contextlib.closing(rows(records()))) for _, rows in sources[one_by_one:]
+        ]
+        if one_by_one:
+            streams.insert(0, stack.enter_context(_spooled(sources[0][1](records()), advance)))
         for rows in zip(*streams, strict=True):
             for tally, row in zip(tallies, rows, strict=True):
                 tally.add(row)
@@ -142,4 +219,4 @@ def bad_file(message: str) -> int:
     return 2
 
 
-__all__ = ["BadItem", "add_output_options", "run_probeset", "wants_app"]
+__all__ = ["BadItem", "add_file_argument", "add_output_options", "run_probeset", "take_file", "wants_app"]

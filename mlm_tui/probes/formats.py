@@ -11,6 +11,7 @@ would leave out (a duplicate template fact, Google-RE's negative evidence) is a
 from __future__ import annotations
 
 import csv
+import dataclasses
 import itertools
 import json
 from collections.abc import Iterable, Iterator
@@ -65,6 +66,27 @@ class BadItem:
 
 
 Item = ClozeItem | PairItem | CrowsItem | BadItem
+
+_ITEM_KINDS: dict[str, type[Item]] = {
+    "cloze": ClozeItem,
+    "pair": PairItem,
+    "crows": CrowsItem,
+    "bad": BadItem,
+}
+
+
+def item_to_dict(item: Item) -> dict[str, Any]:
+    """``item`` as plain JSON values, with its kind: what a Ray actor receives (see :func:`item_from_dict`)."""
+    kind = next(name for name, cls in _ITEM_KINDS.items() if type(item) is cls)
+    return {"kind": kind, **dataclasses.asdict(item)}
+
+
+def item_from_dict(data: dict[str, Any]) -> Item:
+    """The item :func:`item_to_dict` gave (after a JSON round trip too): equal to the original."""
+    fields = {k: v for k, v in data.items() if k != "kind"}
+    if "answers" in fields:
+        fields["answers"] = tuple(fields["answers"])
+    return _ITEM_KINDS[data["kind"]](**fields)
 
 
 def _open(path: str | Path) -> IO[str]:
@@ -355,6 +377,4 @@ def read_pairs(path: str | Path, *, format: str | None = None) -> tuple[str, Ite
 def dataclass_line(item: CrowsItem | BadItem, offset: int) -> CrowsItem | BadItem:
     if not offset:
         return item
-    import dataclasses
-
     return dataclasses.replace(item, line=item.line + offset)

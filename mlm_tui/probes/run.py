@@ -8,13 +8,14 @@ shows and what ``--json`` prints cannot disagree.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..engine.batch import Job
 from ..engine.errors import EngineError
-from .formats import BadItem, ClozeItem, CrowsItem, Item, PairItem
+from .formats import BadItem, ClozeItem, CrowsItem, Item, PairItem, item_from_dict
 from .metrics import cloze_summary, crows_summary, pairs_summary
 
 DEFAULT_K = 10
@@ -212,6 +213,66 @@ def pair_results(
         return Job(combined.rows, combined.where, combined.take, _with_line(item.line, combined.finish))
 
     return _run(engine, _jobs(make, items), batch_size=batch_size, max_tokens=max_tokens, on_pass=on_pass)
+
+
+# ---------------------------------------------------------------------------------------------- chunks
+
+
+def _items(records: Iterable[Sequence[Any]]) -> list[Item]:
+    """The items of ``[line_number, item_to_dict(item)]`` records (after a JSON round trip too)."""
+    return [item_from_dict(data) for _, data in records]
+
+
+_VOCABULARIES: weakref.WeakKeyDictionary[Any, tuple[tuple[str, ...], Any]] = weakref.WeakKeyDictionary()
+
+
+def _vocabulary(engine: Any, words: Sequence[str] | None) -> Any:
+    """The ids of the common vocabulary ``words`` for ``engine``: computed once per engine (per Ray actor)."""
+    if words is None:
+        return None
+    from ..engine.probing import common_vocabulary
+
+    key = tuple(words)
+    cached = _VOCABULARIES.get(engine)
+    if cached is None or cached[0] != key:
+        cached = (key, common_vocabulary(engine.text, key))
+        _VOCABULARIES[engine] = cached
+    return cached[1]
+
+
+def probe_chunk(
+    engine: Any,
+    records: Sequence[Sequence[Any]],
+    *,
+    k: int = DEFAULT_K,
+    words: Sequence[str] | None = None,
+    batch_size: int = 64,
+    max_tokens: int | None = None,
+) -> Iterator[dict[str, object]]:
+    """``probe``'s unit of work, the same with and without ``--ray``: :func:`cloze_results` of one chunk.
+
+    ``records``: ``[line_number, item_to_dict(item)]``; ``words``: the ``--common-vocab`` list,
+    turned into vocabulary ids here (on a Ray actor: by the actor, for its own engine).
+    """
+    vocabulary = _vocabulary(engine, words)
+    items: list[Any] = _items(records)
+    return cloze_results(
+        engine, items, k=k, vocabulary=vocabulary, batch_size=batch_size, max_tokens=max_tokens
+    )
+
+
+def pairs_chunk(
+    engine: Any,
+    records: Sequence[Sequence[Any]],
+    *,
+    variant: str = "original",
+    batch_size: int = 64,
+    max_tokens: int | None = None,
+) -> Iterator[dict[str, object]]:
+    """``pairs``' unit of work, the same with and without ``--ray``: :func:`pair_results` of one chunk."""
+    return pair_results(
+        engine, _items(records), variant=variant, batch_size=batch_size, max_tokens=max_tokens
+    )
 
 
 # ---------------------------------------------------------------------------------------------- summaries
