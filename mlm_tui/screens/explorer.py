@@ -233,6 +233,8 @@ class ExplorerScreen(Screen[None]):
         """Text typed into the sentence box that could not be applied; ``e`` brings it back."""
         self.active_id = "left"
         self._player: Timer | None = None
+        self._incoming: ModelPane | None = None
+        """A second pane waiting for the one it replaces to be removed."""
 
     # ------------------------------------------------------------------ layout
 
@@ -691,25 +693,47 @@ class ExplorerScreen(Screen[None]):
         if self._loader_factory is None:
             self.notify("This app was built without a way to load models", severity="error")
             return
-        old = self.right
-        if old is not None:
-            old.remove()
         options = dataclasses.replace(self._options, model=model)
         pane = self._new_pane(
             self._loader_factory(options), options.label, "right", self._upgrade_for(options)
         )
         if self.snapshot is not None:
+            self._write_journal("model", self.snapshot, [self.left.label, options.label])
+        if self._incoming is not None:  # a replacement is already waiting for the old pane to go
+            self._incoming = pane
+            return
+        old = self.right
+        if old is None:
+            self._mount_right(pane)
+            return
+        # the old pane must be gone before the new one takes its id (removal takes a frame)
+        if self.active_id == "right":
+            self.left.tokens.focus()
+        self.active_id = "left"
+        self._incoming = pane
+        removal = old.remove()
+
+        async def after_remove() -> None:
+            await removal
+            incoming, self._incoming = self._incoming, None
+            if incoming is not None:
+                self._mount_right(incoming)
+
+        self.call_later(after_remove)
+
+    def _mount_right(self, pane: ModelPane) -> None:
+        if self.snapshot is not None:
             pane.apply(self.snapshot)
         self.query_one("#panes").mount(pane)
         self._layout_panes(self.size.width)
+        self._sync_full()
         self._sync_status()
-        if self.snapshot is not None:
-            self._write_journal("model", self.snapshot, [self.left.label, options.label])
 
     def _upgrade_for(self, options: EngineOptions) -> Upgrade | None:
         return self._upgrade_factory(options) if self._upgrade_factory is not None else None
 
     def remove_compare(self) -> None:
+        self._incoming = None  # a replacement still waiting is not mounted after all
         pane = self.right
         if pane is None:
             return

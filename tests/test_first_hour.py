@@ -1,0 +1,132 @@
+"""Regressions from a new user's first hour (issue 17): each test failed on the code before its fix."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import pty
+import select
+import struct
+import subprocess
+import sys
+import termios
+
+import pytest
+from fakes import FakeEngine, failing_loader, instant_loader, settle
+
+from mlm_tui.app import make_app
+from mlm_tui.engine import EngineOptions
+from mlm_tui.journal import last_session
+from mlm_tui.widgets.model_pane import ModelPane
+
+TEXT = "The keys to the cabinet are on the table."
+WIDE = (130, 40)
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME"):
+        monkeypatch.setenv(name, str(tmp_path / name.lower()))
+    return tmp_path
+
+
+def two_models(second_fails: bool = False):
+    engines = {
+        "first": FakeEngine(name="first"),
+        "second": FakeEngine(name="second", salt="2"),
+        "third": FakeEngine(name="third", salt="3"),
+    }
+
+    def factory(options: EngineOptions):
+        if options.model == "broken":
+            return failing_loader("no such model folder: broken")
+        return instant_loader(engines[options.model])
+
+    app = make_app(
+        TEXT,
+        options=EngineOptions(model="first"),
+        compare=EngineOptions(model="broken" if second_fails else "second"),
+        loader_factory=factory,
+    )
+    return app, engines
+
+
+# ---------------------------------------------------------------- 1. replacing the second model
+
+
+async def _replace_second(pilot, model: str) -> None:
+    app = pilot.app
+    app.explorer.action_compare()
+    await pilot.pause()
+    await pilot.press(*model, "enter")
+    await settle(pilot)
+
+
+async def test_replacing_the_second_model_does_not_crash():
+    app, engines = two_models()
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(pilot)
+        await pilot.press("right", "m")
+        await settle(pilot)
+        await _replace_second(pilot, "third")
+        assert app.return_code is None  # still running, not crashed
+        right = app.explorer.right
+        assert right is not None and right.engine is engines["third"]
+        assert len(app.explorer.query(ModelPane)) == 2
+        assert right.tokens.all_masks  # the new pane starts on the session's masks
+        await _replace_second(pilot, "second")  # and again
+        assert app.return_code is None and app.explorer.right.engine is engines["second"]
+
+
+async def test_replacing_a_second_model_that_failed_to_load():
+    app, engines = two_models(second_fails=True)
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(pilot)
+        assert app.explorer.right.error
+        await _replace_second(pilot, "third")
+        assert app.return_code is None
+        assert app.explorer.right.engine is engines["third"] and not app.explorer.right.error
+
+
+CRASH_AFTER_LOAD = """
+import sys
+from mlm_tui.screens.explorer import ExplorerScreen
+
+def crash(self):
+    raise RuntimeError("a bug in the app")
+
+ExplorerScreen._sync_full = crash  # runs once the model has loaded (and the session is written)
+from mlm_tui.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_crash_exits_non_zero_and_the_session_is_kept(home, bert_dir):
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "HF_HUB_OFFLINE": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-c", CRASH_AFTER_LOAD, "Paris is nice.", "--model", str(bert_dir)],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        start_new_session=True,
+    )
+    os.close(slave)
+    output = b""
+    try:
+        while process.poll() is None:
+            ready, _, _ = select.select([master], [], [], 1.0)
+            if ready:
+                with contextlib.suppress(OSError):
+                    output += os.read(master, 65536)
+        status = process.wait(120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(master)
+    assert b"a bug in the app" in output
+    assert status != 0
+    assert last_session().current.text == "Paris is nice."
