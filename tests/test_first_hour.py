@@ -130,3 +130,45 @@ def test_a_crash_exits_non_zero_and_the_session_is_kept(home, bert_dir):
     assert b"a bug in the app" in output
     assert status != 0
     assert last_session().current.text == "Paris is nice."
+
+
+# ---------------------------------------------------------------- 2. enter applies the highlighted, best row
+
+
+async def test_fills_view_opens_on_the_best_fill_and_enter_applies_it():
+    engine = FakeEngine()
+    app = make_app("The [MASK] barked at the [MASK].", loader=instant_loader(engine))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("f", "right_square_bracket", "right_square_bracket", "f", "f")
+        await settle(pilot)
+        left = app.explorer.left
+        assert left.shown.kind == "fills" and left.table.cursor_row == 0
+        best = engine.joint_fill(left.encoding, []).fills[0]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.explorer.snapshot.text == best.sequence
+
+
+async def test_predictions_of_another_mask_open_on_the_first_row():
+    engine = FakeEngine()
+    app = make_app("The [MASK] barked at the [MASK].", loader=instant_loader(engine))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        left = app.explorer.left
+        first, second = left.tokens.all_masks
+        left.tokens.selected = first
+        await settle(pilot)
+        await pilot.press("down", "down")
+        assert left.shown.mask == first
+        assert left.table.cursor_row == 2
+        await pilot.press("plus")  # more rows of the same mask: the highlight stays
+        await settle(pilot)
+        assert left.table.cursor_row == 2
+        left.tokens.selected = second
+        await settle(pilot)
+        assert left.shown.mask == second and left.table.cursor_row == 0
+        best = left.predictions.for_position(second).predictions[0].token_str
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.explorer.snapshot.text == f"The [MASK] barked at the {best}."

@@ -649,7 +649,8 @@ class ModelPane(Vertical):
             return Shown("message")
         assert self.predictions is not None
         panel.elapsed_ms = self.predictions.elapsed_ms
-        self.table.show_predictions(result, self._watched_rows(result))
+        subject = ("predictions", self.encoding.text if self.encoding else "", mask)
+        self.table.show_predictions(result, self._watched_rows(result), subject=subject)
         return Shown("predictions", mask)
 
     def _watched_rows(self, result: MaskResult | None) -> tuple:
@@ -741,7 +742,8 @@ class ModelPane(Vertical):
         )
         result = self._result("unmasked")
         self.panel.elapsed_ms = result.elapsed_ms if isinstance(result, UnmaskedResult) else None
-        self.table.show_predictions(view.predictions)
+        subject = ("unmasked", self.encoding.text if self.encoding else "", selected)
+        self.table.show_predictions(view.predictions, subject=subject)
         return Shown("unmasked", selected)
 
     def _unmasked_view(self, index: int):
