@@ -172,3 +172,38 @@ async def test_predictions_of_another_mask_open_on_the_first_row():
         await pilot.press("enter")
         await settle(pilot)
         assert app.explorer.snapshot.text == f"The [MASK] barked at the {best}."
+
+
+# ---------------------------------------------------------------- 3. an edit keeps the masks it did not touch
+
+
+def masked_words(app) -> list[str]:
+    snapshot = app.explorer.snapshot
+    return sorted(snapshot.text[a:b] for a, b in snapshot.masked_spans)
+
+
+async def test_an_edit_keeps_the_masks_it_did_not_touch_and_says_when_it_drops_one():
+    app = make_app(TEXT, loader=instant_loader(FakeEngine()))
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await settle(pilot)
+        await pilot.press("right", "m", "end", "m")  # "keys" and the full stop
+        await settle(pilot)
+        assert masked_words(app) == [".", "keys"]
+        await pilot.press("e", *" Really.", "enter")
+        await settle(pilot)
+        assert app.explorer.snapshot.text == TEXT + " Really."
+        assert masked_words(app) == [".", "keys"]
+        assert app.explorer.status.masks == 2 and len(app.explorer.left.tokens.masked) == 2
+        assert not any("removed" in n.message for n in app._notifications)
+        # an edit before a mask moves it; one inside a mask drops only that one, and says so
+        await pilot.press("e", "home", *"Oh, ", "enter")
+        await settle(pilot)
+        assert masked_words(app) == [".", "keys"]
+        await pilot.press("e", "home", *["right"] * 12, "backspace", "enter")  # "keys" -> "key"
+        await settle(pilot)
+        assert app.explorer.snapshot.text.startswith("Oh, The key to")
+        assert masked_words(app) == ["."]
+        assert any("1 mask removed" in n.message for n in app._notifications)
+        await pilot.press("u")
+        await settle(pilot)
+        assert masked_words(app) == [".", "keys"]

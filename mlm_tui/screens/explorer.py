@@ -26,7 +26,7 @@ from textual.widgets import Footer, Input
 
 from ..engine import MASK_ALIAS, EngineError, EngineOptions
 from ..journal import Journal, SessionState
-from ..session import History, Snapshot
+from ..session import History, Snapshot, edit_masks
 from ..widgets.comparison import ComparisonBar, mask_line, surprisal_line
 from ..widgets.model_pane import Loader, ModelPane, Upgrade
 from ..widgets.ordered_input import OrderedInput
@@ -324,7 +324,7 @@ class ExplorerScreen(Screen[None]):
         typed = self.sentence.value
         if typed == self.snapshot.text:
             return
-        if not self.commit(Snapshot(typed), kind="edit"):
+        if not self.commit_edit(typed):
             self._draft = typed
             with self.sentence.prevent(Input.Changed):
                 self.sentence.value = self.snapshot.text
@@ -378,6 +378,21 @@ class ExplorerScreen(Screen[None]):
             pane.apply(snapshot, select_at)
         self.refresh_bindings()
         self._sync_status()
+        return True
+
+    def commit_edit(self, text: str) -> bool:
+        """Apply typed ``text``: the masks the edit did not touch stay (moved with it); say if any went."""
+        if self.snapshot is None:
+            return self.commit(Snapshot(text), kind="edit")
+        snapshot, dropped = edit_masks(self.snapshot, text)
+        if not self.commit(snapshot, kind="edit"):
+            return False
+        if dropped:
+            self.notify(
+                f"the edit changed masked characters: {dropped} mask{'s' if dropped > 1 else ''} removed "
+                "(u brings them back)",
+                timeout=6,
+            )
         return True
 
     def _write_journal(
@@ -457,7 +472,7 @@ class ExplorerScreen(Screen[None]):
         if self.snapshot is not None and event.value == self.snapshot.text:
             self.active.tokens.focus()
             return
-        if self.commit(Snapshot(event.value), kind="edit"):
+        if self.commit_edit(event.value):
             self.active.tokens.focus()
 
     @on(Input.Changed, "#sentence")
