@@ -207,3 +207,33 @@ async def test_an_edit_keeps_the_masks_it_did_not_touch_and_says_when_it_drops_o
         await pilot.press("u")
         await settle(pilot)
         assert masked_words(app) == [".", "keys"]
+
+
+# ---------------------------------------------------------------- 4. a joint fill over a split word
+
+
+async def test_a_joint_fill_over_a_split_word_puts_in_the_text_the_table_shows(bundled_engine):
+    text = "The soup was unbelievably good."
+    encoding = bundled_engine.encode(text)
+    pieces = [t.text for t in encoding.tokens if t.word == encoding.tokens[4].word]
+    assert len(pieces) >= 3 and pieces[0] == "un"  # the word is split into pieces
+    app = make_app(text, loader=instant_loader(bundled_engine))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press(*["right"] * 3, "M", "f")
+        await settle(pilot)
+        left = app.explorer.left
+        assert left.shown.kind == "fills"
+        fills = bundled_engine.joint_fill(left.encoding, sorted(left.tokens.masked), beam=left.beam).fills
+        for row in range(3):
+            # the sentence column shows the tokenizer's decoding; the text must read the same (uncased model)
+            assert str(left.table.get_row_at(row)[3]) == fills[row].sequence
+            await pilot.press(*["down"] * row, "enter")
+            await settle(pilot)
+            assert app.explorer.snapshot.text.lower() == fills[row].sequence
+            await pilot.press("u", "f")
+            await settle(pilot)
+        # the replay's enter applies the best fill
+        await pilot.press("right_square_bracket", "right_square_bracket", "enter")
+        await settle(pilot)
+        assert app.explorer.snapshot.text.lower() == fills[0].sequence
