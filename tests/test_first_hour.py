@@ -237,3 +237,28 @@ async def test_a_joint_fill_over_a_split_word_puts_in_the_text_the_table_shows(b
         await pilot.press("right_square_bracket", "right_square_bracket", "enter")
         await settle(pilot)
         assert app.explorer.snapshot.text.lower() == fills[0].sequence
+
+
+# ---------------------------------------------------------------- 5 and 12. numbers a reader can use
+
+
+def test_predict_targets_say_what_a_rank_of_several_pieces_means(capsys, bundled_engine):
+    from mlm_tui.cli import main
+
+    args = ["predict", "He works as a [MASK].", "--targets", "nurse,unbelievably"]
+    assert main([*args, "--model", "minilm-mlm-en", "--backend", "torch"]) == 0
+    out = capsys.readouterr().out
+    targets = bundled_engine.predict(
+        bundled_engine.encode("He works as a [MASK]."), targets=["nurse", "unbelievably"]
+    )
+    nurse, long = targets.masks[0].targets
+    assert len(long.pieces) > 1 and long.rank > bundled_engine.info.vocab_size  # below every single token
+    lines = out.splitlines()
+    assert any(line.split()[:2] == [str(nurse.rank), "nurse"] for line in lines)
+    assert any(line.split()[:2] == [f"{long.rank}*", "unbelievably"] for line in lines)
+    assert "* a word of several pieces: its rank is 1 + the single tokens more probable" in out
+    assert "0.0000%" not in out
+    markdown_args = [*args, "--markdown", "--model", "minilm-mlm-en", "--backend", "torch"]
+    assert main(markdown_args) == 0
+    markdown = capsys.readouterr().out
+    assert f"{long.log_prob:.3f}" in markdown and repr(long.log_prob) not in markdown

@@ -8,7 +8,7 @@ import sys
 
 from ..bars import bar
 from ..engine import MASK_ALIAS, EngineError
-from ..export import export_data, render_markdown
+from ..export import SEVERAL_PIECES, export_data, percent, render_markdown
 from .common import PROG, _describe, _load, _Parser, _read_text, _text_help, _top_k, _warn
 from .explore import print_joint, print_unmasked
 
@@ -132,7 +132,10 @@ def run_predict(args: argparse.Namespace) -> int:
             print(f"{'rank':>6}  {'target':<16} {'pieces':<24} {'prob':>9}  {'log p':>8}")
             for t in rows:
                 pieces = " ".join(t.piece_strs)
-                print(f"{t.rank:>6}  {t.target:<16} {pieces:<24} {t.score:>9.4%}  {t.log_prob:>8.3f}")
+                rank = f"{t.rank}*" if len(t.pieces) > 1 else str(t.rank)
+                print(f"{rank:>6}  {t.target:<16} {pieces:<24} {percent(t.score):>9}  {t.log_prob:>8.3f}")
+            if any(len(t.pieces) > 1 for t in rows):
+                print(f"{'':>6}  * {SEVERAL_PIECES}")
         else:
             print(f"{'rank':>4}  {'token':<16} {'prob':>8}")
             for rank, p in enumerate(rows, start=1):
