@@ -262,3 +262,71 @@ def test_predict_targets_say_what_a_rank_of_several_pieces_means(capsys, bundled
     assert main(markdown_args) == 0
     markdown = capsys.readouterr().out
     assert f"{long.log_prob:.3f}" in markdown and repr(long.log_prob) not in markdown
+
+
+# ---------------------------------------------------------------- 6 and 9. text that fits and is true
+
+
+async def test_a_second_model_that_failed_says_so_everywhere():
+    app, _engines = two_models(second_fails=True)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        await pilot.press("right", "m")
+        await settle(pilot)
+        screen = app.explorer
+        line = screen.comparison.line
+        assert "could not be loaded" in line and "waiting" not in line.lower()
+        message = next(str(c.label) for c in screen.right.table.columns.values())
+        assert "quit" not in message and "Replace the second model" in message
+        status = str(screen.status.render())
+        assert "k 10" in status and "masks 1" in status and not status.endswith("…")
+        assert "broken · not loaded" in status and len(status) <= 80
+
+
+def status_fields(app) -> str:
+    return str(app.explorer.status.render())
+
+
+async def test_the_status_bar_fits_and_drops_the_least_useful_fields_first():
+    long_name = FakeEngine(name="a-model-with-a-rather-long-name-for-the-status-bar")
+    app = make_app(TEXT, loader=instant_loader(long_name), options=EngineOptions(model="x"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("right", "m", "s")
+        await settle(pilot)
+        status = status_fields(app)
+        assert len(status) <= 80 and "masks 1" in status and "PPPL" in status
+    app, _ = two_models()
+    async with app.run_test(size=(130, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("right", "m", "s")
+        await settle(pilot)
+        status = status_fields(app)
+        assert len(status) <= 130 and "masks 1" in status and "PPPL" in status and "top-k 10" in status
+
+
+async def test_comparison_line_is_about_the_selected_token_and_the_latency_agrees():
+    app, _ = two_models()
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(pilot)
+        await pilot.press("right", "m")
+        await settle(pilot)
+        screen = app.explorer
+        assert screen.comparison.line.startswith("mask 1")
+        await pilot.press("right")  # an unmasked token: its own view, not mask 1's comparison
+        await settle(pilot)
+        assert screen.left.shown.kind == "unmasked"
+        assert "mask 1" not in screen.comparison.line
+        # the status bar's latency is the one the table's title shows
+        assert f"{screen.left.panel.elapsed_ms:.0f} ms" in screen.left.panel.border_title
+        assert f"{screen.left.panel.elapsed_ms:.0f} ms" in status_fields(app)
+
+
+async def test_surprisal_on_a_mask_says_where_the_scores_are():
+    app = make_app(TEXT, loader=instant_loader(FakeEngine()))
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await settle(pilot)
+        await pilot.press("right", "m", "s")
+        await settle(pilot)
+        assert app.explorer.left.shown.kind == "predictions" and app.explorer.left.tokens.surprisal
+        assert any("select an unmasked token" in n.message for n in app._notifications)

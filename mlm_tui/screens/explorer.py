@@ -436,6 +436,7 @@ class ExplorerScreen(Screen[None]):
     @on(ModelPane.Progress)
     def _pane_state(self) -> None:
         self._sync_status()
+        self._sync_comparison()
 
     @on(ModelPane.MasksEdited)
     def _masks_edited(self, event: ModelPane.MasksEdited) -> None:
@@ -488,7 +489,7 @@ class ExplorerScreen(Screen[None]):
         active = self.active
         status.masks = len(active.tokens.all_masks)
         status.top_k = self.top_k
-        status.latency_ms = active.predictions.elapsed_ms if active.predictions is not None else None
+        status.latency_ms = active.panel.elapsed_ms  # the time the table's title shows
         status.pseudo_perplexity = (
             tuple(p.scores.pseudo_perplexity if p.scores else None for p in panes)
             if self.show_surprisal
@@ -514,6 +515,13 @@ class ExplorerScreen(Screen[None]):
         if right is None or self.snapshot is None:
             return
         active = self.active
+        failed = next((p for p in (self.left, right) if p.engine is None and p.error), None)
+        if failed is not None:
+            which = "B" if failed is right else "A"
+            self.comparison.line = f"Model {which} ({failed.label}) could not be loaded; " + (
+                "ctrl+p: Replace the second model, or Close it." if failed is right else "nothing to compare."
+            )
+            return
         if active.encoding is None or active.text_map is None:
             self.comparison.line = "Waiting for the models…"
             return
@@ -532,6 +540,12 @@ class ExplorerScreen(Screen[None]):
         mask = active.shown_mask()
         if mask is None:
             self.comparison.line = "Mask a token (m) to compare the two models' predictions there."
+            return
+        if active.shown.kind == "unmasked":  # the table is about this token: so is the line
+            word = text[slice(*active.session_span(active.tokens.selected))].strip()
+            self.comparison.line = (
+                f"{word!r} is not masked: select a mask, or press m, to compare the models there."
+            )
             return
         span = active.session_span(mask)
         chars = text[span[0] : span[1]].strip()
@@ -619,6 +633,11 @@ class ExplorerScreen(Screen[None]):
 
     def action_surprisal(self) -> None:
         self.show_surprisal = not self.show_surprisal
+        if self.show_surprisal and self.active.shown.kind == "predictions":
+            # the cells change colour but the table stays on this mask: say where the scores are
+            self.notify(
+                "Surprisal on: the cells are coloured; select an unmasked token for its scores.", timeout=5
+            )
 
     def watch_show_surprisal(self, show: bool) -> None:
         for pane in self.panes:
@@ -743,6 +762,7 @@ class ExplorerScreen(Screen[None]):
         self._layout_panes(self.size.width)
         self._sync_full()
         self._sync_status()
+        self._sync_comparison()
 
     def _upgrade_for(self, options: EngineOptions) -> Upgrade | None:
         return self._upgrade_factory(options) if self._upgrade_factory is not None else None

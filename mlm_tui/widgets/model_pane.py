@@ -229,17 +229,19 @@ class ModelPane(Vertical):
             tokens.border_title = f"Tokens · {label}"
 
     @property
-    def summary(self) -> str:
-        """One line for the status bar: the model and what it is doing."""
+    def summary(self) -> tuple[str, str]:
+        """For the status bar: a short line (the model, and its state while not ready) and a full one."""
         if self.engine is None:
-            state = f"error: {self.error}" if self.error else f"loading: {self.stage}"
-            return f"{self.label} · {state}"
+            if self.error:
+                line = f"{self.label} · not loaded"
+                return line, f"{line}: {' '.join(self.error.split())}"
+            return f"{self.label} · loading…", f"{self.label} · loading: {self.stage}"
         info = self.engine.info
         name = f"{info.name} (bundled stand-in)" if info.notes else info.name
         backend = getattr(info, "backend", "")
         if self.upgrading:
             backend += f" ({self.upgrading})"
-        return " · ".join(part for part in (name, info.device, info.dtype, backend) if part)
+        return info.name, " · ".join(part for part in (name, info.device, info.dtype, backend) if part)
 
     # ------------------------------------------------------------------ loading
 
@@ -313,7 +315,10 @@ class ModelPane(Vertical):
     def on_model_failed(self, message: ModelFailed) -> None:
         self.error = message.error
         self.tokens.placeholder = f"Could not load {self.label}: {message.error}"
-        self.table.show_message("No model: quit with q and start again with --model.")
+        if self.id == "right":
+            self.table.show_message("No model: ctrl+p offers Replace the second model and Close it.")
+        else:
+            self.table.show_message("No model: quit with q and start again with another --model.")
         self.notify(message.error, title=f"{self.label} not loaded", severity="error", timeout=15)
         self.post_message(self.Failed(self, message.error))
 
