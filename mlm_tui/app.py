@@ -123,7 +123,7 @@ class MlmApp(App[None]):
 
     def on_mount(self) -> None:
         for notice in self._notices:
-            self.notify(notice, title="Config file", severity="warning", timeout=15)
+            self.notify(notice, title="Config file", severity="warning", timeout=15, markup=False)
         theme = self._config.theme
         if theme is not None:
             if theme in self.available_themes:
@@ -138,6 +138,7 @@ class MlmApp(App[None]):
                     f"config [keys]: no action called {', '.join(unknown)}; known: {', '.join(sorted(known))}",
                     severity="warning",
                     timeout=15,
+                    markup=False,  # "[keys]" is text, not markup
                 )
             self.set_keymap({k: v for k, v in self._config.keys.items() if k in known})
 
@@ -168,7 +169,8 @@ class MlmApp(App[None]):
                     ("Joint fills, attention, watched words", VIEW_KEYS),
                     ("App", self.BINDINGS),
                     ("Prediction table (when focused)", PredictionTable.BINDINGS),
-                ]
+                ],
+                keymap=self._keymap,  # the keys in force: a [keys] override replaces a binding's keys
             )
         )
 
@@ -182,7 +184,11 @@ class MlmApp(App[None]):
         if event.state == WorkerState.ERROR and event.worker.error is not None:
             error = event.worker.error
             self.notify(
-                f"{type(error).__name__}: {error}", title="Unexpected error", severity="error", timeout=10
+                f"{type(error).__name__}: {error}",
+                title="Unexpected error",
+                severity="error",
+                timeout=10,
+                markup=False,
             )
 
 

@@ -330,3 +330,42 @@ async def test_surprisal_on_a_mask_says_where_the_scores_are():
         await settle(pilot)
         assert app.explorer.left.shown.kind == "predictions" and app.explorer.left.tokens.surprisal
         assert any("select an unmasked token" in n.message for n in app._notifications)
+
+
+# ---------------------------------------------------------------- 7. key overrides, help and README
+
+
+def test_the_readme_lists_every_binding_id():
+    from pathlib import Path
+
+    from mlm_tui.app import MlmApp
+    from mlm_tui.screens.help import keys_markdown
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    start = readme.index("<!-- binding ids:")
+    table = readme[readme.index("\n", start) + 1 : readme.index("<!-- end of binding ids -->")]
+    assert table == keys_markdown(MlmApp.all_bindings())
+    ids = {b.id for b in MlmApp.all_bindings() if b.id}
+    assert {line.split("`")[1] for line in table.splitlines()[2:]} == ids
+
+
+async def test_a_key_override_is_applied_everywhere():
+    from mlm_tui.config import Config
+
+    config = Config(keys={"mask": "x", "nonsense": "y"})
+    app = make_app(TEXT, loader=instant_loader(FakeEngine()), config=config)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await settle(pilot)
+        await pilot.press("right", "x")
+        await settle(pilot)
+        assert masked_words(app) == ["keys"]
+        await pilot.press("right", "space")  # replaced by x: space no longer masks
+        await settle(pilot)
+        assert masked_words(app) == ["keys"]
+        unknown = next(n.message for n in app._notifications if "nonsense" in n.message)
+        assert unknown.startswith("config [keys]: no action called nonsense")
+        await pilot.press("question_mark")
+        await pilot.pause()
+        shown = str(app.screen.query_one("#keys").render())
+        line = next(row for row in shown.splitlines() if "Mask or unmask the selected token" in row)
+        assert line.split()[0] == "x" and "space" not in line
