@@ -369,3 +369,29 @@ async def test_a_key_override_is_applied_everywhere():
         shown = str(app.screen.query_one("#keys").render())
         line = next(row for row in shown.splitlines() if "Mask or unmask the selected token" in row)
         assert line.split()[0] == "x" and "space" not in line
+
+
+# ---------------------------------------------------------------- 8. escape closes the views; a and f switch
+
+
+async def test_escape_closes_the_fills_replay_and_attention_views():
+    app = make_app("The [MASK] barked at the [MASK].", loader=instant_loader(FakeEngine()))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("right")  # the first mask
+        await settle(pilot)
+        left = app.explorer.left
+        for keys in (["f"], ["f", "right_square_bracket"], ["a"]):
+            await pilot.press(*keys)
+            await settle(pilot)
+            assert left.shown.kind != "predictions"
+            await pilot.press("escape")
+            await settle(pilot)
+            assert left.shown.kind == "predictions", keys
+            assert not left.fills_on and not app.explorer.show_attention
+        # a in the fills view shows the attention (nothing changes out of sight), f in it the fills
+        await pilot.press("f", "a")
+        await settle(pilot)
+        assert left.shown.kind == "attention" and not left.fills_on
+        await pilot.press("f")
+        await settle(pilot)
+        assert left.shown.kind == "fills" and not app.explorer.show_attention

@@ -74,7 +74,13 @@ class ExplorerScreen(Screen[None]):
 
     BINDINGS = [
         Binding("e", "edit", "Edit", id="edit", tooltip="Edit the sentence (enter applies, escape cancels)"),
-        Binding("escape", "cancel_edit", "Cancel", show=False, tooltip="Cancel editing the sentence"),
+        Binding(
+            "escape",
+            "cancel_edit",
+            "Cancel",
+            show=False,
+            tooltip="Cancel editing the sentence; close the joint fills, replay or attention view",
+        ),
         Binding(
             "enter",
             "substitute",
@@ -588,12 +594,18 @@ class ExplorerScreen(Screen[None]):
         self.sentence.cursor_position = len(self.sentence.value)
 
     def action_cancel_edit(self) -> None:
+        """Escape: leave the sentence box unchanged, else close the view on show (fills, replay, attention)."""
         if self.editing:
             if self.snapshot is not None:
                 with self.sentence.prevent(Input.Changed):
                     self.sentence.value = self.snapshot.text
             self.set_focus(self.active.tokens)
             self._sync_status()
+        elif self.active.fills_on:
+            self.action_fills()
+        elif self.show_attention:
+            self.show_attention = False
+            self.refresh_bindings()
 
     def action_export(self) -> None:
         """Write what is on screen (every pane) as Markdown and JSON; the notification gives the paths."""
@@ -653,6 +665,8 @@ class ExplorerScreen(Screen[None]):
     def action_fills(self) -> None:
         self._stop_player()
         self.active.toggle_fills()
+        if self.active.fills_on:
+            self.show_attention = False  # one view at a time: nothing changes out of sight
         self.refresh_bindings()
 
     def action_replay(self, step: int) -> None:
@@ -681,6 +695,12 @@ class ExplorerScreen(Screen[None]):
 
     def action_attention(self) -> None:
         self.show_attention = not self.show_attention
+        if self.show_attention:
+            self._stop_player()
+            for pane in self.panes:
+                if pane.fills_on:  # the fills view would hide the attention: close it
+                    pane.toggle_fills()
+        self.refresh_bindings()
 
     def watch_show_attention(self, show: bool) -> None:
         for pane in self.panes:

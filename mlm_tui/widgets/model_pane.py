@@ -764,8 +764,9 @@ class ModelPane(Vertical):
         assert self.encoding is not None
         token = self.encoding.tokens[index]
         if self.tokens.is_masked(index):
-            return self.engine.info.mask_token if self.engine is not None else "[MASK]"
-        return token.text if token.special else token.display
+            mask = self.engine.info.mask_token if self.engine is not None else ""
+            return mask or token.text or "[MASK]"
+        return (token.text if token.special else token.display) or token.text or f"token {index}"
 
     # ------------------------------------------------------------------ the exploration views' workers
 
