@@ -27,9 +27,14 @@ FORMAT = 1
 KEEP = 50
 """How many sessions are kept; starting a new one deletes the oldest beyond this."""
 SUFFIX = ".jsonl"
-CHANGE_KINDS = ("open", "edit", "mask", "substitute", "undo", "redo", "model", "watch")
+CHANGE_KINDS = ("open", "edit", "mask", "substitute", "undo", "redo", "model", "watch", "loaded")
 """``open`` is the first state shown; ``model`` a change of model(s) and ``watch`` of the watched
-words, both with the snapshot unchanged."""
+words, both with the snapshot unchanged; ``loaded`` names the models that answered when they are
+not the ones asked for (no ``--model``: the bundled model stands in for the default)."""
+MODEL_KINDS = ("model", "loaded")
+"""The changes that carry the models."""
+NOT_WORK = ("open", "loaded")
+"""What every launch writes by itself: a session with nothing else is not one to resume."""
 
 
 class JournalError(ValueError):
@@ -102,6 +107,8 @@ class SessionState:
     """Length of the journal up to the end of its last complete entry."""
     watched: tuple[str, ...] = ()
     """The watched words after the last ``watch`` change."""
+    done: int = 0
+    """Changes the user made (every one but ``open`` and ``loaded``, which each launch writes)."""
 
     @property
     def current(self) -> Snapshot | None:
@@ -141,7 +148,7 @@ def read_session(path: Path | str) -> SessionState:
         header = SessionHeader.from_dict(entries[0])
     except (KeyError, ValueError) as exc:
         raise JournalError(f"session {path}: {exc}") from None
-    history, models, changes, watched = History(), header.models, 0, ()
+    history, models, changes, watched, done = History(), header.models, 0, (), 0
     for entry in entries[1:]:
         try:
             snapshot = Snapshot.from_dict(entry)
@@ -158,12 +165,13 @@ def read_session(path: Path | str) -> SessionState:
             replayed = None
         if replayed != snapshot:
             history.record(snapshot)
-        if kind == "model" and isinstance(entry.get("models"), list):
+        if kind in MODEL_KINDS and isinstance(entry.get("models"), list):
             models = tuple(str(m) for m in entry["models"])  # type: ignore[union-attr]
         if kind == "watch" and isinstance(entry.get("words"), list):
             watched = tuple(str(w) for w in entry["words"])  # type: ignore[union-attr]
         changes += 1
-    return SessionState(path, header, history, models, changes, end, watched)
+        done += kind not in NOT_WORK
+    return SessionState(path, header, history, models, changes, end, watched, done)
 
 
 class Journal:
@@ -241,8 +249,8 @@ class Journal:
         ``words`` for (and only for) ``watch``."""
         if kind not in CHANGE_KINDS:
             raise ValueError(f"unknown change kind {kind!r}; expected one of {', '.join(CHANGE_KINDS)}")
-        if (kind == "model") != (models is not None):
-            raise ValueError("a 'model' change, and only that, carries the models")
+        if (kind in MODEL_KINDS) != (models is not None):
+            raise ValueError("a 'model' or 'loaded' change, and only those, carry the models")
         if (kind == "watch") != (words is not None):
             raise ValueError("a 'watch' change, and only that, carries the words")
         entry: dict[str, object] = {"kind": kind, "time": _now().isoformat(), **snapshot.as_dict()}
@@ -338,12 +346,15 @@ def list_sessions(directory: Path | None = None) -> list[SessionSummary]:
 
 
 def last_session(directory: Path | None = None) -> SessionState | None:
-    """The newest readable session with at least one change, read back; ``None`` when there is none."""
+    """The newest readable session in which the user changed something, read back; ``None`` when none.
+
+    A launch that only opened (and quit) is skipped, so it never hides the session before it.
+    """
     for path in _session_files(directory or sessions_dir()):
         try:
             state = read_session(path)
         except JournalError:
             continue
-        if state.changes:
+        if state.done:
             return state
     return None

@@ -395,3 +395,19 @@ async def test_escape_closes_the_fills_replay_and_attention_views():
         await pilot.press("f")
         await settle(pilot)
         assert left.shown.kind == "fills" and not app.explorer.show_attention
+
+
+# ---------------------------------------------------------------- 10. the session names the model that ran
+
+
+async def test_the_session_names_the_model_that_answered(home):
+    from mlm_tui.journal import Journal, read_session
+
+    journal = Journal.start([EngineOptions().label], top_k=10)  # no --model: the default is asked for
+    app = make_app(TEXT, loader=instant_loader(FakeEngine(name="minilm-mlm-en")), journal=journal)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+    journal.close()
+    state = read_session(journal.path)
+    assert EngineOptions().label != "minilm-mlm-en" and state.models == ("minilm-mlm-en",)
+    assert state.done == 0 and last_session() is None  # nothing done: not a session to resume

@@ -84,6 +84,13 @@ def persist_parsers(
     return {"sessions": sessions, "config": config_parser, "serve": serve}
 
 
+def _cut(text: str, width: int, *, keep_end: bool = False) -> str:
+    """``text`` in at most ``width`` characters (a long model path keeps its end, where its name is)."""
+    if len(text) <= width:
+        return text
+    return "…" + text[-(width - 1) :] if keep_end else text[: width - 1] + "…"
+
+
 def run_sessions(args: argparse.Namespace) -> int:
     found = list_sessions()
     if args.json:
@@ -97,9 +104,9 @@ def run_sessions(args: argparse.Namespace) -> int:
         return 0
     print(f"{'started':<19}  {'changes':>7}  {'model':<24}  {'last text':<40}  path")
     for s in found:
-        text = s.last_text if len(s.last_text) <= 40 else s.last_text[:39] + "…"
+        text = _cut(" ".join(s.last_text.split()), 40)
         started = s.started.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-        print(f"{started:<19}  {s.changes:>7}  {s.model:<24}  {text:<40}  {s.path}")
+        print(f"{started:<19}  {s.changes:>7}  {_cut(s.model, 24, keep_end=True):<24}  {text:<40}  {s.path}")
     print(f"\nreopen the newest with: {PROG} --resume", file=sys.stderr)
     return 0
 

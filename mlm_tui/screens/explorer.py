@@ -239,6 +239,10 @@ class ExplorerScreen(Screen[None]):
         """Text typed into the sentence box that could not be applied; ``e`` brings it back."""
         self.active_id = "left"
         self._player: Timer | None = None
+        self._recorded_models = (
+            list(resume.models) if resume is not None else [label for _, label, _ in panes]
+        )
+        """The models the session names now."""
         self._incoming: ModelPane | None = None
         """A second pane waiting for the one it replaces to be removed."""
 
@@ -401,6 +405,11 @@ class ExplorerScreen(Screen[None]):
             )
         return True
 
+    def _record_models(self, kind: str, models: list[str]) -> None:
+        if self.snapshot is not None:
+            self._recorded_models = models
+            self._write_journal(kind, self.snapshot, models)
+
     def _write_journal(
         self,
         kind: str,
@@ -435,6 +444,10 @@ class ExplorerScreen(Screen[None]):
                 self._sync_status()
         else:
             event.pane.apply(self.snapshot)
+        models = [p.label for p in self.panes]
+        if self.snapshot is not None and models != self._recorded_models:
+            # the session names the models that answered (no --model: maybe the bundled one)
+            self._record_models("loaded", models)
         self._sync_full()
         self._sync_status()
 
@@ -751,8 +764,7 @@ class ExplorerScreen(Screen[None]):
         pane = self._new_pane(
             self._loader_factory(options), options.label, "right", self._upgrade_for(options)
         )
-        if self.snapshot is not None:
-            self._write_journal("model", self.snapshot, [self.left.label, options.label])
+        self._record_models("model", [self.left.label, options.label])
         if self._incoming is not None:  # a replacement is already waiting for the old pane to go
             self._incoming = pane
             return
@@ -796,8 +808,7 @@ class ExplorerScreen(Screen[None]):
             self.left.tokens.focus()
         self.active_id = "left"
         removal = pane.remove()
-        if self.snapshot is not None:
-            self._write_journal("model", self.snapshot, [self.left.label])
+        self._record_models("model", [self.left.label])
 
         async def after_remove() -> None:
             await removal
