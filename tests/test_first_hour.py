@@ -411,3 +411,18 @@ async def test_the_session_names_the_model_that_answered(home):
     state = read_session(journal.path)
     assert EngineOptions().label != "minilm-mlm-en" and state.models == ("minilm-mlm-en",)
     assert state.done == 0 and last_session() is None  # nothing done: not a session to resume
+
+
+# ---------------------------------------------------------------- 11. the first run says why it is slow
+
+
+def test_the_first_predict_says_it_exports_to_onnx(bert_dir, tmp_path, monkeypatch, capsys):
+    from mlm_tui.cli import main
+
+    monkeypatch.setenv("MLM_TUI_CACHE_DIR", str(tmp_path / "cache"))
+    args = ["predict", "Paris is the [MASK] of France.", "--model", str(bert_dir)]
+    assert main(args) == 0
+    first = capsys.readouterr().err
+    assert "exporting" in first and "ONNX" in first
+    assert main(args) == 0
+    assert "exporting" not in capsys.readouterr().err  # cached: nothing to say

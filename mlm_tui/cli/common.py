@@ -104,8 +104,14 @@ def engine_options(args: argparse.Namespace, model: str | None = None) -> Engine
     )
 
 
+def _slow_stage(stage: str) -> None:
+    """Say on stderr when loading starts something slow that happens once (the ONNX export)."""
+    if stage.startswith("exporting"):
+        print(f"{PROG}: {stage}; this takes a few seconds", file=sys.stderr, flush=True)
+
+
 def _load(args: argparse.Namespace, model: str | None = None):
-    engine = engine_options(args, model).load()
+    engine = engine_options(args, model).load(_slow_stage)
     for note in engine.info.notes:
         print(f"{PROG}: note: {note}", file=sys.stderr)
     for warning in engine.info.warnings:
