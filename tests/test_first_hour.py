@@ -420,9 +420,23 @@ def test_the_first_predict_says_it_exports_to_onnx(bert_dir, tmp_path, monkeypat
     from mlm_tui.cli import main
 
     monkeypatch.setenv("MLM_TUI_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # as in a terminal
     args = ["predict", "Paris is the [MASK] of France.", "--model", str(bert_dir)]
     assert main(args) == 0
     first = capsys.readouterr().err
     assert "exporting" in first and "ONNX" in first
     assert main(args) == 0
     assert "exporting" not in capsys.readouterr().err  # cached: nothing to say
+
+
+# ---------------------------------------------------------------- 12. command-line details
+
+
+def test_usage_errors_exit_2_and_a_typo_of_the_bundled_name_is_caught(capsys):
+    from mlm_tui.cli import main
+
+    assert main(["score", "--model", "minilm-mlm-en"]) == 2  # no text
+    assert "give the TEXT" in capsys.readouterr().err
+    assert main(["predict", "a [MASK]", "--model", "minlm-mlm-en"]) == 1
+    err = capsys.readouterr().err
+    assert "did you mean the bundled minilm-mlm-en" in err and "hf download" not in err

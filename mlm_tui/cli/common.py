@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..engine import BACKENDS, BUNDLED_MODEL, DEFAULT_MODEL, FAST_MODES, EngineOptions
+from ..engine import BACKENDS, BUNDLED_MODEL, DEFAULT_MODEL, FAST_MODES, EngineError, EngineOptions
 
 PROG = "mlm-tui"
+
+
+class UsageError(EngineError):
+    """The command line asks for something it cannot (flags that do not go together, no mask): exit 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -105,8 +109,11 @@ def engine_options(args: argparse.Namespace, model: str | None = None) -> Engine
 
 
 def _slow_stage(stage: str) -> None:
-    """Say on stderr when loading starts something slow that happens once (the ONNX export)."""
-    if stage.startswith("exporting"):
+    """Say on a terminal's stderr when loading starts something slow that happens once (the ONNX export).
+
+    Only on a terminal, as the progress bar of ``score --file``: a script reading stderr gets errors only.
+    """
+    if stage.startswith("exporting") and sys.stderr.isatty():
         print(f"{PROG}: {stage}; this takes a few seconds", file=sys.stderr, flush=True)
 
 

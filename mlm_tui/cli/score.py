@@ -6,9 +6,8 @@ import argparse
 import json
 import sys
 
-from ..engine import EngineError
 from ..export import export_data, render_markdown
-from .common import PROG, _describe, _load, _Parser, _read_text, _text_help, _top_k, _warn
+from .common import PROG, UsageError, _describe, _load, _Parser, _read_text, _text_help, _top_k, _warn
 
 
 def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -39,12 +38,12 @@ def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def run_score(args: argparse.Namespace) -> int:
     if args.file is not None:
         if args.text is not None:
-            raise EngineError("give TEXT or --file, not both")
+            raise UsageError("give TEXT or --file, not both")
         from ..corpus import score_file
 
         return score_file(_load(args), args.file, batch_size=args.batch_size)
     if args.text is None:
-        raise EngineError("give the TEXT to score, or --file PATH")
+        raise UsageError("give the TEXT to score, or --file PATH")
     text = _read_text(args.text) or ""
     engine = _load(args)
     encoding = engine.encode(text)
