@@ -440,3 +440,39 @@ def test_usage_errors_exit_2_and_a_typo_of_the_bundled_name_is_caught(capsys):
     assert main(["predict", "a [MASK]", "--model", "minlm-mlm-en"]) == 1
     err = capsys.readouterr().err
     assert "did you mean the bundled minilm-mlm-en" in err and "hf download" not in err
+
+
+async def test_more_and_fewer_undo_each_other():
+    app = make_app(TEXT, loader=instant_loader(FakeEngine()))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = app.explorer
+        seen = [screen.top_k]
+        for key in ("minus", "plus", "plus", "minus", "minus", "minus", "plus", "plus"):
+            await pilot.press(key)
+            seen.append(screen.top_k)
+        assert seen == [10, 9, 10, 15, 10, 9, 8, 9, 10]
+        for k in range(1, 100):  # from any k on the steps' grid, one + then one - comes back
+            if k < 10 or k % 5 == 0:
+                screen.top_k = k
+                screen.action_top_k(1)
+                screen.action_top_k(-1)
+                assert screen.top_k == k
+
+
+def test_config_show_without_a_file_prints_the_defaults_in_effect(home, capsys):
+    from mlm_tui.cli import main
+
+    assert main(["config", "show"]) == 0
+    out = capsys.readouterr().out
+    for line in ("# top_k = 10", '# device = "cpu"', '# backend = "auto"', "# fast = false"):
+        assert line in out
+
+
+def test_the_readme_example_of_a_word_in_pieces_is_true_for_the_bundled_model(bundled_engine):
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert "(`giraffe` → `gi ##raf ##fe` in the bundled model)" in readme
+    pieces = [bundled_engine.text.id_to_piece(i) for i in bundled_engine.text.pieces("giraffe")]
+    assert pieces == ["gi", "##raf", "##fe"]

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from ..config import Config, config_path
-from ..engine import BUNDLED_MODEL
+from ..engine import BUNDLED_MODEL, DEFAULT_MODEL
 from ..journal import list_sessions, sessions_dir
 from ..serve import DEFAULT_HOST, DEFAULT_PORT, exposure_warning, serve
 from .common import PROG, _Parser, _top_k, _warn
@@ -120,7 +120,23 @@ def run_config(args: argparse.Namespace) -> int:
         return 1
     print(f"# {config_path()}" + ("" if config_path().exists() else " (not there: built-in defaults)"))
     print(args.config.as_toml(), end="")
+    unset = [line for name, line in BUILT_IN.items() if getattr(args.config, name) in (None, {})]
+    if unset:
+        print("# built-in defaults in effect (the file does not set them):")
+        print("\n".join(f"# {line}" for line in unset))
     return 0
+
+
+BUILT_IN = {
+    "model": f'model = "{DEFAULT_MODEL}"  # when cached or downloadable, else "{BUNDLED_MODEL}"',
+    "top_k": "top_k = 10",
+    "device": 'device = "cpu"',
+    "backend": 'backend = "auto"  # ONNX Runtime once exported, else PyTorch',
+    "fast": "fast = false  # exact float32",
+    "theme": 'theme = "textual-dark"',
+    "keys": "[keys]: none changed (the binding ids are listed in the README)",
+}
+"""What applies when the config file does not set a setting (``config show`` prints them as comments)."""
 
 
 def run_serve(args: argparse.Namespace) -> int:

@@ -648,7 +648,11 @@ class ExplorerScreen(Screen[None]):
         self.active.move_prediction(step)
 
     def action_top_k(self, step: int) -> None:
-        self.top_k = max(1, min(100, self.top_k + step * (5 if self.top_k >= 10 else 1)))
+        """Steps of 1 up to 10 and of 5 above it (multiples of 5), so + and - undo each other."""
+        k = self.top_k
+        up = k + 1 if k < 10 else (k // 5 + 1) * 5
+        down = k - 1 if k <= 10 else (k - 1) // 5 * 5
+        self.top_k = max(1, min(100, up if step > 0 else down))
 
     def watch_top_k(self, top_k: int) -> None:
         for pane in self.panes:
