@@ -476,3 +476,22 @@ def test_the_readme_example_of_a_word_in_pieces_is_true_for_the_bundled_model(bu
     assert "(`giraffe` → `gi ##raf ##fe` in the bundled model)" in readme
     pieces = [bundled_engine.text.id_to_piece(i) for i in bundled_engine.text.pieces("giraffe")]
     assert pieces == ["gi", "##raf", "##fe"]
+
+
+# ---------------------------------------------------------------- 13. the bundled model loads as float32 anywhere
+
+
+def test_the_bundled_model_loads_as_float32_with_plain_transformers(bundled_engine):
+    import torch
+    from transformers import pipeline
+
+    from mlm_tui.engine import bundled_models
+
+    folder = bundled_models()["minilm-mlm-en"]
+    fill = pipeline("fill-mask", model=str(folder), device="cpu")
+    assert fill.model.dtype == torch.float32
+    text = "Paris is the [MASK] of France."
+    theirs = fill(text, top_k=5)
+    ours = bundled_engine.predict(bundled_engine.encode(text), top_k=5).masks[0].predictions
+    assert [p["token"] for p in theirs] == [p.token for p in ours]
+    assert max(abs(p["score"] - q.score) for p, q in zip(theirs, ours, strict=True)) < 1e-5
