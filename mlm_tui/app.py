@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from textual.app import App, SystemCommand
+from textual.await_complete import AwaitComplete
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
@@ -147,6 +148,17 @@ class MlmApp(App[None]):
         """Every key of the app, its screen, the token cells and the table (for help and key overrides)."""
         found = [*TokenView.BINDINGS, *ExplorerScreen.BINDINGS, *MlmApp.BINDINGS, *PredictionTable.BINDINGS]
         return [b for b in found if isinstance(b, Binding)]
+
+    def pop_screen(self) -> AwaitComplete:
+        """Close the top screen; with only the explorer left, do nothing.
+
+        Textual's command palette, while it closes, can still take an enter typed fast (or pasted)
+        after the one that ran a command, and dismiss itself a second time: with nothing left to
+        pop, that must not take the app down.
+        """
+        if len(self.screen_stack) <= 1:
+            return AwaitComplete()
+        return super().pop_screen()
 
     def on_load(self) -> None:
         asyncio.get_running_loop().set_default_executor(NoWaitExecutor(thread_name_prefix="mlm-tui"))

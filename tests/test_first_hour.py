@@ -13,7 +13,7 @@ import sys
 import termios
 
 import pytest
-from fakes import FakeEngine, failing_loader, instant_loader, settle
+from fakes import FakeEngine, failing_loader, instant_loader, send_raw, settle
 
 from mlm_tui.app import make_app
 from mlm_tui.engine import EngineOptions
@@ -495,3 +495,18 @@ def test_the_bundled_model_loads_as_float32_with_plain_transformers(bundled_engi
     ours = bundled_engine.predict(bundled_engine.encode(text), top_k=5).masks[0].predictions
     assert [p["token"] for p in theirs] == [p.token for p in ours]
     assert max(abs(p["score"] - q.score) for p, q in zip(theirs, ours, strict=True)) < 1e-5
+
+
+# ---------------------------------------------------------------- found while trying it: a fast enter in the palette
+
+
+async def test_keys_typed_fast_through_the_palette_do_not_crash():
+    app, _engines = two_models()
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        # as a terminal sends them, with no waiting: the second enter reaches the palette while it closes
+        send_raw(app, [*"Replace the second", "enter", *"third", "enter"])
+        await settle(pilot)
+        assert app.return_code is None and app.is_running

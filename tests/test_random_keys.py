@@ -11,7 +11,7 @@ import random
 import time
 
 import pytest
-from fakes import FakeEngine, failing_loader, instant_loader, settle
+from fakes import FakeEngine, failing_loader, instant_loader, send_raw, settle
 from invariants import observe, step_violations, violations
 from textual.worker import WorkerCancelled, WorkerState
 
@@ -127,7 +127,10 @@ async def take(pilot, step: Step) -> None:
         return
     what, value = step
     if what == "burst":
-        await pilot.press(*value)  # no waiting between them: the workers fall behind
+        send_raw(
+            pilot.app, value
+        )  # as a terminal sends them, no waiting: the app and its workers fall behind
+        await pilot.pause()
     elif what == "palette":
         await pilot.press("ctrl+p")
         await quiet(pilot)
