@@ -510,3 +510,15 @@ async def test_keys_typed_fast_through_the_palette_do_not_crash():
         send_raw(app, [*"Replace the second", "enter", *"third", "enter"])
         await settle(pilot)
         assert app.return_code is None and app.is_running
+
+
+async def test_the_attention_title_of_a_mask_names_it():
+    app = make_app("The [MASK] barked.", loader=instant_loader(FakeEngine()))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("right", "a")
+        await settle(pilot)
+        left = app.explorer.left
+        assert left.shown.kind == "attention"
+        shown = left.panel._border_title.plain  # what the box draws: "[MASK]" is text, not markup
+        assert shown.startswith("Attention from '[MASK]' (token 2)")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.content import Content
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable
@@ -80,10 +81,10 @@ class PredictionsPanel(Vertical):
         return f"{self.heading} · {self.elapsed_ms:.0f} ms"
 
     def watch_heading(self) -> None:
-        self.border_title = self._title()
+        self.border_title = Content(self._title())  # plain text: "[MASK]" and "[CLS]" are tokens, not markup
 
     def watch_elapsed_ms(self) -> None:
-        self.border_title = self._title()
+        self.border_title = Content(self._title())
 
 
 @dataclass(frozen=True)
@@ -204,7 +205,7 @@ class ModelPane(Vertical):
 
     def on_mount(self) -> None:
         self.tokens.placeholder = f"Loading {self.label}…"
-        self.tokens.border_title = f"Tokens · {self.label}"
+        self.tokens.border_title = Content(f"Tokens · {self.label}")
         self.table.show_message("The model is loading; the keys in grey wait for it.")
         self.load_model()
 
@@ -226,7 +227,7 @@ class ModelPane(Vertical):
 
     def watch_label(self, label: str) -> None:
         for tokens in self.query("#tokens").results(TokenView):
-            tokens.border_title = f"Tokens · {label}"
+            tokens.border_title = Content(f"Tokens · {label}")
 
     @property
     def summary(self) -> tuple[str, str]:
