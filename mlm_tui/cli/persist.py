@@ -119,7 +119,9 @@ def run_config(args: argparse.Namespace) -> int:
         print(f"{PROG}: error: {args.config_problem}", file=sys.stderr)
         return 1
     print(f"# {config_path()}" + ("" if config_path().exists() else " (not there: built-in defaults)"))
-    print(args.config.as_toml(), end="")
+    shown = args.config.as_toml()
+    if shown.strip():
+        print(shown, end="")
     unset = [line for name, line in BUILT_IN.items() if getattr(args.config, name) in (None, {})]
     if unset:
         print("# built-in defaults in effect (the file does not set them):")
