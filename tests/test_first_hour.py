@@ -522,3 +522,11 @@ async def test_the_attention_title_of_a_mask_names_it():
         assert left.shown.kind == "attention"
         shown = left.panel._border_title.plain  # what the box draws: "[MASK]" is text, not markup
         assert shown.startswith("Attention from '[MASK]' (token 2)")
+
+
+def test_the_served_page_focuses_the_terminal_on_load(tmp_path):
+    from mlm_tui.serve import FOCUS_ON_LOAD, page_templates
+
+    page = (page_templates(tmp_path) / "app_index.html").read_text()
+    assert page.count(FOCUS_ON_LOAD) == 1 and page.index(FOCUS_ON_LOAD) < page.index("</body>")
+    assert 'id="terminal"' in page  # still textual-serve's page
