@@ -530,3 +530,16 @@ def test_the_served_page_focuses_the_terminal_on_load(tmp_path):
     page = (page_templates(tmp_path) / "app_index.html").read_text()
     assert page.count(FOCUS_ON_LOAD) == 1 and page.index(FOCUS_ON_LOAD) < page.index("</body>")
     assert 'id="terminal"' in page  # still textual-serve's page
+
+
+async def test_help_lines_fit_the_box_at_80_columns():
+    app = make_app(TEXT, loader=instant_loader(FakeEngine()))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        keys = app.screen.query_one("#keys")
+        lines = keys.render().plain.splitlines()
+        lines = lines[lines.index("") :]  # the keys, after the introduction (a paragraph that wraps)
+        assert max(len(line) for line in lines) <= keys.content_region.width  # nothing wraps to column 0
+        assert any(line.startswith(" " * 22) for line in lines)  # a long description wraps under itself

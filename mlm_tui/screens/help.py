@@ -25,6 +25,8 @@ INTRO = (
 )
 
 
+BOX_WIDTH = 76
+"""The help box's width at most (its CSS)."""
 KEY_COLUMN = 22
 """Where the descriptions start."""
 
@@ -49,7 +51,7 @@ def key_names(binding: Binding, keymap: Mapping[str, str] | None = None) -> str:
 
 
 def keys_content(
-    sections: list[tuple[str, list[BindingType]]], keymap: Mapping[str, str] | None = None, width: int = 72
+    sections: list[tuple[str, list[BindingType]]], keymap: Mapping[str, str] | None = None, width: int = 70
 ) -> Content:
     """The help text; a long description wraps under itself, not at column 0."""
     parts: list[str | tuple[str, str]] = [(INTRO, "italic"), "\n"]
@@ -84,7 +86,7 @@ class HelpScreen(ModalScreen[None]):
         align: center middle;
     }
     HelpScreen > VerticalScroll {
-        width: 76;
+        width: 76;  /* BOX_WIDTH */
         max-width: 100%;
         height: auto;
         max-height: 100%;
@@ -103,11 +105,13 @@ class HelpScreen(ModalScreen[None]):
         self._keymap = keymap
 
     def on_resize(self) -> None:
+        self.query_one("#keys", Static).update(keys_content(self._sections, self._keymap, self._width()))
+
+    def _width(self) -> int:
         # the box is 76 wide at most: borders and padding take 4, a scrollbar 2
-        width = min(72, self.size.width - 6)
-        self.query_one("#keys", Static).update(keys_content(self._sections, self._keymap, width))
+        return min(BOX_WIDTH, self.size.width or BOX_WIDTH) - 6
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
             scroll.border_title = "Keys · escape closes"
-            yield Static(keys_content(self._sections, self._keymap), id="keys")
+            yield Static(keys_content(self._sections, self._keymap, self._width()), id="keys")
