@@ -193,6 +193,8 @@ class Journal:
         self._keep = keep
         self.path: Path | None = path
         """The session file; ``None`` until the first change is appended."""
+        self.models: tuple[str, ...] = header.models if header is not None else ()
+        """The models the session names now (the header's, then the last ``model`` or ``loaded``)."""
         self._fd = -1
 
     @classmethod
@@ -231,6 +233,7 @@ class Journal:
     def reopen(cls, state: SessionState) -> Journal:
         """Append to a session read with :func:`read_session`, first cutting off a damaged last line."""
         journal = cls(state.path.parent, path=state.path)
+        journal.models = state.models
         journal._fd = os.open(state.path, os.O_WRONLY | os.O_APPEND)
         if os.fstat(journal._fd).st_size != state.complete_bytes:
             os.ftruncate(journal._fd, state.complete_bytes)
@@ -263,6 +266,8 @@ class Journal:
                 raise ValueError("this journal is closed")
             self._create(self._header)
         self._write(entry)
+        if models is not None:
+            self.models = tuple(models)
 
     def _write(self, entry: Mapping[str, object]) -> None:
         line = (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode()

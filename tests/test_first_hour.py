@@ -17,7 +17,7 @@ from fakes import FakeEngine, failing_loader, instant_loader, send_raw, settle
 
 from mlm_tui.app import make_app
 from mlm_tui.engine import EngineOptions
-from mlm_tui.journal import last_session
+from mlm_tui.journal import last_session, list_sessions, read_session
 from mlm_tui.widgets.model_pane import ModelPane
 
 TEXT = "The keys to the cabinet are on the table."
@@ -129,7 +129,8 @@ def test_a_crash_exits_non_zero_and_the_session_is_kept(home, bert_dir):
         os.close(master)
     assert b"a bug in the app" in output
     assert status != 0
-    assert last_session().current.text == "Paris is nice."
+    (session,) = list_sessions()  # the session is kept (only opened: --resume goes to an earlier one)
+    assert read_session(session.path).current.text == "Paris is nice."
 
 
 # ---------------------------------------------------------------- 2. enter applies the highlighted, best row

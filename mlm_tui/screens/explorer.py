@@ -239,10 +239,6 @@ class ExplorerScreen(Screen[None]):
         """Text typed into the sentence box that could not be applied; ``e`` brings it back."""
         self.active_id = "left"
         self._player: Timer | None = None
-        self._recorded_models = (
-            list(resume.models) if resume is not None else [label for _, label, _ in panes]
-        )
-        """The models the session names now."""
         self._incoming: ModelPane | None = None
         """A second pane waiting for the one it replaces to be removed."""
 
@@ -407,7 +403,6 @@ class ExplorerScreen(Screen[None]):
 
     def _record_models(self, kind: str, models: list[str]) -> None:
         if self.snapshot is not None:
-            self._recorded_models = models
             self._write_journal(kind, self.snapshot, models)
 
     def _write_journal(
@@ -445,7 +440,7 @@ class ExplorerScreen(Screen[None]):
         else:
             event.pane.apply(self.snapshot)
         models = [p.label for p in self.panes]
-        if self.snapshot is not None and models != self._recorded_models:
+        if self._journal is not None and tuple(models) != self._journal.models:
             # the session names the models that answered (no --model: maybe the bundled one)
             self._record_models("loaded", models)
         self._sync_full()
