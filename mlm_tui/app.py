@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.app import App, SystemCommand
+from textual.await_complete import AwaitComplete
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
@@ -175,7 +176,7 @@ class MlmApp(App[None]):
         if self._results is not None:
             self.show_results(self._results, [(loader, label) for loader, label, _ in self._panes])
         for notice in self._notices:
-            self.notify(notice, title="Config file", severity="warning", timeout=15)
+            self.notify(notice, title="Config file", severity="warning", timeout=15, markup=False)
         theme = self._config.theme
         if theme is not None:
             if theme in self.available_themes:
@@ -190,6 +191,7 @@ class MlmApp(App[None]):
                     f"config [keys]: no action called {', '.join(unknown)}; known: {', '.join(sorted(known))}",
                     severity="warning",
                     timeout=15,
+                    markup=False,  # "[keys]" is text, not markup
                 )
             self.set_keymap({k: v for k, v in self._config.keys.items() if k in known})
 
@@ -205,6 +207,17 @@ class MlmApp(App[None]):
             *ResultsTable.BINDINGS,
         ]
         return [b for b in found if isinstance(b, Binding)]
+
+    def pop_screen(self) -> AwaitComplete:
+        """Close the top screen; with only the explorer left, do nothing.
+
+        Textual's command palette, while it closes, can still take an enter typed fast (or pasted)
+        after the one that ran a command, and dismiss itself a second time: with nothing left to
+        pop, that must not take the app down.
+        """
+        if len(self.screen_stack) <= 1:
+            return AwaitComplete()
+        return super().pop_screen()
 
     def on_load(self) -> None:
         asyncio.get_running_loop().set_default_executor(NoWaitExecutor(thread_name_prefix="mlm-tui"))
@@ -234,7 +247,8 @@ class MlmApp(App[None]):
                     ("Joint fills, attention, watched words", VIEW_KEYS),
                     ("App", self.BINDINGS),
                     ("Prediction table (when focused)", PredictionTable.BINDINGS),
-                ]
+                ],
+                keymap=self._keymap,  # the keys in force: a [keys] override replaces a binding's keys
             )
         )
 
@@ -372,7 +386,11 @@ class MlmApp(App[None]):
         if event.state == WorkerState.ERROR and event.worker.error is not None:
             error = event.worker.error
             self.notify(
-                f"{type(error).__name__}: {error}", title="Unexpected error", severity="error", timeout=10
+                f"{type(error).__name__}: {error}",
+                title="Unexpected error",
+                severity="error",
+                timeout=10,
+                markup=False,
             )
 
 

@@ -20,6 +20,10 @@ from . import __version__
 from .engine.types import Encoding, MaskResult, ModelInfo, PredictResult, ScoreResult
 
 MASK_PLACEHOLDER = "[MASK]"
+SEVERAL_PIECES = (
+    "a word of several pieces: its rank is 1 + the single tokens more probable than the whole word "
+    "(up to the vocabulary size + 1)"
+)
 
 
 def exports_dir() -> Path:
@@ -130,6 +134,17 @@ def shown_token(token_str: str) -> str:
     return token_str.strip() or repr(token_str)
 
 
+def percent(probability: float) -> str:
+    """A probability as a percentage a reader can tell apart: 4 decimals, or 3 significant digits below 0.01 %."""
+    if probability >= 1e-4 or probability <= 0:
+        return f"{probability:.4%}"
+    return f"{probability * 100:.3g}%"
+
+
+def _log_p(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def _table(header: Sequence[str], align: str, rows: Iterable[Sequence[object]]) -> list[str]:
     lines = [
         "| " + " | ".join(header) + " |",
@@ -164,19 +179,30 @@ def _pane_markdown(data: Mapping[str, Any]) -> str:
             "",
             f"## Mask {number} of {len(masks)}: token {mask['position']}, characters {start}–{end}{original}",
         ]
-        if mask.get("targets"):
+        if mask["predictions"]:
             rows = [
-                (t["rank"], t["target"], shown_token(t["token_str"]), f"{t['score']:.4%}", t["log_prob"])
-                for t in mask["targets"]
-            ]
-            lines += ["", *_table(("rank", "target", "token", "probability", "log p"), "rllrr", rows)]
-        elif mask["predictions"]:
-            rows = [
-                (rank, shown_token(p["token_str"]), f"{p['score']:.4%}", p["sequence"])
+                (rank, shown_token(p["token_str"]), percent(p["score"]), p["sequence"])
                 for rank, p in enumerate(mask["predictions"], start=1)
             ]
             lines += ["", *_table(("rank", "token", "probability", "sequence"), "rlrl", rows)]
-        else:
+        if mask.get("targets"):
+            rows = [
+                (
+                    t["rank"],
+                    t["target"],
+                    shown_token(t["token_str"]),
+                    percent(t["score"]),
+                    _log_p(t["log_prob"]),
+                )
+                for t in mask["targets"]
+            ]
+            lines += [
+                "",
+                f"Watched words ({SEVERAL_PIECES}):",
+                "",
+                *_table(("rank", "target", "token", "probability", "log p"), "rllrr", rows),
+            ]
+        if not mask["predictions"] and not mask.get("targets"):
             lines += ["", "No predictions yet."]
     score = data.get("score")
     if score:

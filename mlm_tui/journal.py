@@ -27,9 +27,14 @@ FORMAT = 1
 KEEP = 50
 """How many sessions are kept; starting a new one deletes the oldest beyond this."""
 SUFFIX = ".jsonl"
-CHANGE_KINDS = ("open", "edit", "mask", "substitute", "undo", "redo", "model", "watch")
+CHANGE_KINDS = ("open", "edit", "mask", "substitute", "undo", "redo", "model", "watch", "loaded")
 """``open`` is the first state shown; ``model`` a change of model(s) and ``watch`` of the watched
-words, both with the snapshot unchanged."""
+words, both with the snapshot unchanged; ``loaded`` names the models that answered when they are
+not the ones asked for (no ``--model``: the bundled model stands in for the default)."""
+MODEL_KINDS = ("model", "loaded")
+"""The changes that carry the models."""
+NOT_WORK = ("open", "loaded")
+"""What every launch writes by itself: a session with nothing else is not one to resume."""
 
 
 class JournalError(ValueError):
@@ -102,6 +107,8 @@ class SessionState:
     """Length of the journal up to the end of its last complete entry."""
     watched: tuple[str, ...] = ()
     """The watched words after the last ``watch`` change."""
+    done: int = 0
+    """Changes the user made (every one but ``open`` and ``loaded``, which each launch writes)."""
 
     @property
     def current(self) -> Snapshot | None:
@@ -141,7 +148,7 @@ def read_session(path: Path | str) -> SessionState:
         header = SessionHeader.from_dict(entries[0])
     except (KeyError, ValueError) as exc:
         raise JournalError(f"session {path}: {exc}") from None
-    history, models, changes, watched = History(), header.models, 0, ()
+    history, models, changes, watched, done = History(), header.models, 0, (), 0
     for entry in entries[1:]:
         try:
             snapshot = Snapshot.from_dict(entry)
@@ -158,12 +165,13 @@ def read_session(path: Path | str) -> SessionState:
             replayed = None
         if replayed != snapshot:
             history.record(snapshot)
-        if kind == "model" and isinstance(entry.get("models"), list):
+        if kind in MODEL_KINDS and isinstance(entry.get("models"), list):
             models = tuple(str(m) for m in entry["models"])  # type: ignore[union-attr]
         if kind == "watch" and isinstance(entry.get("words"), list):
             watched = tuple(str(w) for w in entry["words"])  # type: ignore[union-attr]
         changes += 1
-    return SessionState(path, header, history, models, changes, end, watched)
+        done += kind not in NOT_WORK
+    return SessionState(path, header, history, models, changes, end, watched, done)
 
 
 class Journal:
@@ -185,6 +193,8 @@ class Journal:
         self._keep = keep
         self.path: Path | None = path
         """The session file; ``None`` until the first change is appended."""
+        self.models: tuple[str, ...] = header.models if header is not None else ()
+        """The models the session names now (the header's, then the last ``model`` or ``loaded``)."""
         self._fd = -1
 
     @classmethod
@@ -223,6 +233,7 @@ class Journal:
     def reopen(cls, state: SessionState) -> Journal:
         """Append to a session read with :func:`read_session`, first cutting off a damaged last line."""
         journal = cls(state.path.parent, path=state.path)
+        journal.models = state.models
         journal._fd = os.open(state.path, os.O_WRONLY | os.O_APPEND)
         if os.fstat(journal._fd).st_size != state.complete_bytes:
             os.ftruncate(journal._fd, state.complete_bytes)
@@ -241,8 +252,8 @@ class Journal:
         ``words`` for (and only for) ``watch``."""
         if kind not in CHANGE_KINDS:
             raise ValueError(f"unknown change kind {kind!r}; expected one of {', '.join(CHANGE_KINDS)}")
-        if (kind == "model") != (models is not None):
-            raise ValueError("a 'model' change, and only that, carries the models")
+        if (kind in MODEL_KINDS) != (models is not None):
+            raise ValueError("a 'model' or 'loaded' change, and only those, carry the models")
         if (kind == "watch") != (words is not None):
             raise ValueError("a 'watch' change, and only that, carries the words")
         entry: dict[str, object] = {"kind": kind, "time": _now().isoformat(), **snapshot.as_dict()}
@@ -255,6 +266,8 @@ class Journal:
                 raise ValueError("this journal is closed")
             self._create(self._header)
         self._write(entry)
+        if models is not None:
+            self.models = tuple(models)
 
     def _write(self, entry: Mapping[str, object]) -> None:
         line = (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
@@ -338,12 +351,15 @@ def list_sessions(directory: Path | None = None) -> list[SessionSummary]:
 
 
 def last_session(directory: Path | None = None) -> SessionState | None:
-    """The newest readable session with at least one change, read back; ``None`` when there is none."""
+    """The newest readable session in which the user changed something, read back; ``None`` when none.
+
+    A launch that only opened (and quit) is skipped, so it never hides the session before it.
+    """
     for path in _session_files(directory or sessions_dir()):
         try:
             state = read_session(path)
         except JournalError:
             continue
-        if state.changes:
+        if state.done:
             return state
     return None

@@ -10,7 +10,9 @@ from __future__ import annotations
 import shlex
 import socket
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -46,6 +48,31 @@ def public_url(host: str, port: int) -> str:
     return f"http://{name}:{port}"
 
 
+FOCUS_ON_LOAD = """<script>
+  // Keys reach the app at once, without a click: focus the terminal's input when the app first
+  // draws (textual-serve marks the page with -first-byte then); the footer shows as focused too.
+  new MutationObserver((_, observer) => {
+    const input = document.querySelector("#terminal textarea");
+    if (document.body.classList.contains("-first-byte") && input) {
+      input.focus();
+      observer.disconnect();
+    }
+  }).observe(document.body, { attributes: true, attributeFilter: ["class"] });
+</script>
+"""
+
+
+def page_templates(folder: Path) -> Path:
+    """textual-serve's page, with :data:`FOCUS_ON_LOAD` added, written to ``folder``; returns it."""
+    import textual_serve
+
+    page = (Path(textual_serve.__file__).parent / "templates" / "app_index.html").read_text(encoding="utf-8")
+    if "</body>" not in page:
+        raise RuntimeError("textual-serve's page changed: no </body> to add the focus script before")
+    (folder / "app_index.html").write_text(page.replace("</body>", FOCUS_ON_LOAD + "</body>", 1), "utf-8")
+    return folder
+
+
 def serve(
     app_args: Sequence[str], host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, url: str | None = None
 ) -> None:
@@ -57,4 +84,12 @@ def serve(
     from textual_serve.server import Server
 
     address = (url or public_url(host, port)).rstrip("/")
-    Server(app_command(app_args), host=host, port=port, title="mlm-tui", public_url=address).serve()
+    with tempfile.TemporaryDirectory(prefix="mlm-tui-serve-") as folder:
+        Server(
+            app_command(app_args),
+            host=host,
+            port=port,
+            title="mlm-tui",
+            public_url=address,
+            templates_path=page_templates(Path(folder)),
+        ).serve()

@@ -131,6 +131,24 @@ def shift_spans(spans: Iterable[Span], edit_start: int, edit_end: int, delta: in
     return frozenset(moved)
 
 
+def edit_masks(before: Snapshot, text: str) -> tuple[Snapshot, int]:
+    """``text`` typed over ``before``: its masks moved with the edit; returns it and how many were dropped.
+
+    The edit is what lies between the longest common start and end of the two texts; a mask
+    whose characters it did not touch is kept (shifted when after it), one it touched is dropped.
+    """
+    old = before.text
+    limit = min(len(old), len(text))
+    start = 0
+    while start < limit and old[start] == text[start]:
+        start += 1
+    tail = 0
+    while tail < limit - start and old[-1 - tail] == text[-1 - tail]:
+        tail += 1
+    spans = shift_spans(before.masked_spans, start, len(old) - tail, len(text) - len(old))
+    return Snapshot(text, spans), len(before.masked_spans) - len(spans)
+
+
 class TextMap:
     """Character offsets between the session's text and one model's text.
 

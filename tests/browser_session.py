@@ -76,15 +76,16 @@ def _expose_terminal(route) -> None:
     route.fulfill(response=response, body=patched)
 
 
-def open_terminal(browser, url: str, *, width: int = 1000, height: int = 700):
-    """A page showing ``url`` whose terminal is reachable and has the keyboard focus."""
+def open_terminal(browser, url: str, *, width: int = 1000, height: int = 700, focus: bool = True):
+    """A page showing ``url`` whose terminal is reachable and (with ``focus``) has the keyboard focus."""
     page = browser.new_page(viewport={"width": width, "height": height})
     # The page asks Google for a font; nothing outside this machine is reachable, so do not wait for it.
     page.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/])"), lambda route: route.abort())
     page.route("**/textual.js", _expose_terminal)
     page.goto(url)
     page.wait_for_function("() => window.mlmTerminal !== undefined")
-    page.focus(".xterm-helper-textarea")
+    if focus:
+        page.focus(".xterm-helper-textarea")
     return page
 
 

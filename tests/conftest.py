@@ -89,3 +89,11 @@ def roberta_onnx(roberta_dir):
     from mlm_tui.engine import MaskedLM
 
     return MaskedLM.load(str(roberta_dir), backend="onnx")
+
+
+@pytest.fixture(scope="session")
+def bundled_engine():
+    """The bundled English model on PyTorch (no ONNX export in tests that do not ask for it)."""
+    from mlm_tui.engine import BUNDLED_MODEL, MaskedLM
+
+    return MaskedLM.load(BUNDLED_MODEL, backend="torch")

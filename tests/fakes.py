@@ -318,3 +318,22 @@ async def settle(pilot) -> None:
         with contextlib.suppress(WorkerCancelled):  # an exclusive worker replaced by a newer request
             await pilot.app.workers.wait_for_complete()
         await pilot.pause()
+
+
+def send_raw(app, keys) -> None:
+    """Send keys as a terminal does, all at once (Pilot waits for the app after each key)."""
+    import unicodedata
+
+    from textual import events
+    from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
+
+    for key in keys:
+        if len(key) == 1 and not key.isalnum():
+            key = _character_to_key(key)
+        try:
+            char = unicodedata.lookup(_get_unicode_name_from_key(REPLACED_KEYS.get(key, key)))
+        except KeyError:
+            char = key if len(key) == 1 else None
+        event = events.Key(key, char)
+        event.set_sender(app)
+        app._driver.send_message(event)

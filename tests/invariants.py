@@ -18,6 +18,16 @@ The invariants (README, "State that never disagrees"):
 
 The fifth — the footer greys exactly the keys that would do nothing — is checked key by key in
 ``test_random_keys.py``: a greyed key changes nothing, an enabled state-changing key changes the state.
+
+``step_violations(app, before, item)`` checks what one step did (``before`` is :func:`observe` of the
+app just before it):
+
+6. The app never exits (the streams hold no ``q``; a crash sets a return code).
+7. ``enter`` applies the highlighted row: the words of that row (a prediction, a watched word, a
+   joint fill's words; the replay's best fill) are what went into the text where it changed.
+8. A view that opens (predictions of another mask or text, the unmasked view of another token, the
+   joint fills, the attention) opens on its first row.
+9. An edit of the sentence keeps every mask whose characters it did not touch (moved with the text).
 """
 
 from __future__ import annotations
@@ -146,3 +156,98 @@ def _attention(screen, pane, fresh) -> list[str]:
     if got != want:
         return [f"{pane.id}: attention rows {got} are not the weights' order {want}"]
     return []
+
+
+# ---------------------------------------------------------------- what one step did (6-9)
+
+ROW_VIEWS = ("predictions", "unmasked", "fills", "attention")
+"""Views that open on their first row (the replay follows its step; the scores the selected token)."""
+
+
+def _subject(pane) -> tuple:
+    shown = pane.shown
+    masks = pane.tokens.all_masks if shown.kind in ("fills", "attention") else ()
+    selected = pane.tokens.selected if shown.kind == "attention" else None
+    return (shown.kind, shown.mask, pane.encoding.text if pane.encoding else None, masks, selected)
+
+
+def _highlighted_words(app) -> tuple[str, list[str]] | None:
+    """What ``enter`` should put in the text now: the kind of row and its words; None when it does nothing."""
+    screen = app.explorer
+    if app.screen is not screen or screen.editing:
+        return None
+    pane = screen.active
+    if app.focused not in (pane.tokens, pane.table) or not pane.can_substitute:
+        return None
+    kind, table = pane.shown.kind, pane.table
+    if kind in ("predictions", "unmasked"):
+        rank, cell = (str(c) for c in table.get_row_at(table.cursor_row)[:2])
+        return kind, [cell.rsplit(" (#", 1)[0] if rank == "◆" else cell]
+    if kind == "fills":
+        cell = str(table.get_row_at(table.cursor_row)[2]).removesuffix(" (ind.)")
+        return kind, cell.split(" · ")
+    if kind == "replay":  # enter in the replay applies the best fill, whatever step is on show
+        joint = pane.engine.joint_fill(pane.encoding, sorted(pane.tokens.masked), beam=pane.beam)
+        return kind, [t.strip() or repr(t) for t in joint.fills[0].token_strs]
+    return None
+
+
+def observe(app) -> dict:
+    """What :func:`step_violations` needs from before a step."""
+    screen = app.explorer
+    return {
+        "snapshot": screen.snapshot,
+        "editing": screen.editing and app.screen is screen,
+        "subjects": {p.id: _subject(p) for p in screen.panes if p.encoding is not None},
+        "enter": _highlighted_words(app),
+    }
+
+
+def _changed(old: str, new: str) -> tuple[int, int]:
+    """Where ``new`` differs from ``old``: the length of their common start and of their common end."""
+    limit = min(len(old), len(new))
+    start = 0
+    while start < limit and old[start] == new[start]:
+        start += 1
+    end = 0
+    while end < limit - start and old[len(old) - 1 - end] == new[len(new) - 1 - end]:
+        end += 1
+    return start, end
+
+
+def step_violations(app, before: dict, item: object) -> list[str]:
+    found: list[str] = []
+    if app.return_code is not None:
+        return [f"the app exited (status {app.return_code}) though neither q nor ctrl+c was pressed"]
+    screen = app.explorer
+    old, new = before["snapshot"], screen.snapshot
+    single = isinstance(item, str)
+    if single and item in ("u", "U", "ctrl+r"):
+        return found  # undo and redo bring back any earlier state
+    if item == "enter" and before["enter"] is not None and old is not None and new is not None:
+        kind, words = before["enter"]
+        if old.text == new.text and old.masked_spans == new.masked_spans:
+            if not all(w.startswith(("[", "<", "'")) or "\ufffd" in w for w in words):
+                found.append(f"enter on {kind} row {words} changed nothing")
+        else:
+            start, end = _changed(old.text, new.text)
+            reach = max(len(w) for w in words) + 1
+            window = new.text[max(0, start - reach) : len(new.text) - end + reach].lower()
+            missing = [w for w in words if w.removeprefix("##").lower() not in window]
+            if missing:
+                found.append(f"enter put {window!r} in the text, not the highlighted {kind} row {words}")
+    if single:
+        for pane in screen.panes:
+            if pane.encoding is None or pane.shown.kind not in ROW_VIEWS:
+                continue
+            if before["subjects"].get(pane.id) != _subject(pane) and pane.table.cursor_row != 0:
+                found.append(f"{pane.id}: the {pane.shown.kind} view opened on row {pane.table.cursor_row}")
+    if before["editing"] and old is not None and new is not None and old.text != new.text:
+        start, end = _changed(old.text, new.text)
+        delta = len(new.text) - len(old.text)
+        for a, b in old.masked_spans:
+            if b <= start and (a, b) not in new.masked_spans:
+                found.append(f"the edit dropped the mask on {old.text[a:b]!r} before what it changed")
+            elif a >= len(old.text) - end and (a + delta, b + delta) not in new.masked_spans:
+                found.append(f"the edit dropped the mask on {old.text[a:b]!r} after what it changed")
+    return found

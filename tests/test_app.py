@@ -248,7 +248,7 @@ async def test_help_lists_every_key():
         await settle(pilot)
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
-        shown = str(app.screen.query_one("Static").render())
+        shown = " ".join(str(app.screen.query_one("Static").render()).split())  # long lines wrap
         from mlm_tui.widgets.token_view import TokenView
 
         for binding in [*TokenView.BINDINGS, *ExplorerScreen.BINDINGS, *MlmApp.BINDINGS]:

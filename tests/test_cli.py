@@ -139,7 +139,7 @@ def odd_models(tmp_path_factory, bert_dir):
 
 
 BAD = [
-    (["predict", "Paris is nice."], 1, "no mask"),
+    (["predict", "Paris is nice."], 2, "no mask"),
     (["predict", ""], 1, "empty"),
     (["predict", "a [MASK]", "--top-k", "0"], 2, "--top-k"),
     (["predict", "a [MASK]", "--top-k", "-2"], 2, "--top-k"),
@@ -148,7 +148,7 @@ BAD = [
     (["predict", "a [MASK]", "--device", "cuda"], 1, "cuda"),
     (["predict", "a [MASK]", "--mask-word", "zebra"], 1, "zebra"),
     (["score", "   "], 1, "empty"),
-    (["predict", "a [MASK]", "--targets", ","], 1, "targets"),
+    (["predict", "a [MASK]", "--targets", ","], 2, "targets"),
     (["predict", "a [MASK]", "--fast", "turbo"], 2, "--fast"),
 ]
 

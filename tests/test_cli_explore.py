@@ -249,14 +249,14 @@ BAD = [
     (["attention", PLAIN, "--position", "3", "--head", "-1"], 1, "--head"),
     (["attention", PLAIN], 2, "--position"),
     (["attention", PLAIN, "--position", "three"], 2, "--position"),
-    (["predict", PLAIN, "--joint"], 1, "no mask"),
+    (["predict", PLAIN, "--joint"], 2, "no mask"),
     (["predict", JOINT, "--joint", "--beam", "0"], 2, "--beam"),
     (["predict", JOINT, "--joint", "--beam", "51"], 1, "beam"),
-    (["predict", JOINT, "--joint", "--unmasked"], 1, "--joint"),
-    (["predict", JOINT, "--joint", "--compare", "{dir}"], 1, "--compare"),
-    (["predict", JOINT, "--unmasked", "--compare", "{dir}"], 1, "--compare"),
-    (["predict", JOINT, "--joint", "--targets", "cat"], 1, "--targets"),
-    (["predict", PLAIN, "--unmasked", "--mask-word", "table"], 1, "--mask-word"),
+    (["predict", JOINT, "--joint", "--unmasked"], 2, "--joint"),
+    (["predict", JOINT, "--joint", "--compare", "{dir}"], 2, "--compare"),
+    (["predict", JOINT, "--unmasked", "--compare", "{dir}"], 2, "--compare"),
+    (["predict", JOINT, "--joint", "--targets", "cat"], 2, "--targets"),
+    (["predict", PLAIN, "--unmasked", "--mask-word", "table"], 2, "--mask-word"),
 ]
 
 

@@ -165,6 +165,8 @@ def test_sessions_lists_the_journals(home):
 class FakeApp:
     """Records what make_app was given; while it runs, applies the changes the test asks for."""
 
+    return_code = None  # as Textual's after q: no crash
+
     def __init__(self, calls: list[dict], changes: list[tuple[str, Snapshot]], **kwargs) -> None:
         calls.append(kwargs)
         self.journal, self.changes = kwargs.get("journal"), changes
@@ -215,7 +217,7 @@ def test_resume_hands_the_last_session_to_the_app(home, monkeypatch):
 
 
 def test_resume_reopens_both_models_of_a_comparison(home, monkeypatch):
-    journal_in(home, ["model-a", "model-b"], Snapshot("One two."))
+    journal_in(home, ["model-a", "model-b"], Snapshot("One two."), Snapshot("One two.", frozenset({(0, 3)})))
     calls = fake_make_app(monkeypatch)
     assert cli.main(["--resume"]) == 0
     assert (calls[0]["options"].model, calls[0]["compare"].model) == ("model-a", "model-b")
@@ -284,3 +286,25 @@ def test_serve_warns_when_other_machines_can_reach_it():
 )
 def test_serve_rejects_bad_arguments_before_serving(args, needle):
     assert_one_line_error(run("serve", *args), 2, needle)
+
+
+def test_resume_skips_a_launch_that_changed_nothing_and_names_the_model_that_ran(home, monkeypatch):
+    journal_in(home, "model-a", Snapshot("Worked on."), Snapshot("Worked on.", frozenset({(0, 6)})))
+    idle = Journal.start(["bert-base-uncased"], top_k=7, options={})
+    idle.append("open", Snapshot("Just looked."))
+    idle.append("loaded", Snapshot("Just looked."), models=["minilm-mlm-en"])
+    idle.close()
+    assert read_session(idle.path).models == ("minilm-mlm-en",)  # the model that answered
+    calls = fake_make_app(monkeypatch)
+    assert cli.main(["--resume"]) == 0
+    assert calls[0]["options"].model == "model-a" and calls[0]["text"] == "Worked on."
+
+
+def test_sessions_columns_stay_in_line_with_long_model_names(home, capsys):
+    journal_in(home, "/a/very/long/path/to/some/models/folder/tiny-bert", Snapshot("One two."))
+    journal_in(home, "m", Snapshot("x " * 40))
+    assert cli.main(["sessions"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    paths = [line.rindex(str(home)) for line in lines[1:]]
+    assert len(set(paths)) == 1 and lines[0].index("path") == paths[0]
+    assert any("…models/folder/tiny-bert " in line for line in lines)

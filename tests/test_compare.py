@@ -100,8 +100,10 @@ async def test_other_vocabularies_compare_by_top_k_overlap():
     left, right = FakeEngine(name="a"), FakeEngine(name="b", salt="b", vocab="other")
     app = compare_app(left, right, text="Paris is the [MASK] of France.")
     async with app.run_test(size=WIDE) as pilot:
+        await pilot.press("right", "right", "right")  # the typed mask
         await settle(pilot)
         a, b = pane(app, "left"), pane(app, "right")
+        assert a.shown.kind == "predictions"
         assert a.predictions.masks[0].log_probs is None  # no whole distributions asked for
         words_a = {p.token_str for p in a.mask_result().predictions}
         words_b = {p.token_str for p in b.mask_result().predictions}
@@ -132,7 +134,7 @@ async def test_a_second_model_that_cannot_load_leaves_the_first_working():
         await settle(pilot)
         a, b = pane(app, "left"), pane(app, "right")
         assert b.error and "no such model folder" in b.tokens.plain.replace("\n", " ")
-        assert "broken · error" in str(app.explorer.status.render())
+        assert "broken · not loaded" in str(app.explorer.status.render())
         await pilot.press("right", "m")
         await settle(pilot)
         assert a.table.row_count == 10

@@ -43,4 +43,4 @@ def test_stdin_and_exit_status_zero_when_all_lines_score(bert_dir):
 
 def test_text_and_file_together_is_an_error(bert_dir, tmp_path):
     proc = run("score", "a b", "--file", str(tmp_path / "x"), "-m", str(bert_dir))
-    assert proc.returncode == 1 and "not both" in proc.stderr
+    assert proc.returncode == 2 and "not both" in proc.stderr  # a usage error

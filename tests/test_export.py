@@ -9,7 +9,15 @@ from datetime import datetime, timezone
 import pytest
 
 from mlm_tui.engine.types import Encoding, MaskResult, Prediction, PredictResult, Token
-from mlm_tui.export import export_data, exports_dir, render_json, render_markdown, write_export
+from mlm_tui.export import (
+    export_data,
+    exports_dir,
+    percent,
+    render_json,
+    render_markdown,
+    shown_token,
+    write_export,
+)
 
 WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 
@@ -79,8 +87,11 @@ def test_markdown_shows_scores_and_target_ranks(bert):
     result = bert.predict(encoding, top_k=2, targets=["nurse", "doctor"])
     score = bert.score(bert.encode("He works as a nurse."))
     markdown = render_markdown(export_data(encoding, model=bert.info, prediction=result, score=score))
-    rows = table_rows(markdown, "## Mask 1 of 1")
+    rows = table_rows(markdown, "## Mask 1 of 1")  # the predictions stay, watched words or not
+    assert [r[1] for r in rows] == [shown_token(p.token_str) for p in result.masks[0].predictions]
+    rows = table_rows(markdown, "Watched words")
     assert [(int(r[0]), r[1]) for r in rows] == [(t.rank, t.target) for t in result.masks[0].targets]
+    assert [r[4] for r in rows] == [f"{t.log_prob:.3f}" for t in result.masks[0].targets]
     score_rows = table_rows(markdown, "## Pseudo-log-likelihood")
     assert [(int(r[0]), r[1]) for r in score_rows] == [(t.index, t.token) for t in score.tokens]
     assert [float(r[2]) for r in score_rows] == pytest.approx([t.log_prob for t in score.tokens], abs=1e-3)
@@ -133,3 +144,13 @@ def test_exports_go_to_the_xdg_data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     if sys.platform.startswith("linux"):
         assert exports_dir() == tmp_path / "mlm-tui" / "exports"
+
+
+def test_small_probabilities_stay_apart():
+    # 4 decimals of a percent down to 0.01 %, then 3 significant digits: read back, each is within 0.5 %
+    for p in (0.5, 0.0123456, 1e-4, 3.21e-5, 1.04e-6, 1.49e-6, 7e-9):
+        shown = percent(p)
+        assert shown.endswith("%")
+        assert float(shown[:-1]) / 100 == pytest.approx(p, rel=5e-3)
+    assert len({percent(p) for p in (1.04e-6, 1.26e-6, 1.49e-6)}) == 3
+    assert percent(0.0) == "0.0000%"

@@ -11,12 +11,12 @@ import random
 import time
 
 import pytest
-from fakes import FakeEngine, instant_loader, settle
-from invariants import violations
+from fakes import FakeEngine, failing_loader, instant_loader, send_raw, settle
+from invariants import observe, step_violations, violations
 from textual.worker import WorkerCancelled, WorkerState
 
 from mlm_tui.app import make_app
-from mlm_tui.engine import EngineOptions
+from mlm_tui.engine import BUNDLED_MODEL, EngineOptions
 
 SIZE = (100, 30)
 TEXT = "The keys to the cabinet are on the table."
@@ -76,12 +76,71 @@ CHANGES = {"u": "undo", "U": "redo", "ctrl+r": "redo", "c": "clear_masks"}
 WEIGHTS = {"m": 4, "e": 4, "tab": 3, "enter": 3, "u": 3, "U": 2, "s": 2, "M": 2, "escape": 3, "f": 2, "a": 2}
 
 
-def key_stream(seed: int, count: int) -> list[str]:
+# the palette's commands, typed into it as a user would (one that is not offered now runs whatever
+# the palette highlights, or nothing), and what a user types into the modal prompts they open
+PALETTE = [
+    "Compare with another model",
+    "Replace the second model",
+    "Close the second model",
+    "Watch words",
+    "Joint fill",
+    "Toggle the attention view",
+    "Mask the whole word",
+    "Clear all masks",
+    "Edit the sentence",
+    "Undo",
+    "Fewer predictions",
+]
+SIZES = [(80, 24), (100, 30), (130, 40), (60, 20)]
+Step = str | tuple
+"""A key, or ("burst", keys), ("palette", title), ("type", text), ("resize", (width, height))."""
+
+
+def key_stream(seed: int, count: int, *, typed: tuple[str, ...] = (), extra: bool = False) -> list[Step]:
+    """Random keys; with ``extra`` also bursts, palette commands, typed model names or words, resizes."""
     rng = random.Random(seed)
     weights = [WEIGHTS.get(k, 1) for k in APP_KEYS]
-    return [
-        rng.choices(APP_KEYS, weights)[0] if rng.random() < 0.7 else rng.choice(TYPED) for _ in range(count)
-    ]
+
+    def key() -> str:
+        return rng.choices(APP_KEYS, weights)[0] if rng.random() < 0.7 else rng.choice(TYPED)
+
+    steps: list[Step] = []
+    for _ in range(count):
+        roll = rng.random() if extra else 1.0
+        if roll < 0.06:
+            steps.append(("burst", tuple(key() for _ in range(rng.randint(2, 6)))))
+        elif roll < 0.12:
+            steps.append(("palette", rng.choice(PALETTE)))
+        elif roll < 0.16 and typed:
+            steps.append(("type", rng.choice(typed)))
+        elif roll < 0.19:
+            steps.append(("resize", rng.choice(SIZES)))
+        else:
+            steps.append(key())
+    return steps
+
+
+async def take(pilot, step: Step) -> None:
+    """Do one step as a user would."""
+    if isinstance(step, str):
+        await pilot.press(step)
+        return
+    what, value = step
+    if what == "burst":
+        send_raw(
+            pilot.app, value
+        )  # as a terminal sends them, no waiting: the app and its workers fall behind
+        await pilot.pause()
+    elif what == "palette":
+        await pilot.press("ctrl+p")
+        await quiet(pilot)
+        await pilot.press(*value)
+        await quiet(pilot)
+        await pilot.press("enter")
+    elif what == "type":
+        await pilot.press(*value, "enter")
+    elif what == "resize":
+        await pilot.resize_terminal(*value)
 
 
 def _state(app):
@@ -112,16 +171,32 @@ async def quiet(pilot) -> None:
             return
 
 
-async def run_keys(make, keys: list[str]) -> tuple[int, list[str]] | None:
-    """Press ``keys``; returns (index, violations) of the first key after which the invariants broke."""
+async def run_keys(make, keys: list[Step]) -> tuple[int, list[str]] | None:
+    """Take ``keys``; returns (index, violations) of the first step after which the invariants broke.
+
+    At the end ``q`` must quit with status 0 (after escape has closed any prompt).
+    """
     app = make()
+    done = [0]
+    try:
+        return await _run_keys(app, keys, done)
+    except Exception as exc:  # a crash inside the app surfaces here, or when the test leaves it
+        return done[0], [f"the app crashed: {type(exc).__name__}: {exc}"]
+
+
+async def _run_keys(app, keys: list[Step], done: list[int]) -> tuple[int, list[str]] | None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         for index, key in enumerate(keys):
-            greyed = _greyed(app, key)
+            done[0] = index
+            greyed = _greyed(app, key) if isinstance(key, str) else None
             before = _state(app)
-            await pilot.press(key)
+            observed = observe(app)
+            await take(pilot, key)
             await quiet(pilot)
+            found = step_violations(app, observed, key)
+            if found:
+                return index, found
             found = violations(app)
             if greyed is not None:
                 changed = _state(app) != before
@@ -133,6 +208,15 @@ async def run_keys(make, keys: list[str]) -> tuple[int, list[str]] | None:
                 return index, found
             if index % 1000 == 999 and len(keys) > 1000:  # a long run says how far it got (pytest -s)
                 print(f"{index + 1} keys, invariants hold", flush=True)
+        for _ in range(3):
+            if app.screen is app.explorer and not app.explorer.editing:
+                break
+            await pilot.press("escape")
+            await quiet(pilot)
+        await pilot.press("q")
+        await pilot.pause()
+        if app.return_code != 0:
+            return len(keys), [f"q quit with status {app.return_code}, not 0"]
     return None
 
 
@@ -152,8 +236,8 @@ async def shortest_failing(make, keys: list[str], budget: float = 90.0) -> list[
     return keys
 
 
-async def check_seed(make, seed: int, count: int) -> None:
-    keys = key_stream(seed, count)
+async def check_seed(make, seed: int, count: int, **stream) -> None:
+    keys = key_stream(seed, count, **stream)
     failure = await run_keys(make, keys)
     if failure is None:
         return
@@ -183,6 +267,44 @@ async def test_random_keys_with_a_fake_engine(seed, random_keys):
 @pytest.mark.parametrize("seed", [4, 5])
 async def test_random_keys_with_two_panes(seed, random_keys):
     await check_seed(compare_app, seed, random_keys or 150)
+
+
+def fake_factory():
+    """Models by name for the palette's model picker; any other name fails to load, as a typo would."""
+    engines = {
+        "fake-bert": FakeEngine(),
+        "other": FakeEngine(name="other", split=4, salt="o", mask_token="<mask>"),
+        "same": FakeEngine(name="same", salt="s"),
+    }
+
+    def factory(options: EngineOptions):
+        if options.model in engines:
+            return instant_loader(engines[options.model])
+        return failing_loader(f"no such model folder: {options.model}")
+
+    return factory
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+async def test_random_keys_through_the_palette_prompts_bursts_and_resizes(seed, random_keys):
+    def app():
+        return make_app(TEXT, options=EngineOptions(model="fake-bert"), loader_factory=fake_factory())
+
+    typed = ("other", "same", "nosuchmodel", "capital, city", "home")
+    await check_seed(app, seed, random_keys or 150, typed=typed, extra=True)
+
+
+async def test_random_keys_on_the_bundled_model(bundled_engine, random_keys):
+    def factory(options: EngineOptions):
+        if options.model == BUNDLED_MODEL:
+            return instant_loader(bundled_engine)
+        return failing_loader(f"no such model folder: {options.model}")
+
+    def app():
+        return make_app(TEXT, options=EngineOptions(model=BUNDLED_MODEL), loader_factory=factory)
+
+    typed = (BUNDLED_MODEL, "minlm-mlm-en", "table, desk")
+    await check_seed(app, 9, random_keys or 100, typed=typed, extra=True)
 
 
 async def test_random_keys_with_a_tiny_real_model(bert_dir, random_keys):

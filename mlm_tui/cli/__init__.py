@@ -18,7 +18,7 @@ from ..engine import BUNDLED_MODEL, DEFAULT_MODEL, MASK_ALIAS, EngineError, cach
 from ..journal import JournalError
 from ..probes.formats import FormatError
 from . import attention, pairs, persist, predict, probe, score, tui
-from .common import PROG, _model_options, _warn, engine_options
+from .common import PROG, UsageError, _model_options, _warn, engine_options
 
 __all__ = ["PROG", "build_parsers", "engine_options", "main"]
 
@@ -116,6 +116,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command == "tui":
             args = tui.resume(args, argv, config)
         return runner(args)
+    except UsageError as exc:
+        print(
+            f"{PROG}: error: {exc} (see {PROG} {'' if command == 'tui' else command + ' '}--help)",
+            file=sys.stderr,
+        )
+        return 2
     except (EngineError, JournalError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
     except FormatError as exc:

@@ -11,6 +11,10 @@ from ..engine import BACKENDS, BUNDLED_MODEL, DEFAULT_MODEL, FAST_MODES, EngineE
 PROG = "mlm-tui"
 
 
+class UsageError(EngineError):
+    """The command line asks for something it cannot (flags that do not go together, no mask): exit 2."""
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr and exit status 2."""
 
@@ -121,7 +125,7 @@ def ray_cluster(args: argparse.Namespace):
     """Where ``--ray`` runs the work, or ``None`` without ``--ray`` (then --workers and --gpus-per-worker are errors)."""
     if args.ray is None:
         if args.workers is not None or args.gpus_per_worker:
-            raise EngineError("--workers and --gpus-per-worker need --ray")
+            raise UsageError("--workers and --gpus-per-worker need --ray")
         return None
     from ..distributed import Cluster, import_ray
 
@@ -158,8 +162,17 @@ def engine_options(args: argparse.Namespace, model: str | None = None) -> Engine
     )
 
 
+def _slow_stage(stage: str) -> None:
+    """Say on a terminal's stderr when loading starts something slow that happens once (the ONNX export).
+
+    Only on a terminal, as the progress bar of ``score --file``: a script reading stderr gets errors only.
+    """
+    if stage.startswith("exporting") and sys.stderr.isatty():
+        print(f"{PROG}: {stage}; this takes a few seconds", file=sys.stderr, flush=True)
+
+
 def _load(args: argparse.Namespace, model: str | None = None):
-    engine = engine_options(args, model).load()
+    engine = engine_options(args, model).load(_slow_stage)
     _report(engine.info.notes, engine.info.warnings)
     return engine
 

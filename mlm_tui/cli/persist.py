@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from ..config import Config, config_path
-from ..engine import BUNDLED_MODEL
+from ..engine import BUNDLED_MODEL, DEFAULT_MODEL
 from ..journal import list_sessions, sessions_dir
 from ..serve import DEFAULT_HOST, DEFAULT_PORT, exposure_warning, serve
 from .common import PROG, _Parser, _top_k, _warn
@@ -84,6 +84,13 @@ def persist_parsers(
     return {"sessions": sessions, "config": config_parser, "serve": serve}
 
 
+def _cut(text: str, width: int, *, keep_end: bool = False) -> str:
+    """``text`` in at most ``width`` characters (a long model path keeps its end, where its name is)."""
+    if len(text) <= width:
+        return text
+    return "…" + text[-(width - 1) :] if keep_end else text[: width - 1] + "…"
+
+
 def run_sessions(args: argparse.Namespace) -> int:
     found = list_sessions()
     if args.json:
@@ -97,9 +104,9 @@ def run_sessions(args: argparse.Namespace) -> int:
         return 0
     print(f"{'started':<19}  {'changes':>7}  {'model':<24}  {'last text':<40}  path")
     for s in found:
-        text = s.last_text if len(s.last_text) <= 40 else s.last_text[:39] + "…"
+        text = _cut(" ".join(s.last_text.split()), 40)
         started = s.started.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-        print(f"{started:<19}  {s.changes:>7}  {s.model:<24}  {text:<40}  {s.path}")
+        print(f"{started:<19}  {s.changes:>7}  {_cut(s.model, 24, keep_end=True):<24}  {text:<40}  {s.path}")
     print(f"\nreopen the newest with: {PROG} --resume", file=sys.stderr)
     return 0
 
@@ -112,8 +119,26 @@ def run_config(args: argparse.Namespace) -> int:
         print(f"{PROG}: error: {args.config_problem}", file=sys.stderr)
         return 1
     print(f"# {config_path()}" + ("" if config_path().exists() else " (not there: built-in defaults)"))
-    print(args.config.as_toml(), end="")
+    shown = args.config.as_toml()
+    if shown.strip():
+        print(shown, end="")
+    unset = [line for name, line in BUILT_IN.items() if getattr(args.config, name) in (None, {})]
+    if unset:
+        print("# built-in defaults in effect (the file does not set them):")
+        print("\n".join(f"# {line}" for line in unset))
     return 0
+
+
+BUILT_IN = {
+    "model": f'model = "{DEFAULT_MODEL}"  # when cached or downloadable, else "{BUNDLED_MODEL}"',
+    "top_k": "top_k = 10",
+    "device": 'device = "cpu"',
+    "backend": 'backend = "auto"  # ONNX Runtime once exported, else PyTorch',
+    "fast": "fast = false  # exact float32",
+    "theme": 'theme = "textual-dark"',
+    "keys": "[keys]: none changed (the binding ids are listed in the README)",
+}
+"""What applies when the config file does not set a setting (``config show`` prints them as comments)."""
 
 
 def run_serve(args: argparse.Namespace) -> int:

@@ -8,8 +8,8 @@ import sys
 
 from ..bars import bar
 from ..engine import MASK_ALIAS, EngineError
-from ..export import export_data, render_markdown
-from .common import PROG, _describe, _load, _Parser, _read_text, _text_help, _top_k, _warn
+from ..export import SEVERAL_PIECES, export_data, percent, render_markdown
+from .common import PROG, UsageError, _describe, _load, _Parser, _read_text, _text_help, _top_k, _warn
 from .explore import print_joint, print_unmasked
 
 
@@ -70,23 +70,28 @@ def run_predict(args: argparse.Namespace) -> int:
     text = _read_text(args.text) or ""
     targets = [t.strip() for t in (args.targets or "").split(",") if t.strip()]
     if args.targets is not None and not targets:
-        raise EngineError("--targets needs at least one word")
+        raise UsageError("--targets needs at least one word")
     if args.compare:
         if args.joint or args.unmasked:
-            raise EngineError("--compare cannot be combined with --joint or --unmasked")
+            raise UsageError("--compare cannot be combined with --joint or --unmasked")
         return run_predict_compare(args, text, targets)
     if args.joint and args.unmasked:
-        raise EngineError("choose --joint or --unmasked, not both")
+        raise UsageError("choose --joint or --unmasked, not both")
     if (args.joint or args.unmasked) and (targets or args.markdown):
-        raise EngineError("--targets and --markdown work with plain predictions, not --joint or --unmasked")
+        raise UsageError("--targets and --markdown work with plain predictions, not --joint or --unmasked")
     engine = _load(args)
     encoding = engine.encode(text)
     masked: list[int] = []
     for word in args.mask_word:
         masked.extend(_find_word(encoding, word))
+    if not args.unmasked and not masked and not encoding.mask_positions:
+        raise UsageError(
+            f"the text has no mask: write {MASK_ALIAS} where a word should be predicted, "
+            "or use --mask-word WORD (--unmasked reads the text as it is)"
+        )
     if args.unmasked:
         if masked:
-            raise EngineError("--unmasked reads the text as it is; drop --mask-word")
+            raise UsageError("--unmasked reads the text as it is; drop --mask-word")
         unmasked = engine.unmasked(encoding, top_k=args.top_k or args.default_top_k)
         if unmasked.truncated:
             _warn(f"the text is longer than {engine.info.max_length} tokens; it was read in windows")
@@ -132,7 +137,10 @@ def run_predict(args: argparse.Namespace) -> int:
             print(f"{'rank':>6}  {'target':<16} {'pieces':<24} {'prob':>9}  {'log p':>8}")
             for t in rows:
                 pieces = " ".join(t.piece_strs)
-                print(f"{t.rank:>6}  {t.target:<16} {pieces:<24} {t.score:>9.4%}  {t.log_prob:>8.3f}")
+                rank = f"{t.rank}*" if len(t.pieces) > 1 else str(t.rank)
+                print(f"{rank:>6}  {t.target:<16} {pieces:<24} {percent(t.score):>9}  {t.log_prob:>8.3f}")
+            if any(len(t.pieces) > 1 for t in rows):
+                print(f"{'':>6}  * {SEVERAL_PIECES}")
         else:
             print(f"{'rank':>4}  {'token':<16} {'prob':>8}")
             for rank, p in enumerate(rows, start=1):

@@ -6,10 +6,10 @@ import argparse
 import json
 import sys
 
-from ..engine import EngineError
 from ..export import export_data, render_markdown
 from .common import (
     PROG,
+    UsageError,
     _describe,
     _load,
     _Parser,
@@ -56,7 +56,7 @@ def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def run_score(args: argparse.Namespace) -> int:
     if args.file is not None:
         if args.text is not None:
-            raise EngineError("give TEXT or --file, not both")
+            raise UsageError("give TEXT or --file, not both")
         from ..corpus import score_chunk, score_file
 
         cluster = ray_cluster(args)
@@ -70,9 +70,9 @@ def run_score(args: argparse.Namespace) -> int:
         _report(work.notes, work.warnings)
         return score_file(None, args.file, batch_size=args.batch_size, ray=(work, cluster), variant=args.pll)
     if args.ray is not None or ray_cluster(args) is not None:
-        raise EngineError("--ray scores a --file, not one TEXT")
+        raise UsageError("--ray scores a --file, not one TEXT")
     if args.text is None:
-        raise EngineError("give the TEXT to score, or --file PATH")
+        raise UsageError("give the TEXT to score, or --file PATH")
     text = _read_text(args.text) or ""
     engine = _load(args)
     encoding = engine.encode(text)

@@ -87,14 +87,16 @@ def _run_app(app, journal: Journal) -> int:
         app.run()
     finally:
         journal.close()
+    # Textual prints a crash's traceback and sets the return code to 1; only q and ctrl+c exit 0
+    status = app.return_code or 0
     busy = [
         t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()
     ]
     if busy:  # a model load or forward pass still running: do not wait for it on the way out
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(0)
-    return 0
+        os._exit(status)
+    return status
 
 
 # --- Sessions, export, config file and the browser mode (issue 12) ----------------------------------

@@ -7,6 +7,7 @@ pickle (``.bin``) weights are refused unless the user allows them.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import socket
@@ -213,6 +214,9 @@ def resolve_model(
     snapshot = _cached_snapshot(name)
     if snapshot is not None:
         return check_model_dir(name, snapshot, allow_pickle=allow_pickle)
+    close = difflib.get_close_matches(name, list(bundled_models()), n=1, cutoff=0.8)
+    if close:  # a typo of a bundled model's name is not a Hub id to download
+        raise EngineError(f"no model called {name}; did you mean the bundled {close[0]}?")
     how = f"download it where the Hub is reachable (`hf download {name}`) or pass --model PATH"
     if hub_offline():
         raise EngineError(f"{name} is not in the Hugging Face cache and HF_HUB_OFFLINE is set; {how}")

@@ -240,8 +240,18 @@ class TextCodec:
                 start -= 1
         elif piece.startswith(("Ġ", "▁")) and start > 0 and not text[start - 1].isspace():
             word = " " + word
+        elif self._wordpiece and token.text.startswith("##") and self._spaced(piece):
+            word = " " + word  # a word in place of a piece of one starts a word, as decode writes it
         new_text = text[:start] + word + text[end:]
         return new_text, start, start + len(word)
+
+    def _spaced(self, piece: str) -> bool:
+        """Whether decoding writes a space between a word and ``piece`` (not before ``.`` or ``,``)."""
+        decoder = self.tokenizer.decoder
+        shown = decoder.decode(["a", piece]) if decoder is not None else f"a {piece}"
+        if self.settings.clean_up:
+            shown = _clean_up(shown)
+        return shown[1:2].isspace()
 
     def target_pieces(self, encoding: Encoding, position: int, target: str) -> tuple[int, ...]:
         """The subword ids that spell ``target`` at ``position``, as the tokenizer would write it there."""

@@ -26,7 +26,7 @@ from textual.widgets import Footer, Input
 
 from ..engine import MASK_ALIAS, EngineError, EngineOptions
 from ..journal import Journal, SessionState
-from ..session import History, Snapshot
+from ..session import History, Snapshot, edit_masks
 from ..widgets.comparison import ComparisonBar, mask_line, surprisal_line
 from ..widgets.model_pane import Loader, ModelPane, Upgrade
 from ..widgets.ordered_input import OrderedInput
@@ -74,7 +74,13 @@ class ExplorerScreen(Screen[None]):
 
     BINDINGS = [
         Binding("e", "edit", "Edit", id="edit", tooltip="Edit the sentence (enter applies, escape cancels)"),
-        Binding("escape", "cancel_edit", "Cancel", show=False, tooltip="Cancel editing the sentence"),
+        Binding(
+            "escape",
+            "cancel_edit",
+            "Cancel",
+            show=False,
+            tooltip="Cancel editing the sentence; close the joint fills, replay or attention view",
+        ),
         Binding(
             "enter",
             "substitute",
@@ -233,6 +239,8 @@ class ExplorerScreen(Screen[None]):
         """Text typed into the sentence box that could not be applied; ``e`` brings it back."""
         self.active_id = "left"
         self._player: Timer | None = None
+        self._incoming: ModelPane | None = None
+        """A second pane waiting for the one it replaces to be removed."""
 
     # ------------------------------------------------------------------ layout
 
@@ -322,7 +330,7 @@ class ExplorerScreen(Screen[None]):
         typed = self.sentence.value
         if typed == self.snapshot.text:
             return
-        if not self.commit(Snapshot(typed), kind="edit"):
+        if not self.commit_edit(typed):
             self._draft = typed
             with self.sentence.prevent(Input.Changed):
                 self.sentence.value = self.snapshot.text
@@ -378,6 +386,25 @@ class ExplorerScreen(Screen[None]):
         self._sync_status()
         return True
 
+    def commit_edit(self, text: str) -> bool:
+        """Apply typed ``text``: the masks the edit did not touch stay (moved with it); say if any went."""
+        if self.snapshot is None:
+            return self.commit(Snapshot(text), kind="edit")
+        snapshot, dropped = edit_masks(self.snapshot, text)
+        if not self.commit(snapshot, kind="edit"):
+            return False
+        if dropped:
+            self.notify(
+                f"the edit changed masked characters: {dropped} mask{'s' if dropped > 1 else ''} removed "
+                "(u brings them back)",
+                timeout=6,
+            )
+        return True
+
+    def _record_models(self, kind: str, models: list[str]) -> None:
+        if self.snapshot is not None:
+            self._write_journal(kind, self.snapshot, models)
+
     def _write_journal(
         self,
         kind: str,
@@ -412,6 +439,10 @@ class ExplorerScreen(Screen[None]):
                 self._sync_status()
         else:
             event.pane.apply(self.snapshot)
+        models = [p.label for p in self.panes]
+        if self._journal is not None and tuple(models) != self._journal.models:
+            # the session names the models that answered (no --model: maybe the bundled one)
+            self._record_models("loaded", models)
         self._sync_full()
         self._sync_status()
 
@@ -419,6 +450,7 @@ class ExplorerScreen(Screen[None]):
     @on(ModelPane.Progress)
     def _pane_state(self) -> None:
         self._sync_status()
+        self._sync_comparison()
 
     @on(ModelPane.MasksEdited)
     def _masks_edited(self, event: ModelPane.MasksEdited) -> None:
@@ -455,7 +487,7 @@ class ExplorerScreen(Screen[None]):
         if self.snapshot is not None and event.value == self.snapshot.text:
             self.active.tokens.focus()
             return
-        if self.commit(Snapshot(event.value), kind="edit"):
+        if self.commit_edit(event.value):
             self.active.tokens.focus()
 
     @on(Input.Changed, "#sentence")
@@ -471,7 +503,7 @@ class ExplorerScreen(Screen[None]):
         active = self.active
         status.masks = len(active.tokens.all_masks)
         status.top_k = self.top_k
-        status.latency_ms = active.predictions.elapsed_ms if active.predictions is not None else None
+        status.latency_ms = active.panel.elapsed_ms  # the time the table's title shows
         status.pseudo_perplexity = (
             tuple(p.scores.pseudo_perplexity if p.scores else None for p in panes)
             if self.show_surprisal
@@ -497,6 +529,13 @@ class ExplorerScreen(Screen[None]):
         if right is None or self.snapshot is None:
             return
         active = self.active
+        failed = next((p for p in (self.left, right) if p.engine is None and p.error), None)
+        if failed is not None:
+            which = "B" if failed is right else "A"
+            self.comparison.line = f"Model {which} ({failed.label}) could not be loaded; " + (
+                "ctrl+p: Replace the second model, or Close it." if failed is right else "nothing to compare."
+            )
+            return
         if active.encoding is None or active.text_map is None:
             self.comparison.line = "Waiting for the models…"
             return
@@ -515,6 +554,12 @@ class ExplorerScreen(Screen[None]):
         mask = active.shown_mask()
         if mask is None:
             self.comparison.line = "Mask a token (m) to compare the two models' predictions there."
+            return
+        if active.shown.kind == "unmasked":  # the table is about this token: so is the line
+            word = text[slice(*active.session_span(active.tokens.selected))].strip()
+            self.comparison.line = (
+                f"{word!r} is not masked: select a mask, or press m, to compare the models there."
+            )
             return
         span = active.session_span(mask)
         chars = text[span[0] : span[1]].strip()
@@ -557,12 +602,18 @@ class ExplorerScreen(Screen[None]):
         self.sentence.cursor_position = len(self.sentence.value)
 
     def action_cancel_edit(self) -> None:
+        """Escape: leave the sentence box unchanged, else close the view on show (fills, replay, attention)."""
         if self.editing:
             if self.snapshot is not None:
                 with self.sentence.prevent(Input.Changed):
                     self.sentence.value = self.snapshot.text
             self.set_focus(self.active.tokens)
             self._sync_status()
+        elif self.active.fills_on:
+            self.action_fills()
+        elif self.show_attention:
+            self.show_attention = False
+            self.refresh_bindings()
 
     def action_export(self) -> None:
         """Write what is on screen (every pane) as Markdown and JSON; the notification gives the paths."""
@@ -592,7 +643,11 @@ class ExplorerScreen(Screen[None]):
         self.active.move_prediction(step)
 
     def action_top_k(self, step: int) -> None:
-        self.top_k = max(1, min(100, self.top_k + step * (5 if self.top_k >= 10 else 1)))
+        """Steps of 1 up to 10 and of 5 above it (multiples of 5), so + and - undo each other."""
+        k = self.top_k
+        up = k + 1 if k < 10 else (k // 5 + 1) * 5
+        down = k - 1 if k <= 10 else (k - 1) // 5 * 5
+        self.top_k = max(1, min(100, up if step > 0 else down))
 
     def watch_top_k(self, top_k: int) -> None:
         for pane in self.panes:
@@ -602,6 +657,11 @@ class ExplorerScreen(Screen[None]):
 
     def action_surprisal(self) -> None:
         self.show_surprisal = not self.show_surprisal
+        if self.show_surprisal and self.active.shown.kind == "predictions":
+            # the cells change colour but the table stays on this mask: say where the scores are
+            self.notify(
+                "Surprisal on: the cells are coloured; select an unmasked token for its scores.", timeout=5
+            )
 
     def watch_show_surprisal(self, show: bool) -> None:
         for pane in self.panes:
@@ -617,6 +677,8 @@ class ExplorerScreen(Screen[None]):
     def action_fills(self) -> None:
         self._stop_player()
         self.active.toggle_fills()
+        if self.active.fills_on:
+            self.show_attention = False  # one view at a time: nothing changes out of sight
         self.refresh_bindings()
 
     def action_replay(self, step: int) -> None:
@@ -645,6 +707,12 @@ class ExplorerScreen(Screen[None]):
 
     def action_attention(self) -> None:
         self.show_attention = not self.show_attention
+        if self.show_attention:
+            self._stop_player()
+            for pane in self.panes:
+                if pane.fills_on:  # the fills view would hide the attention: close it
+                    pane.toggle_fills()
+        self.refresh_bindings()
 
     def watch_show_attention(self, show: bool) -> None:
         for pane in self.panes:
@@ -716,25 +784,47 @@ class ExplorerScreen(Screen[None]):
         if self._loader_factory is None:
             self.notify("This app was built without a way to load models", severity="error")
             return
-        old = self.right
-        if old is not None:
-            old.remove()
         options = dataclasses.replace(self._options, model=model)
         pane = self._new_pane(
             self._loader_factory(options), options.label, "right", self._upgrade_for(options)
         )
+        self._record_models("model", [self.left.label, options.label])
+        if self._incoming is not None:  # a replacement is already waiting for the old pane to go
+            self._incoming = pane
+            return
+        old = self.right
+        if old is None:
+            self._mount_right(pane)
+            return
+        # the old pane must be gone before the new one takes its id (removal takes a frame)
+        if self.active_id == "right":
+            self.left.tokens.focus()
+        self.active_id = "left"
+        self._incoming = pane
+        removal = old.remove()
+
+        async def after_remove() -> None:
+            await removal
+            incoming, self._incoming = self._incoming, None
+            if incoming is not None:
+                self._mount_right(incoming)
+
+        self.call_later(after_remove)
+
+    def _mount_right(self, pane: ModelPane) -> None:
         if self.snapshot is not None:
             pane.apply(self.snapshot)
         self.query_one("#panes").mount(pane)
         self._layout_panes(self.size.width)
+        self._sync_full()
         self._sync_status()
-        if self.snapshot is not None:
-            self._write_journal("model", self.snapshot, [self.left.label, options.label])
+        self._sync_comparison()
 
     def _upgrade_for(self, options: EngineOptions) -> Upgrade | None:
         return self._upgrade_factory(options) if self._upgrade_factory is not None else None
 
     def remove_compare(self) -> None:
+        self._incoming = None  # a replacement still waiting is not mounted after all
         pane = self.right
         if pane is None:
             return
@@ -742,8 +832,7 @@ class ExplorerScreen(Screen[None]):
             self.left.tokens.focus()
         self.active_id = "left"
         removal = pane.remove()
-        if self.snapshot is not None:
-            self._write_journal("model", self.snapshot, [self.left.label])
+        self._record_models("model", [self.left.label])
 
         async def after_remove() -> None:
             await removal

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import textwrap
+from collections.abc import Mapping
+
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -22,6 +25,11 @@ INTRO = (
 )
 
 
+BOX_WIDTH = 76
+"""The help box's width at most (its CSS)."""
+KEY_COLUMN = 22
+"""Where the descriptions start."""
+
 _SHOWN = {
     "question_mark": "?",
     "plus": "+",
@@ -36,21 +44,36 @@ _SHOWN = {
 }
 
 
-def key_names(binding: Binding) -> str:
-    return " / ".join(_SHOWN.get(k.strip(), k.strip()) for k in binding.key.split(","))
+def key_names(binding: Binding, keymap: Mapping[str, str] | None = None) -> str:
+    """The keys of ``binding`` as a reader types them; ``keymap`` (binding id → keys) overrides them."""
+    keys = (keymap or {}).get(binding.id or "", binding.key)
+    return " / ".join(_SHOWN.get(k.strip(), k.strip()) for k in keys.split(","))
 
 
-def keys_content(sections: list[tuple[str, list[BindingType]]]) -> Content:
+def keys_content(
+    sections: list[tuple[str, list[BindingType]]], keymap: Mapping[str, str] | None = None, width: int = 70
+) -> Content:
+    """The help text; a long description wraps under itself, not at column 0."""
     parts: list[str | tuple[str, str]] = [(INTRO, "italic"), "\n"]
     for title, bindings in sections:
         parts += ["\n", (title, "bold $accent"), "\n"]
         for binding in bindings:
             if isinstance(binding, Binding):
-                parts += [
-                    (f"  {key_names(binding):<20}", "bold"),
-                    f"{binding.tooltip or binding.description}\n",
-                ]
+                keys = key_names(binding, keymap)
+                lines = textwrap.wrap(binding.tooltip or binding.description, max(20, width - KEY_COLUMN))
+                parts += [(f"  {keys:<{KEY_COLUMN - 2}}", "bold"), (lines or [""])[0] + "\n"]
+                parts += [" " * KEY_COLUMN + line + "\n" for line in lines[1:]]
     return Content.assemble(*parts)
+
+
+def keys_markdown(bindings: list[Binding]) -> str:
+    """The README's table of binding ids (what ``[keys]`` in the config file can change)."""
+    lines = ["| id | keys | what it does |", "|---|---|---|"]
+    for binding in bindings:
+        if binding.id:
+            keys = key_names(binding).replace(" / ", ", ").replace("|", "\\|")
+            lines.append(f"| `{binding.id}` | {keys} | {binding.tooltip or binding.description} |")
+    return "\n".join(lines) + "\n"
 
 
 class HelpScreen(ModalScreen[None]):
@@ -63,7 +86,7 @@ class HelpScreen(ModalScreen[None]):
         align: center middle;
     }
     HelpScreen > VerticalScroll {
-        width: 76;
+        width: 76;  /* BOX_WIDTH */
         max-width: 100%;
         height: auto;
         max-height: 100%;
@@ -74,11 +97,21 @@ class HelpScreen(ModalScreen[None]):
     }
     """
 
-    def __init__(self, sections: list[tuple[str, list[BindingType]]]) -> None:
+    def __init__(
+        self, sections: list[tuple[str, list[BindingType]]], keymap: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__()
-        self._content = keys_content(sections)
+        self._sections = sections
+        self._keymap = keymap
+
+    def on_resize(self) -> None:
+        self.query_one("#keys", Static).update(keys_content(self._sections, self._keymap, self._width()))
+
+    def _width(self) -> int:
+        # the box is 76 wide at most: borders and padding take 4, a scrollbar 2
+        return min(BOX_WIDTH, self.size.width or BOX_WIDTH) - 6
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
             scroll.border_title = "Keys · escape closes"
-            yield Static(self._content)
+            yield Static(keys_content(self._sections, self._keymap, self._width()), id="keys")

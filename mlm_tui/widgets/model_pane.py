@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.content import Content
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable
@@ -80,10 +81,10 @@ class PredictionsPanel(Vertical):
         return f"{self.heading} · {self.elapsed_ms:.0f} ms"
 
     def watch_heading(self) -> None:
-        self.border_title = self._title()
+        self.border_title = Content(self._title())  # plain text: "[MASK]" and "[CLS]" are tokens, not markup
 
     def watch_elapsed_ms(self) -> None:
-        self.border_title = self._title()
+        self.border_title = Content(self._title())
 
 
 @dataclass(frozen=True)
@@ -204,7 +205,7 @@ class ModelPane(Vertical):
 
     def on_mount(self) -> None:
         self.tokens.placeholder = f"Loading {self.label}…"
-        self.tokens.border_title = f"Tokens · {self.label}"
+        self.tokens.border_title = Content(f"Tokens · {self.label}")
         self.table.show_message("The model is loading; the keys in grey wait for it.")
         self.load_model()
 
@@ -226,20 +227,22 @@ class ModelPane(Vertical):
 
     def watch_label(self, label: str) -> None:
         for tokens in self.query("#tokens").results(TokenView):
-            tokens.border_title = f"Tokens · {label}"
+            tokens.border_title = Content(f"Tokens · {label}")
 
     @property
-    def summary(self) -> str:
-        """One line for the status bar: the model and what it is doing."""
+    def summary(self) -> tuple[str, str]:
+        """For the status bar: a short line (the model, and its state while not ready) and a full one."""
         if self.engine is None:
-            state = f"error: {self.error}" if self.error else f"loading: {self.stage}"
-            return f"{self.label} · {state}"
+            if self.error:
+                line = f"{self.label} · not loaded"
+                return line, f"{line}: {' '.join(self.error.split())}"
+            return f"{self.label} · loading…", f"{self.label} · loading: {self.stage}"
         info = self.engine.info
         name = f"{info.name} (bundled stand-in)" if info.notes else info.name
         backend = getattr(info, "backend", "")
         if self.upgrading:
             backend += f" ({self.upgrading})"
-        return " · ".join(part for part in (name, info.device, info.dtype, backend) if part)
+        return info.name, " · ".join(part for part in (name, info.device, info.dtype, backend) if part)
 
     # ------------------------------------------------------------------ loading
 
@@ -313,7 +316,10 @@ class ModelPane(Vertical):
     def on_model_failed(self, message: ModelFailed) -> None:
         self.error = message.error
         self.tokens.placeholder = f"Could not load {self.label}: {message.error}"
-        self.table.show_message("No model: quit with q and start again with --model.")
+        if self.id == "right":
+            self.table.show_message("No model: ctrl+p offers Replace the second model and Close it.")
+        else:
+            self.table.show_message("No model: quit with q and start again with another --model.")
         self.notify(message.error, title=f"{self.label} not loaded", severity="error", timeout=15)
         self.post_message(self.Failed(self, message.error))
 
@@ -649,7 +655,8 @@ class ModelPane(Vertical):
             return Shown("message")
         assert self.predictions is not None
         panel.elapsed_ms = self.predictions.elapsed_ms
-        self.table.show_predictions(result, self._watched_rows(result))
+        subject = ("predictions", self.encoding.text if self.encoding else "", mask)
+        self.table.show_predictions(result, self._watched_rows(result), subject=subject)
         return Shown("predictions", mask)
 
     def _watched_rows(self, result: MaskResult | None) -> tuple:
@@ -741,7 +748,8 @@ class ModelPane(Vertical):
         )
         result = self._result("unmasked")
         self.panel.elapsed_ms = result.elapsed_ms if isinstance(result, UnmaskedResult) else None
-        self.table.show_predictions(view.predictions)
+        subject = ("unmasked", self.encoding.text if self.encoding else "", selected)
+        self.table.show_predictions(view.predictions, subject=subject)
         return Shown("unmasked", selected)
 
     def _unmasked_view(self, index: int):
@@ -757,8 +765,9 @@ class ModelPane(Vertical):
         assert self.encoding is not None
         token = self.encoding.tokens[index]
         if self.tokens.is_masked(index):
-            return self.engine.info.mask_token if self.engine is not None else "[MASK]"
-        return token.text if token.special else token.display
+            mask = self.engine.info.mask_token if self.engine is not None else ""
+            return mask or token.text or "[MASK]"
+        return (token.text if token.special else token.display) or token.text or f"token {index}"
 
     # ------------------------------------------------------------------ the exploration views' workers
 

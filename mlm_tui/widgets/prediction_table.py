@@ -64,13 +64,22 @@ class PredictionTable(DataTable):
         self._on_show = key
         return False
 
-    def _begin(self) -> int:
-        """Clear the table for new rows; returns the cursor row to keep."""
+    _subject: object = None
+    """What the rows are about (a mask of a text): the cursor stays only while it is the same."""
+
+    def _begin(self, subject: object = None) -> int:
+        """Clear the table for new rows; returns the cursor row to keep.
+
+        A view that opens (another subject, or none given) starts on its first row, so
+        ``enter`` applies the best one; the same subject rebuilt (top-k, a resize) keeps the row.
+        """
+        keep = subject is not None and subject == self._subject
+        self._subject = subject
         self._scores_shown = None
         self._message = None
         cursor = self.cursor_row
         self.clear(columns=True)
-        return cursor
+        return cursor if keep else 0
 
     def _bar_width(self, used: int, columns: int) -> int:
         # the bar takes what is left (each column has a cell of padding each side; 2 for a scrollbar)
@@ -79,15 +88,22 @@ class PredictionTable(DataTable):
         return max(6, min(BAR_WIDTH, self.content_region.width - used - (columns + 1) * 2 - 2))
 
     def show_predictions(
-        self, mask: MaskResult | tuple[Prediction, ...], watched: tuple[TargetScore, ...] = ()
+        self,
+        mask: MaskResult | tuple[Prediction, ...],
+        watched: tuple[TargetScore, ...] = (),
+        *,
+        subject: object = None,
     ) -> None:
-        """Top-k rows, then a row per watched word (◆, its probability and rank at this mask)."""
+        """Top-k rows, then a row per watched word (◆, its probability and rank at this mask).
+
+        ``subject`` names what they are about: the highlight stays on its row only while it is the same.
+        """
         predictions = mask.predictions if isinstance(mask, MaskResult) else mask
-        self._redo = partial(self.show_predictions, mask, watched)
+        self._redo = partial(self.show_predictions, mask, watched, subject=subject)
         width = self._bar_width(3 + 18 + 7, 3)
-        if self._same("predictions", predictions, watched, width):
+        if self._same("predictions", predictions, watched, width, subject):
             return
-        cursor = self._begin()
+        cursor = self._begin(subject)
         self.add_column("#", key="rank", width=3)
         self.add_column("token", key="token", width=18)
         self.add_column(Text("prob", justify="right"), key="prob", width=7)
@@ -222,6 +238,7 @@ class PredictionTable(DataTable):
                 key=str(token.index),
             )
         self._scores_shown = (scores, first, last)
+        self._subject = None
         self._message = None
         self._on_show = None
         self._redo = None
@@ -232,6 +249,7 @@ class PredictionTable(DataTable):
             return  # already on show: a cursor move must not rebuild (and re-lay out) the table
         self._scores_shown = None
         self._on_show = None
+        self._subject = None
         self._redo = None
         self._message = message
         self.clear(columns=True)
