@@ -14,7 +14,7 @@ import csv
 import dataclasses
 import itertools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -104,6 +104,24 @@ def _first_line(handle: IO[str]) -> tuple[str | None, list[str]]:
         if line.strip():
             return line, seen
     return None, seen
+
+
+def _open_set(
+    path: str | Path, format: str | None, detect: Callable[[str], str], formats: tuple[str, ...], what: str
+) -> tuple[IO[str], list[str], str]:
+    """The open file, the lines read to find its first non-blank one, and its format (given or recognised)."""
+    handle = _open(path)
+    try:
+        first, seen_lines = _first_line(handle)
+        if first is None:
+            raise FormatError(f"{path} is empty")
+        kind = format or detect(first)
+        if kind not in formats:
+            raise FormatError(f"unknown {what} format {kind!r}: choose {', '.join(formats)}")
+    except FormatError:
+        handle.close()
+        raise
+    return handle, seen_lines, kind
 
 
 def _json_object(line: str) -> dict[str, Any]:
@@ -239,15 +257,7 @@ def read_probes(
     path: str | Path, *, format: str | None = None, relations: dict[str, dict[str, Any]] | None = None
 ) -> tuple[str, Iterator[ClozeItem | BadItem]]:
     """The format of a cloze probe file and its items, streamed in order."""
-    handle = _open(path)
-    first, seen_lines = _first_line(handle)
-    if first is None:
-        handle.close()
-        raise FormatError(f"{path} is empty")
-    kind = format or detect_probe_format(first)
-    if kind not in PROBE_FORMATS:
-        handle.close()
-        raise FormatError(f"unknown probe format {kind!r}: choose {', '.join(PROBE_FORMATS)}")
+    handle, seen_lines, kind = _open_set(path, format, detect_probe_format, PROBE_FORMATS, "probe")
 
     def items() -> Iterator[ClozeItem | BadItem]:
         seen: set[tuple[str, str, str]] = set()
@@ -342,15 +352,7 @@ def _crows(lines: Iterable[str]) -> Iterator[CrowsItem | BadItem]:
 
 def read_pairs(path: str | Path, *, format: str | None = None) -> tuple[str, Iterator[Item]]:
     """The format of a pairs file and its items, streamed in order."""
-    handle = _open(path)
-    first, seen_lines = _first_line(handle)
-    if first is None:
-        handle.close()
-        raise FormatError(f"{path} is empty")
-    kind = format or detect_pair_format(first)
-    if kind not in PAIR_FORMATS:
-        handle.close()
-        raise FormatError(f"unknown pairs format {kind!r}: choose {', '.join(PAIR_FORMATS)}")
+    handle, seen_lines, kind = _open_set(path, format, detect_pair_format, PAIR_FORMATS, "pairs")
 
     def items() -> Iterator[Item]:
         with handle:
