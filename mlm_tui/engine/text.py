@@ -403,7 +403,10 @@ class PythonTextCodec(TextCodec):
         except Exception:  # some Python tokenizers fail here (Luke's); the special ids say as much
             flags = [0] * len(ids)
         specials = [int(bool(f)) or int(i in self._special_ids) for f, i in zip(flags, ids, strict=True)]
-        specials = [0 if i == self.mask_id else f for f, i in zip(specials, ids, strict=True)]
+        # [UNK] stands for a word the vocabulary lacks: scored, as the tokenizer's own special-tokens mask says
+        # (get_special_tokens_mask(..., already_has_special_tokens=True) flags it on some, e.g. XLM/FlauBERT)
+        unknown = self.tokenizer.unk_token_id
+        specials = [0 if i == self.mask_id or i == unknown else f for f, i in zip(specials, ids, strict=True)]
         folded = text.casefold() if len(text.casefold()) == len(text) else text
         spans: list[tuple[int, int] | None] = []
         cursor = 0
