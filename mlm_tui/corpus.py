@@ -49,8 +49,8 @@ def _count_lines(path: str) -> int | None:
 
 
 @contextlib.contextmanager
-def _progress(total: int | None) -> Iterator[Callable[[], None]]:
-    """A rich progress bar on stderr, or nothing when stderr is not a terminal.
+def progress(total: int | None, label: str = "scoring") -> Iterator[Callable[[], None]]:
+    """A rich progress bar on stderr (done / total, time left), or nothing when stderr is not a terminal.
 
     The console follows ``sys.stderr``, so the bar still reaches the terminal while a Ray run
     points file descriptor 2 at Ray's log (see :mod:`mlm_tui.distributed`).
@@ -61,9 +61,9 @@ def _progress(total: int | None) -> Iterator[Callable[[], None]]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    columns = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("scoring", total=total)
+        task = bar.add_task(label, total=total)
         yield lambda: bar.advance(task)
 
 
@@ -119,7 +119,7 @@ def score_file(
     failed = 0
     records = enumerate(source, start=1)
     size = chunk_lines(batch_size)
-    with source, _progress(total) as advance:
+    with source, progress(total) as advance:
         rows = stream(
             records,
             chunk=size,

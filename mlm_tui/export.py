@@ -186,7 +186,7 @@ def _pane_markdown(data: Mapping[str, Any]) -> str:
             ]
             lines += ["", *_table(("rank", "token", "probability", "sequence"), "rlrl", rows)]
         if mask.get("targets"):
-            rows = [
+            watched = [
                 (
                     t["rank"],
                     t["target"],
@@ -200,7 +200,7 @@ def _pane_markdown(data: Mapping[str, Any]) -> str:
                 "",
                 f"Watched words ({SEVERAL_PIECES}):",
                 "",
-                *_table(("rank", "target", "token", "probability", "log p"), "rllrr", rows),
+                *_table(("rank", "target", "token", "probability", "log p"), "rllrr", watched),
             ]
         if not mask["predictions"] and not mask.get("targets"):
             lines += ["", "No predictions yet."]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..engine import MASK_ALIAS
-from ..probes.formats import PROBE_FORMATS, FormatError, load_relations, read_probes
+from ..probes.formats import PROBE_FORMATS, load_relations, read_probes, read_words
 from ..probes.run import probe_chunk
 from .common import PROG, _Parser, _top_k, add_ray_options
 from .probesets import add_file_argument, add_output_options, records_of, run_probeset, take_file, wants_app
@@ -63,13 +63,7 @@ def run_probe(args: argparse.Namespace) -> int:
     relations = load_relations(args.relations) if args.relations else None
     take_file(args)
     fmt, _items = read_probes(args.file, format=args.format, relations=relations)  # fails early on a bad file
-    words = None
-    if args.common_vocab:
-        try:
-            with open(args.common_vocab, encoding="utf-8") as handle:
-                words = [line.strip() for line in handle if line.strip()]
-        except OSError as exc:
-            raise FormatError(f"cannot read {args.common_vocab}: {exc.strerror or exc}") from None
+    words = read_words(args.common_vocab) if args.common_vocab else None
     if wants_app(args):
         from .tui import run_results_app
 

@@ -13,12 +13,13 @@ from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..corpus import chunk_lines
+from ..corpus import chunk_lines, progress
 from ..distributed import BatchFunction, prepare, stream
 from ..probes import report
 from ..probes.formats import BadItem, FormatError, Item, item_to_dict
 from ..probes.metrics import BOOTSTRAP
 from ..probes.run import Tally
+from ..probes.sets import count_items
 from .common import PROG, _load, _report, _top_k, engine_options, ray_cluster
 
 
@@ -64,32 +65,6 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="tokens per forward pass (rows × length; default 16384), so long items never exhaust memory",
     )
-
-
-def count_items(path: str) -> int | None:
-    """The progress bar's total (non-blank lines; a CSV's header counted out), only when a bar is shown."""
-    if not sys.stderr.isatty():
-        return None
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return sum(1 for line in handle if line.strip())
-    except OSError:
-        return None
-
-
-@contextlib.contextmanager
-def progress(total: int | None, label: str) -> Iterator[Callable[[], None]]:
-    """A rich progress bar on stderr (items, items/s, ETA), or nothing when stderr is not a terminal."""
-    if not sys.stderr.isatty():
-        yield lambda: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda: bar.advance(task)
 
 
 def add_file_argument(parser: argparse.ArgumentParser, help: str) -> None:
@@ -170,7 +145,7 @@ def run_probeset(
         raise FormatError("--bootstrap must be 0 or more")
     sources = _sources(args, function, params)
     models = [name for name, _ in sources]
-    total = count_items(args.file)
+    total = count_items(args.file, fmt) if sys.stderr.isatty() else None  # only a bar needs it
     one_by_one = args.ray is not None and len(sources) > 1
     k = getattr(args, "top_k", None) if kind == "cloze" else None
     tallies = [Tally(kind, k=k or 10) for _ in sources]

@@ -11,7 +11,6 @@ log-probabilities summed. Minimal pairs use the PLL jobs of :mod:`.score`.
 from __future__ import annotations
 
 import difflib
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -207,8 +206,3 @@ def crows_job(mask_id: int, info: ModelInfo, first: Encoding, second: Encoding) 
         return CrowsScores(sent1=sent1, sent2=sent2, masked=half)
 
     return Job(rows, where, take, finish)
-
-
-def finite(value: float) -> float | None:
-    """JSON has no infinities: ``None`` for them."""
-    return value if math.isfinite(value) else None

@@ -168,18 +168,30 @@ def load_relations(path: str | Path) -> dict[str, dict[str, Any]]:
     return relations
 
 
+def read_words(path: str | Path) -> list[str]:
+    """A word list, one word a line (LAMA's common vocabulary)."""
+    with _open(path) as handle:
+        return [line.strip() for line in handle if line.strip()]
+
+
 def parse_template(template: str, subject: str, obj: str) -> str:
     """LAMA's ``parse_template``: [X] ← the subject, [Y] ← the object (here the mask)."""
     return template.replace("[X]", subject).replace("[Y]", obj)
 
 
+def _peek_record(first: str) -> dict[str, Any] | None:
+    """The first line as a JSON object (empty when it is broken JSON); ``None`` when it is no JSON."""
+    if not first.strip().startswith("{"):
+        return None
+    try:
+        return _json_object(first.strip())
+    except ValueError:
+        return {}
+
+
 def detect_probe_format(first: str) -> str:
-    stripped = first.strip()
-    if stripped.startswith("{"):
-        try:
-            record = _json_object(stripped)
-        except ValueError:
-            record = {}
+    record = _peek_record(first)
+    if record is not None:
         if "masked_sentences" in record or "sub_label" in record or "obj_label" in record:
             return "lama"
         if "text" in record:
@@ -283,12 +295,8 @@ def read_probes(
 
 
 def detect_pair_format(first: str) -> str:
-    stripped = first.strip()
-    if stripped.startswith("{"):
-        try:
-            record = _json_object(stripped)
-        except ValueError:
-            record = {}
+    record = _peek_record(first)
+    if record is not None:
         if "sentence_good" in record:
             return "blimp"
         if "good" in record:
@@ -329,13 +337,13 @@ def _tsv_pair(number: int, line: str) -> PairItem | BadItem:
     return _pair(number, fields[0].strip(), fields[1].strip(), group, {})
 
 
-def _crows(lines: Iterable[str]) -> Iterator[CrowsItem | BadItem]:
-    """CrowS-Pairs rows, as metric.py's ``read_data`` reads them (``csv.DictReader``)."""
-    numbered = iter(lines)
-    reader = csv.DictReader(numbered)
-    start = 2
+def _crows(lines: Iterable[str], header: int = 1) -> Iterator[CrowsItem | BadItem]:
+    """CrowS-Pairs rows, as metric.py's ``read_data`` reads them (``csv.DictReader``); ``header`` is
+    the header's line number in the file."""
+    reader = csv.DictReader(iter(lines))
+    start = header + 1
     for row in reader:
-        number, start = start, reader.line_num + 1
+        number, start = start, header + reader.line_num
         missing = [c for c in CROWS_COLUMNS if not (row.get(c) or "").strip()]
         if missing:
             yield BadItem(number, f"no value in column {missing[0]!r}")
@@ -358,9 +366,7 @@ def read_pairs(path: str | Path, *, format: str | None = None) -> tuple[str, Ite
         with handle:
             lines = itertools.chain(seen_lines, handle)
             if kind == "crows":
-                blank = len(seen_lines) - 1  # blank lines before the header
-                for item in _crows(itertools.chain(seen_lines[blank:], handle)):
-                    yield dataclass_line(item, blank)
+                yield from _crows(itertools.chain(seen_lines[-1:], handle), header=len(seen_lines))
                 return
             for number, line in enumerate(lines, start=1):
                 if not line.strip():
@@ -374,9 +380,3 @@ def read_pairs(path: str | Path, *, format: str | None = None) -> tuple[str, Ite
                     yield BadItem(number, str(exc))
 
     return kind, items()
-
-
-def dataclass_line(item: CrowsItem | BadItem, offset: int) -> CrowsItem | BadItem:
-    if not offset:
-        return item
-    return dataclasses.replace(item, line=item.line + offset)

@@ -13,7 +13,7 @@ groups resamples within each group). numpy only; no torch, no Textual.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -161,6 +161,3 @@ def crows_summary(
     index = _by_group(groups, np.arange(len(rows)))
     per_group = {name: block([rows[i] for i in idx]) for name, idx in index.items()}
     return {"overall": block(rows), "groups": per_group}
-
-
-Summary = Callable[..., dict[str, object]]

@@ -15,14 +15,11 @@ from typing import Any
 
 from ..engine.batch import Job
 from ..engine.errors import EngineError
+from ..export import _finite
 from .formats import BadItem, ClozeItem, CrowsItem, Item, PairItem, item_from_dict
 from .metrics import cloze_summary, crows_summary, pairs_summary
 
 DEFAULT_K = 10
-
-
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
 
 
 def _combine(

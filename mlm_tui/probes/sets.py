@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.types import Encoding
-from .formats import MASK, FormatError, load_relations, read_pairs, read_probes
+from .formats import MASK, FormatError, load_relations, read_pairs, read_probes, read_words
 from .metrics import BOOTSTRAP
 from .run import DEFAULT_K, cloze_results, pair_results
 
@@ -93,7 +93,7 @@ def open_probe_set(
     if command == "probe":
         table = load_relations(relations) if relations else None
         fmt, _items = read_probes(path, format=format, relations=table)
-        words = _read_words(common_vocab) if common_vocab else None
+        words = read_words(common_vocab) if common_vocab else None
         vocabularies: dict[int, Any] = {}
 
         def cloze(engine: Any) -> Iterator[dict[str, object]]:
@@ -120,14 +120,6 @@ def open_probe_set(
 
     kind = "crows" if fmt == "crows" else "pairs"
     return ProbeSet(path, kind, fmt, pairs, DEFAULT_K, n_boot, count_items(path, fmt))
-
-
-def _read_words(path: str) -> list[str]:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return [line.strip() for line in handle if line.strip()]
-    except OSError as exc:
-        raise FormatError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 def differing_spans(a: Encoding, b: Encoding) -> tuple[list[Span], list[Span]]:
