@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.await_complete import AwaitComplete
 from textual.binding import Binding
 from textual.screen import Screen
@@ -28,6 +28,7 @@ from textual.worker import Worker, WorkerState
 from .config import Config
 from .engine import MASK_ALIAS, EngineError, EngineOptions
 from .journal import Journal, SessionState
+from .key_order import InOrderKeysApp
 from .probes.sets import ProbeSet
 from .screens.explorer import ExplorerScreen
 from .screens.help import HelpScreen
@@ -103,7 +104,7 @@ class OpenPair:
     names: tuple[str, str]
 
 
-class MlmApp(App[None]):
+class MlmApp(InOrderKeysApp[None]):
     """Explore masked language models from the keyboard."""
 
     CSS_PATH = "app.tcss"

@@ -218,12 +218,17 @@ class FakeEngine:
             elapsed_ms=40.0,
         )
 
-    def unmasked(self, encoding: Encoding, *, top_k: int = 5, sequences: bool = True) -> UnmaskedResult:
+    def unmasked(
+        self, encoding: Encoding, *, top_k: int = 5, sequences: bool = True, masked: Iterable[int] = ()
+    ) -> UnmaskedResult:
         views = []
+        read = ",".join(
+            str(p) for p in sorted({*masked, *encoding.mask_positions})
+        )  # the answer depends on it
         for token in encoding.tokens:
             if token.special:
                 continue
-            top = self._top(f"unmasked{token.index}", top_k)
+            top = self._top(f"unmasked{token.index}|{read}", top_k)
             rank = 1 + zlib.crc32(f"{self._salt}{token.text}".encode()) % 7
             views.append(
                 UnmaskedToken(

@@ -511,6 +511,9 @@ async def test_keys_typed_fast_through_the_palette_do_not_crash():
         send_raw(app, [*"Replace the second", "enter", *"third", "enter"])
         await settle(pilot)
         assert app.return_code is None and app.is_running
+        # and every key reached the screen that was on top when it was typed (issue 24): the
+        # palette's command opened the picker before "third" was handed out
+        assert app.explorer.right is not None and app.explorer.right.label == "third"
 
 
 async def test_the_attention_title_of_a_mask_names_it():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import threading
 import time
 
 import pytest
@@ -93,11 +94,20 @@ PALETTE = [
 ]
 SIZES = [(80, 24), (100, 30), (130, 40), (60, 20)]
 Step = str | tuple
-"""A key, or ("burst", keys), ("palette", title), ("type", text), ("resize", (width, height))."""
+"""A key, or ("burst", keys), ("edit", (characters, last key)), ("palette", title), ("type", text),
+("resize", (width, height))."""
+EDIT_ENDS = ("enter", "escape", "")
+"""How an edit burst ends: applied, cancelled, or left in the box."""
 
 
-def key_stream(seed: int, count: int, *, typed: tuple[str, ...] = (), extra: bool = False) -> list[Step]:
-    """Random keys; with ``extra`` also bursts, palette commands, typed model names or words, resizes."""
+def key_stream(
+    seed: int, count: int, *, typed: tuple[str, ...] = (), extra: bool = False, edits: bool = True
+) -> list[Step]:
+    """Random keys; with ``extra`` also bursts, palette commands, typed model names or words, resizes.
+
+    ``edits``: also bursts that start with ``e`` and type a few characters as fast as a paste (then
+    enter, escape, or nothing): every character must land in the sentence box, in order.
+    """
     rng = random.Random(seed)
     weights = [WEIGHTS.get(k, 1) for k in APP_KEYS]
 
@@ -107,7 +117,10 @@ def key_stream(seed: int, count: int, *, typed: tuple[str, ...] = (), extra: boo
     steps: list[Step] = []
     for _ in range(count):
         roll = rng.random() if extra else 1.0
-        if roll < 0.06:
+        if edits and rng.random() < 0.05:
+            characters = "".join(rng.choice(TYPED[:-6]) for _ in range(rng.randint(1, 8)))
+            steps.append(("edit", (characters, rng.choice(EDIT_ENDS))))
+        elif roll < 0.06:
             steps.append(("burst", tuple(key() for _ in range(rng.randint(2, 6)))))
         elif roll < 0.12:
             steps.append(("palette", rng.choice(PALETTE)))
@@ -130,6 +143,10 @@ async def take(pilot, step: Step) -> None:
         send_raw(
             pilot.app, value
         )  # as a terminal sends them, no waiting: the app and its workers fall behind
+        await pilot.pause()
+    elif what == "edit":
+        characters, end = value
+        send_raw(pilot.app, ["e", *characters, *([end] if end else [])])
         await pilot.pause()
     elif what == "palette":
         await pilot.press("ctrl+p")
@@ -158,6 +175,31 @@ def _greyed(app, key: str) -> bool | None:
         tokens = screen.active.tokens
         return None if app.focused is not tokens else tokens.check_action(action, ()) is not True
     return screen.check_action(action, ()) is not True
+
+
+def edit_violations(app, before: tuple, step: Step, editing: bool, draft: str | None) -> list[str]:
+    """After an ("edit", …) burst from the cells: every character typed after ``e`` is in the box, in
+    order; enter applied them (or, for text no model can read, left them in the box), escape put the
+    session's text back. (From inside the box or a prompt, the burst's ``e`` is only a character.)"""
+    if not isinstance(step, tuple) or step[0] != "edit" or editing or app.screen is not app.explorer:
+        return []
+    characters, end = step[1]
+    snapshot, screen = before[0], app.explorer
+    if snapshot is None:
+        return []
+    typed = (snapshot.text if draft is None else draft) + characters
+    now = screen.snapshot
+    if end == "enter":
+        if now.text != typed and now.text != snapshot.text:  # not applied (bad text) leaves it as it was
+            return [f"e, {characters!r}, enter gave {now.text!r}, not {typed!r}"]
+        if now.text == snapshot.text and typed != snapshot.text and screen.sentence.value != typed:
+            return [f"e, {characters!r}, enter: the box holds {screen.sentence.value!r}, not {typed!r}"]
+    elif end == "escape":
+        if now != snapshot or screen.sentence.value != snapshot.text:
+            return [f"e, {characters!r}, escape changed the text to {now.text!r} / {screen.sentence.value!r}"]
+    elif screen.sentence.value != typed or not screen.editing:
+        return [f"e, {characters!r}: the box holds {screen.sentence.value!r}, not {typed!r}"]
+    return []
 
 
 async def quiet(pilot) -> None:
@@ -191,10 +233,12 @@ async def _run_keys(app, keys: list[Step], done: list[int]) -> tuple[int, list[s
             done[0] = index
             greyed = _greyed(app, key) if isinstance(key, str) else None
             before = _state(app)
+            editing = app.screen is not app.explorer or app.explorer.editing
+            draft = app.explorer._draft  # text that could not be applied: `e` brings it back
             observed = observe(app)
             await take(pilot, key)
             await quiet(pilot)
-            found = step_violations(app, observed, key)
+            found = step_violations(app, observed, key) + edit_violations(app, before, key, editing, draft)
             if found:
                 return index, found
             found = violations(app)
@@ -312,3 +356,40 @@ async def test_random_keys_with_a_tiny_real_model(bert_dir, random_keys):
         return make_app(TEXT, options=EngineOptions(model=str(bert_dir)))
 
     await check_seed(real_app, 6, random_keys or 100)
+
+
+@pytest.mark.parametrize("seed", [10, 11])
+async def test_random_keys_and_edit_bursts_while_the_model_loads(seed, random_keys):
+    """Keys while the model loads (edit bursts among them): once it is ready, what was typed and left
+    is what it reads, what is still being typed stays in the box, and the invariants hold."""
+    release = threading.Event()
+
+    def load(progress):
+        progress("importing torch and transformers")
+        release.wait(60)
+        return FakeEngine()
+
+    keys = key_stream(seed, random_keys or 60)
+    cut = random.Random(seed).randint(len(keys) // 2, len(keys))
+    app = make_app(TEXT, loader=load)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            for step in keys[:cut]:
+                await take(pilot, step)
+                await pilot.pause()
+            screen = app.explorer
+            editing, box = screen.editing, screen.sentence.value
+            release.set()
+            await settle(pilot)
+            found = violations(app)
+            if editing:
+                if not screen.editing or screen.sentence.value != box:
+                    found.append(
+                        f"the box held {box!r} being typed; after the load {screen.sentence.value!r}"
+                    )
+            elif box.strip() and (screen.snapshot is None or screen.snapshot.text != box):
+                found.append(f"{box!r} was typed and left, but the model reads {screen.snapshot}")
+            assert not found, f"seed {seed}, after {keys[:cut]}: {found}"
+    finally:
+        release.set()

@@ -206,8 +206,12 @@ def unmasked(
     *,
     top_k: int,
     sequences: bool = True,
+    masked: Sequence[int] = (),
 ) -> UnmaskedResult:
-    """Top-k, own probability and rank, and entropy at every non-special token, the text unmasked.
+    """Top-k, own probability and rank, and entropy at every non-special token, as the model reads it.
+
+    The model reads the text as the cells show it: a mask typed in the text and a token masked with
+    ``m`` (``masked``, positions) are both the mask token, so the two look and answer alike.
 
     One forward pass for a text the model reads whole (positions in groups of
     :data:`UNMASKED_GROUP`); a longer text is read in windows, each centred on a
@@ -218,6 +222,8 @@ def unmasked(
         raise EngineError(f"top-k must be at least 1, got {top_k}")
     started = time.perf_counter()
     ids = list(encoding.ids)
+    for position in masked:
+        ids[position] = text.mask_id
     positions = [t.index for t in encoding.tokens if not t.special]
     head = positions[0]
     tail = len(ids) - positions[-1] - 1
@@ -234,7 +240,7 @@ def unmasked(
         log_probs = log_softmax(logits)
         probs = np.exp(log_probs)
         for row, position in enumerate(group):
-            token_id = ids[position]
+            token_id = encoding.ids[position]
             own = float(probs[row, token_id])
             predictions = top_predictions(
                 text, ids, position, probs[row], top_k, skip_special=single, sequences=sequences

@@ -589,8 +589,13 @@ class MaskedLM:
         ids = masked_ids(encoding, masked, 1, self.text.mask_id)
         return joint_fill(self.text, self._logits_at, self.info, encoding, ids, beam=beam)
 
-    def unmasked(self, encoding: Encoding, *, top_k: int = 5, sequences: bool = True) -> UnmaskedResult:
-        """What the model predicts at every non-special token of the text as it is (nothing masked).
+    def unmasked(
+        self, encoding: Encoding, *, top_k: int = 5, sequences: bool = True, masked: Iterable[int] = ()
+    ) -> UnmaskedResult:
+        """What the model predicts at every non-special token, reading the text with ``masked`` masked.
+
+        ``masked`` are positions masked on top of the masks typed in the text (the app's ``m``): both
+        kinds are read as the mask token.
 
         One forward pass serves every position (windows for texts longer than the
         model reads); the result is cached per text. ``sequences=False`` leaves each
@@ -598,13 +603,16 @@ class MaskedLM:
         """
         from .explore import unmasked
 
-        key = (encoding.text, encoding.ids, top_k, sequences)
+        masks = tuple(sorted(set(masked)))
+        key = (encoding.text, encoding.ids, top_k, sequences, masks)
         with self._cache_lock:
             hit = self._unmasked.get(key)
             if hit is not None:
                 self._unmasked.move_to_end(key)
                 return hit
-        result = unmasked(self.text, self._logits_at, self.info, encoding, top_k=top_k, sequences=sequences)
+        result = unmasked(
+            self.text, self._logits_at, self.info, encoding, top_k=top_k, sequences=sequences, masked=masks
+        )
         with self._cache_lock:
             self._unmasked[key] = result
             while len(self._unmasked) > 16:

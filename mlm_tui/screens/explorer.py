@@ -22,7 +22,7 @@ from textual.events import DescendantBlur, DescendantFocus, Resize
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input
+from textual.widgets import Footer, Input, Static
 
 from ..engine import MASK_ALIAS, EngineError, EngineOptions
 from ..journal import Journal, SessionState
@@ -48,6 +48,8 @@ MODEL_ACTIONS = (
     "watch",
 )
 """Actions that need a loaded model, and that the sentence box's keys must not reach while it is edited."""
+MIN_SIZE = (40, 14)
+"""Columns and rows under which the explorer says it is too small (the table would show no row)."""
 STACK_BELOW = 120
 """Terminal width under which two panes are stacked instead of side by side."""
 
@@ -71,6 +73,8 @@ VIEW_IDS = (
 
 class ExplorerScreen(Screen[None]):
     """One sentence, seen by one or two models."""
+
+    AUTO_FOCUS = "TokenView"
 
     BINDINGS = [
         Binding("e", "edit", "Edit", id="edit", tooltip="Edit the sentence (enter applies, escape cancels)"),
@@ -250,6 +254,7 @@ class ExplorerScreen(Screen[None]):
             id="sentence",
             placeholder="Type a sentence; [MASK] marks a mask",
             select_on_focus=False,
+            on_submit=self.apply_edit,
         )
         sentence.border_title = "Sentence"
         yield sentence
@@ -259,6 +264,7 @@ class ExplorerScreen(Screen[None]):
         yield ComparisonBar(id="comparison")
         yield StatusBar(id="status")
         yield Footer()
+        yield Static(id="too-small")
 
     def _new_pane(
         self, loader: Loader, label: str, pane_id: str, upgrade: Upgrade | None = None
@@ -271,14 +277,30 @@ class ExplorerScreen(Screen[None]):
         return pane
 
     def on_mount(self) -> None:
-        self.left.tokens.focus()
+        # The cells have the focus from the first frame (AUTO_FOCUS), not a frame later: an `e` typed at
+        # once has moved it to the sentence box by now, and must keep it there.
         self._layout_panes(self.size.width)
         self._sync_status()
 
     def on_resize(self, event: Resize) -> None:
         self._layout_panes(event.size.width)
+        self.refresh_bindings()  # a row that was on screen may not be now: enter follows what is drawn
+
+    @property
+    def too_small(self) -> bool:
+        """Below :data:`MIN_SIZE` the screen says so instead of drawing half a layout; keys do nothing."""
+        return self.size.width < MIN_SIZE[0] or self.size.height < MIN_SIZE[1]
 
     def _layout_panes(self, width: int) -> None:
+        small = self.too_small
+        self.set_class(small, "too-small")
+        if small:
+            self.query_one("#too-small", Static).update(
+                f"The terminal is {self.size.width}×{self.size.height}; mlm-tui needs at least "
+                f"{MIN_SIZE[0]}×{MIN_SIZE[1]}. Make it larger (q quits)."
+            )
+        elif self.focused is None and self.is_current:  # hidden, the cells lost the focus: give it back
+            self.set_focus(self.active.tokens)
         two = len(self.panes) > 1
         self.query_one("#panes").set_class(two and width < STACK_BELOW, "stacked")
         self.query_one("#panes").set_class(two, "compare")
@@ -382,9 +404,25 @@ class ExplorerScreen(Screen[None]):
                 self.sentence.cursor_position = len(snapshot.text)
         for pane in self.panes:
             pane.apply(snapshot, select_at)
+        self._panes_in_step()
         self.refresh_bindings()
         self._sync_status()
         return True
+
+    def _panes_in_step(self, late: ModelPane | None = None) -> None:
+        """Every pane shows the active pane's token, in the same view (a pane that loads ``late``, or
+        that was out of sight, catches up with the one the user was looking at)."""
+        shown = [p for p in self.panes if p is not late and p.ready and p.tokens.encoding is not None]
+        if not shown:
+            return
+        active = self.active if self.active in shown else shown[0]
+        span = active.session_span(active.tokens.selected)
+        for pane in self.panes:
+            if pane is active or not pane.ready or pane.encoding is None:
+                continue
+            if pane.fills_on != active.fills_on:
+                pane.toggle_fills()
+            pane.select_span(span)
 
     def commit_edit(self, text: str) -> bool:
         """Apply typed ``text``: the masks the edit did not touch stay (moved with it); say if any went."""
@@ -439,6 +477,7 @@ class ExplorerScreen(Screen[None]):
                 self._sync_status()
         else:
             event.pane.apply(self.snapshot)
+            self._panes_in_step(late=event.pane)
         models = [p.label for p in self.panes]
         if self._journal is not None and tuple(models) != self._journal.models:
             # the session names the models that answered (no --model: maybe the bundled one)
@@ -479,16 +518,24 @@ class ExplorerScreen(Screen[None]):
             self._substitute_state = state
             self.refresh_bindings()
 
-    @on(Input.Submitted, "#sentence")
-    def _sentence_submitted(self, event: Input.Submitted) -> None:
+    def apply_edit(self) -> None:
+        """Enter in the sentence box: apply the text and give the cells the focus, before the next key.
+
+        While no model is loaded yet the text is kept in the box and applied when the model is ready.
+        """
+        typed = self.sentence.value
         if not any(p.ready for p in self.panes):
-            self.notify("The model is not loaded yet", severity="warning")
+            if self.snapshot is None:
+                self.set_focus(self.active.tokens)
+                self.notify("The model is still loading: the sentence is applied when it is ready")
+            else:
+                self.notify("The model is not loaded yet", severity="warning")
             return
-        if self.snapshot is not None and event.value == self.snapshot.text:
-            self.active.tokens.focus()
+        if self.snapshot is not None and typed == self.snapshot.text:
+            self.set_focus(self.active.tokens)
             return
-        if self.commit_edit(event.value):
-            self.active.tokens.focus()
+        if self.commit_edit(typed):
+            self.set_focus(self.active.tokens)
 
     @on(Input.Changed, "#sentence")
     def _sentence_changed(self) -> None:
@@ -572,6 +619,8 @@ class ExplorerScreen(Screen[None]):
     # ------------------------------------------------------------------ actions
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.too_small:
+            return False  # nothing is drawn to act on
         ready = any(p.ready for p in self.panes)
         if action in MODEL_ACTIONS + ("undo", "redo") and self.editing:
             return False  # the key belongs to the sentence box while it is being edited
@@ -677,6 +726,7 @@ class ExplorerScreen(Screen[None]):
     def action_fills(self) -> None:
         self._stop_player()
         self.active.toggle_fills()
+        self._panes_in_step()
         if self.active.fills_on:
             self.show_attention = False  # one view at a time: nothing changes out of sight
         self.refresh_bindings()
@@ -814,6 +864,7 @@ class ExplorerScreen(Screen[None]):
     def _mount_right(self, pane: ModelPane) -> None:
         if self.snapshot is not None:
             pane.apply(self.snapshot)
+            self._panes_in_step()
         self.query_one("#panes").mount(pane)
         self._layout_panes(self.size.width)
         self._sync_full()

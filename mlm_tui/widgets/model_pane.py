@@ -426,8 +426,11 @@ class ModelPane(Vertical):
 
     @property
     def can_substitute(self) -> bool:
-        """True when the table lists something ``enter`` can put in the text (and it is on show)."""
-        return self.shown.kind in ("predictions", "unmasked", "fills", "replay") and self.table.row_count > 0
+        """True when the table lists something ``enter`` can put in the text, and that row is on screen."""
+        if self.shown.kind not in ("predictions", "unmasked", "fills", "replay") or not self.table.row_count:
+            return False
+        row = 0 if self.shown.kind == "replay" else self.table.cursor_row  # the replay puts in the best fill
+        return self.table.row_on_screen(row)
 
     def substitute(self, row: int | None = None) -> None:
         """Ask the screen to put what is on the table's ``row`` (default: the highlighted one) in the text.
@@ -742,8 +745,12 @@ class ModelPane(Vertical):
         view = self._unmasked_view(selected)
         if view is None:
             return self._message(f"{label!r} as the model sees it", "unmasked", "Reading every token…")
+        masks = len(self.tokens.all_masks)
+        read = (
+            f" · reads {masks} mask{'s' if masks > 1 else ''}" if masks else ""
+        )  # the context of the numbers
         self.panel.heading = (
-            f"{label!r} unmasked (token {selected}) · p {view.score:.1%} · rank {view.rank} · "
+            f"{label!r} unmasked (token {selected}){read} · p {view.score:.1%} · rank {view.rank} · "
             f"entropy {view.entropy:.2f}"
         )
         result = self._result("unmasked")
@@ -756,8 +763,11 @@ class ModelPane(Vertical):
         """The model's view of token ``index`` (one pass serves every token; asked for once per text)."""
         assert self.engine is not None and self.encoding is not None
         engine, encoding, top_k = self.engine, self.encoding, self.top_k
+        masked = sorted(self.tokens.masked)  # the masks typed in the text are in the encoding already
         result = self._view(
-            "unmasked", (encoding.text, top_k), lambda r: self.run_unmasked(r, engine, encoding, top_k)
+            "unmasked",
+            (encoding.text, top_k, tuple(masked)),
+            lambda r: self.run_unmasked(r, engine, encoding, top_k, masked),
         )
         return result.at(index) if isinstance(result, UnmaskedResult) else None
 
@@ -808,9 +818,13 @@ class ModelPane(Vertical):
         self._view_worker("joint", request, lambda: engine.joint_fill(encoding, masked, beam=beam))
 
     @work(thread=True, exclusive=True, group="unmasked", exit_on_error=False)
-    def run_unmasked(self, request: int, engine: Engine, encoding: Encoding, top_k: int) -> None:
+    def run_unmasked(
+        self, request: int, engine: Engine, encoding: Encoding, top_k: int, masked: list[int]
+    ) -> None:
         self._view_worker(
-            "unmasked", request, lambda: engine.unmasked(encoding, top_k=top_k, sequences=False)
+            "unmasked",
+            request,
+            lambda: engine.unmasked(encoding, top_k=top_k, sequences=False, masked=masked),
         )
 
     @work(thread=True, exclusive=True, group="attention", exit_on_error=False)

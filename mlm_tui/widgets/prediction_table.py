@@ -47,6 +47,14 @@ class PredictionTable(DataTable):
     _redo: Callable[[], None] | None = None
     """The last ``show_*`` call whose bars depend on the width: run again when the table is resized."""
 
+    def row_on_screen(self, row: int) -> bool:
+        """Whether ``row`` is drawn in full (not scrolled away, not cut off by a small terminal)."""
+        if not 0 <= row < self.row_count:
+            return False
+        header = self.header_height if self.show_header else 0
+        top = header + row - round(self.scroll_y)  # rows are one line high
+        return header <= top and top + 1 <= self.scrollable_content_region.height
+
     def on_resize(self) -> None:
         if self._redo is not None:
             self._redo()  # rebuilt only if the bar width changed (it is part of what was shown)
