@@ -27,7 +27,7 @@ from textual.worker import Worker, WorkerState
 
 from .config import Config
 from .engine import MASK_ALIAS, EngineError, EngineOptions
-from .journal import Journal, SessionState
+from .journal import Journal, SessionState, damage_note
 from .probes.sets import ProbeSet
 from .screens.explorer import ExplorerScreen
 from .screens.help import HelpScreen
@@ -177,6 +177,10 @@ class MlmApp(App[None]):
             self.show_results(self._results, [(loader, label) for loader, label, _ in self._panes])
         for notice in self._notices:
             self.notify(notice, title="Config file", severity="warning", timeout=15, markup=False)
+        if self._resume is not None and self._resume.skipped:
+            copy = self._journal.damaged_copy if self._journal is not None else None
+            note = damage_note(self._resume, copy)
+            self.notify(note, title="Damaged session", severity="warning", timeout=20, markup=False)
         theme = self._config.theme
         if theme is not None:
             if theme in self.available_themes:
