@@ -818,3 +818,60 @@ async def test_opening_another_set_stops_the_first(tmp_path):
             assert all(w.node is not old or w.is_cancelled for w in app.workers)
     finally:
         gate.set()
+
+
+# ------------------------------------------------------------------------------------------ order while rows arrive
+
+
+def held_set(n: int, held_at: int) -> tuple[ProbeSet, threading.Event, threading.Event]:
+    """A set of ``n`` cloze rows whose run stops before row ``held_at`` until ``go`` is set;
+    ``held`` is set once every row before it is in the screen's buffer (the run asks for the next
+    row only after handing over the last one), so a test waits for that, not for a time."""
+    held, go = threading.Event(), threading.Event()
+
+    def results(_engine):
+        for i in range(n):
+            if i == held_at:
+                held.set()
+                go.wait(60)
+            yield cloze_row(i)
+
+    return ProbeSet("fake.tsv", "cloze", "plain-cloze", results, k=10, n_boot=10, total=n), held, go
+
+
+async def rows_in(pilot, count: int) -> ResultsScreen:
+    """Let the screen take what the run handed over (a few turns of the event loop, no clock)."""
+    screen = pilot.app.get_screen("results")
+    for _ in range(100):
+        if len(screen.items) >= count:
+            break
+        await pilot.pause()
+    assert len(screen.items) == count
+    return screen
+
+
+@pytest.mark.parametrize("keys", [["S"], ["s", "S"], ["s"]])
+async def test_rows_that_arrive_after_a_reverse_or_sort_go_where_the_order_puts_them(keys):
+    from mlm_tui.probes import view
+
+    probe_set, held, go = held_set(200, 19)
+    app = app_with(probe_set)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            assert await asyncio.to_thread(held.wait, 60)
+            screen = await rows_in(pilot, 19)
+            await pilot.press(*keys)
+            go.set()
+            await settle(pilot)
+            screen = await filled(pilot)
+            assert len(screen.items) == 200
+            rows = [cloze_row(i) for i in range(200)]
+            if screen.sort_column is None:  # input order, reversed: 200 … 1
+                expected = [r["line"] for r in rows][::-1] if screen.reverse else [r["line"] for r in rows]
+            else:  # the first column is the line number: its order, reversed or not
+                assert screen.columns[screen.sort_column].heading == view.columns("cloze")[0].heading
+                expected = sorted(r["line"] for r in rows)[:: -1 if screen.reverse else 1]
+            assert screen.reverse == (keys[-1] == "S")
+            assert table_lines(screen) == expected
+    finally:
+        go.set()

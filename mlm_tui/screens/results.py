@@ -324,7 +324,8 @@ class ResultsScreen(Screen[None]):
 
     @property
     def _ordered(self) -> bool:
-        return self.sort_column is not None or self.compare
+        """Whether new rows have a place of their own in the order (else they go at the end)."""
+        return self.sort_column is not None or self.compare or self.reverse
 
     def _show(self, rows: list[int]) -> None:
         """Show ``rows`` in the chosen order, the highlighted item staying highlighted."""
