@@ -268,7 +268,13 @@ class MlmApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for title, help_text, callback in self.explorer.commands():
+        # Only the screen the palette was opened on: never the explorer hidden under the results
+        on_top: Iterable[tuple[str, str, Callable[[], object]]] = ()
+        if screen is self.explorer:
+            on_top = self.explorer.commands()
+        elif isinstance(screen, ResultsScreen):
+            on_top = screen.commands()
+        for title, help_text, callback in on_top:
             yield SystemCommand(title, help_text, callback)
         yield SystemCommand(
             "Open a probe set…",

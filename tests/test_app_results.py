@@ -875,3 +875,52 @@ async def test_rows_that_arrive_after_a_reverse_or_sort_go_where_the_order_puts_
             assert table_lines(screen) == expected
     finally:
         go.set()
+
+
+# ------------------------------------------------------------------------------------------ the palette on top of the results
+
+
+async def palette(pilot, title: str) -> None:
+    """Run a command from the palette as a user does: ctrl+p, its title, enter."""
+    from textual.command import CommandPalette
+
+    await pilot.press("ctrl+p")
+    await settle(pilot)
+    await pilot.press(*title)
+    await settle(pilot)
+    await pilot.press("enter")
+    await settle(pilot)
+    if isinstance(pilot.app.screen, CommandPalette):  # nothing offered by that name: close it
+        await pilot.press("escape")
+        await settle(pilot)
+
+
+async def test_palette_commands_act_on_the_results_screen_not_the_explorer_under_it(tmp_path):
+    from mlm_tui.journal import Journal
+
+    journal = Journal.start(["fake-bert"], top_k=10, directory=tmp_path)
+    app = make_app(
+        "Paris is the capital of France.",
+        loader=instant_loader(FakeEngine()),
+        results=cloze_set(30),
+        journal=journal,
+        export_dir=tmp_path,
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await filled(pilot)
+        explorer = app.explorer
+        before = (explorer.snapshot, explorer.history.past, explorer.sentence.value)
+        journaled = journal.path.read_bytes() if journal.path else b""
+        for title in ("Mask the selected token", "Edit the sentence", "Clear all masks", "Undo"):
+            await palette(pilot, title)
+            assert app.screen is screen, title
+            assert (explorer.snapshot, explorer.history.past, explorer.sentence.value) == before, title
+            assert not explorer.editing, title
+            assert (journal.path.read_bytes() if journal.path else b"") == journaled, title
+        await palette(pilot, "Reverse the order")  # the results screen's own commands are offered
+        assert screen.reverse and table_lines(screen) == list(range(31, 0, -1))
+        await palette(pilot, "Back to the explorer")
+        assert app.screen is explorer
+        await palette(pilot, "Mask the selected token")  # on the explorer, its commands act again
+        assert explorer.snapshot != before[0]
+    journal.close()

@@ -18,7 +18,7 @@ import gc
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -436,6 +436,33 @@ class ResultsScreen(Screen[None]):
         if action == "export" and self.state.stage != "done":
             return None  # only a complete set is written
         return True
+
+    def commands(self) -> Iterator[tuple[str, str, Callable[[], object]]]:
+        """Entries for the command palette while this screen is on top: its keys that can act now."""
+        outcome = {
+            "cloze": "Hits or misses",
+            "pairs": "Correct or wrong",
+            "crows": "More or less stereotyping",
+        }
+        found = [
+            ("Sort the items", "Sort by the next column (s again: the next)", "sort", self.action_sort),
+            ("Reverse the order", "Reverse the order of the items", "reverse", self.action_reverse),
+            ("Next group", "Show one group at a time (again: the next)", "group", self.action_group),
+            (
+                outcome[self.probe_set.kind],
+                "Show only one outcome, or the errors (again: the next)",
+                "outcome",
+                self.action_outcome,
+            ),
+            ("Search the items", "Show the items that contain some text", "search", self.action_search),
+            ("Export the results", "Write the results as JSON and Markdown", "export", self.action_export),
+        ]
+        for title, help_text, action, callback in found:
+            parameters = (self.probe_set.kind,) if action == "outcome" else ()
+            if self.check_action(action, parameters) is True:
+                yield title, help_text, callback
+        if len(self.app.screen_stack) > 1:
+            yield "Back to the explorer", "Leave the results (escape comes back to them)", self.action_leave
 
     def action_sort(self) -> None:
         current = self.sort_column
