@@ -158,6 +158,8 @@ class MlmApp(App[None]):
         self._resume = resume
         self._journal = journal
         self._export_dir = export_dir
+        self.kept: list[str] = []
+        """Lines for the terminal once the app has exited (where quitting kept a probe set's results)."""
 
     def get_default_screen(self) -> Screen:
         return ExplorerScreen(
@@ -222,6 +224,29 @@ class MlmApp(App[None]):
         if len(self.screen_stack) <= 1:
             return AwaitComplete()
         return super().pop_screen()
+
+    async def action_quit(self) -> None:
+        """Quit (``q``, ``ctrl+c``); a probe set's results are kept first, and a run cut short exits
+        with status 130, as the CLI interrupted by ``ctrl+c`` does (1 when the run had failed)."""
+        self.exit(return_code=self._keep_results())
+
+    def _keep_results(self) -> int:
+        if not self.is_screen_installed("results"):
+            return 0
+        screen = self.get_screen("results")
+        assert isinstance(screen, ResultsScreen)
+        stage = screen.state.stage
+        status = 130 if stage in ("loading", "running") else 1 if stage == "failed" else 0
+        try:
+            kept = screen.keep()
+        except OSError as exc:
+            self.kept.append(f"error: the results could not be kept: {exc}")
+            return status or 1
+        if kept is not None:
+            total = f" of {kept.total:,}" if kept.total is not None else ""
+            how_far = "" if kept.complete else f"the run stopped after {kept.items:,}{total} items; "
+            self.kept.append(f"{how_far}results kept in {kept.json} and {kept.markdown}")
+        return status
 
     def on_load(self) -> None:
         asyncio.get_running_loop().set_default_executor(NoWaitExecutor(thread_name_prefix="mlm-tui"))

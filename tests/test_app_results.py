@@ -924,3 +924,76 @@ async def test_palette_commands_act_on_the_results_screen_not_the_explorer_under
         await palette(pilot, "Mask the selected token")  # on the explorer, its commands act again
         assert explorer.snapshot != before[0]
     journal.close()
+
+
+# ------------------------------------------------------------------------------------------ quitting keeps the results
+
+
+def tally_of(rows, n_boot: int) -> dict:
+    from mlm_tui.probes.run import Tally
+
+    tally = Tally("cloze", k=10)
+    for row in rows:
+        tally.add(row)
+    return json.loads(json.dumps(tally.summary(n_boot)))
+
+
+@pytest.mark.parametrize("keys", [["ctrl+c"], ["q"], ["enter", "q"]])
+async def test_quitting_a_run_keeps_what_was_computed_and_exits_130(tmp_path, keys):
+    from mlm_tui.probes import report
+
+    probe_set, held, go = held_set(200, 19)
+    app = app_with(probe_set, tmp_path)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            assert await asyncio.to_thread(held.wait, 60)
+            await rows_in(pilot, 19)
+            await pilot.press(*keys)  # enter: from the explorer, the run still going under it
+            await pilot.pause()
+            assert app.return_code == 130  # as the CLI stopped by ctrl+c
+    finally:
+        go.set()
+    written = sorted(tmp_path.iterdir())
+    assert [p.suffix for p in written] == [".json", ".md"] and all("-partial-" in p.name for p in written)
+    rows = [cloze_row(i) for i in range(19)]
+    document = json.loads(written[0].read_text())
+    assert document["items"] == rows and document["models"] == ["fake-bert"]
+    assert document["summary"] == tally_of(rows, 0)  # the 19 items, as the screen summed them up
+    assert written[1].read_text() == report.markdown("cloze", [tally_of(rows, 0)], ["fake-bert"], 10)
+    (line,) = app.kept
+    assert "19 of 200 items" in line and str(written[0]) in line and str(written[1]) in line
+
+
+async def test_quitting_a_finished_set_keeps_it_once_and_exits_0(tmp_path):
+    app = app_with(cloze_set(30), tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await filled(pilot)
+        await pilot.press("x")
+        await pilot.pause()
+        exported = sorted(tmp_path.iterdir())
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.return_code == 0
+    assert sorted(tmp_path.iterdir()) == exported  # x wrote it: not written twice
+    (line,) = app.kept
+    assert "stopped" not in line and str(exported[0]) in line
+    rows = [cloze_row(i) for i in range(30)] + [{"line": 31, "error": "no [MASK] in the text"}]
+    assert json.loads(exported[0].read_text())["summary"] == tally_of(rows, 50)  # with the intervals
+
+
+def test_the_cli_says_where_the_results_were_kept_and_exits_as_the_app_did(monkeypatch, tmp_path, capsys):
+    from mlm_tui import cli
+    from mlm_tui.app import MlmApp
+
+    path = tmp_path / "set.tsv"
+    path.write_text("The capital of France is [MASK].\tParis\tgeo\n")
+
+    def run(self):  # as if ctrl+c had cut the run short
+        self.kept.append("the run stopped after 1 of 2 items; results kept in a.json and a.md")
+        self._return_code = 130
+
+    monkeypatch.setattr(MlmApp, "run", run)
+    monkeypatch.setattr("mlm_tui.cli.probe.wants_app", lambda args: True)
+    assert cli.main(["probe", str(path), "-m", "minilm-mlm-en"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "mlm-tui: the run stopped after 1 of 2 items; results kept in a.json and a.md"
