@@ -227,7 +227,7 @@ class MlmApp(App[None]):
 
     async def action_quit(self) -> None:
         """Quit (``q``, ``ctrl+c``); a probe set's results are kept first, and a run cut short exits
-        with status 130, as the CLI interrupted by ``ctrl+c`` does (1 when the run had failed)."""
+        with status 130, as the CLI interrupted by ``ctrl+c`` does."""
         self.exit(return_code=self._keep_results())
 
     def _keep_results(self) -> int:
@@ -235,8 +235,7 @@ class MlmApp(App[None]):
             return 0
         screen = self.get_screen("results")
         assert isinstance(screen, ResultsScreen)
-        stage = screen.state.stage
-        status = 130 if stage in ("loading", "running") else 1 if stage == "failed" else 0
+        status = 130 if screen.state.stage in ("loading", "running") else 0
         try:
             kept = screen.keep()
         except OSError as exc:
