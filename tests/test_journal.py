@@ -256,3 +256,18 @@ def test_sigkill_while_appending_loses_at_most_the_entry_being_written(tmp_path)
     assert texts == [f"edit {n}" for n in range(len(texts))]  # complete entries, none skipped
     assert len(texts) >= int(shown) + 1  # every change that was shown is in the journal
     assert state.current == Snapshot(texts[-1], frozenset({(0, 4)}))
+
+
+def test_pruning_a_session_removes_its_damaged_copy_too(tmp_path):
+    old = write_session(tmp_path, ("open", A), ("mask", B))
+    old.close()
+    with open(old.path, "ab") as out:
+        out.write(b"not json\n")
+    Journal.reopen(read_session(old.path)).close()
+    assert len(copies(old.path)) == 1
+    for _ in range(2):
+        newer = Journal.start(["m"], top_k=5, directory=tmp_path, keep=1)
+        newer.append("open", A)
+        newer.close()
+    assert not old.path.exists() and copies(old.path) == []
+    assert [p.name for p in tmp_path.iterdir()] == [newer.path.name]
