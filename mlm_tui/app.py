@@ -27,7 +27,7 @@ from textual.worker import Worker, WorkerState
 
 from .config import Config
 from .engine import MASK_ALIAS, EngineError, EngineOptions
-from .journal import Journal, SessionState
+from .journal import Journal, SessionState, damage_note
 from .key_order import InOrderKeysApp
 from .probes.sets import ProbeSet
 from .screens.explorer import ExplorerScreen
@@ -159,6 +159,8 @@ class MlmApp(InOrderKeysApp[None]):
         self._resume = resume
         self._journal = journal
         self._export_dir = export_dir
+        self.kept: list[str] = []
+        """Lines for the terminal once the app has exited (where quitting kept a probe set's results)."""
 
     def get_default_screen(self) -> Screen:
         return ExplorerScreen(
@@ -178,6 +180,10 @@ class MlmApp(InOrderKeysApp[None]):
             self.show_results(self._results, [(loader, label) for loader, label, _ in self._panes])
         for notice in self._notices:
             self.notify(notice, title="Config file", severity="warning", timeout=15, markup=False)
+        if self._resume is not None and self._resume.skipped:
+            copy = self._journal.damaged_copy if self._journal is not None else None
+            note = damage_note(self._resume, copy)
+            self.notify(note, title="Damaged session", severity="warning", timeout=20, markup=False)
         theme = self._config.theme
         if theme is not None:
             if theme in self.available_themes:
@@ -219,6 +225,28 @@ class MlmApp(InOrderKeysApp[None]):
         if len(self.screen_stack) <= 1:
             return AwaitComplete()
         return super().pop_screen()
+
+    async def action_quit(self) -> None:
+        """Quit (``q``, ``ctrl+c``); a probe set's results are kept first, and a run cut short exits
+        with status 130, as the CLI interrupted by ``ctrl+c`` does."""
+        self.exit(return_code=self._keep_results())
+
+    def _keep_results(self) -> int:
+        if not self.is_screen_installed("results"):
+            return 0
+        screen = self.get_screen("results")
+        assert isinstance(screen, ResultsScreen)
+        status = 130 if screen.state.stage in ("loading", "running") else 0
+        try:
+            kept = screen.keep()
+        except OSError as exc:
+            self.kept.append(f"error: the results could not be kept: {exc}")
+            return status or 1
+        if kept is not None:
+            total = f" of {kept.total:,}" if kept.total is not None else ""
+            how_far = "" if kept.complete else f"the run stopped after {kept.items:,}{total} items; "
+            self.kept.append(f"{how_far}results kept in {kept.json} and {kept.markdown}")
+        return status
 
     def on_load(self) -> None:
         asyncio.get_running_loop().set_default_executor(NoWaitExecutor(thread_name_prefix="mlm-tui"))
@@ -265,7 +293,13 @@ class MlmApp(InOrderKeysApp[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for title, help_text, callback in self.explorer.commands():
+        # Only the screen the palette was opened on: never the explorer hidden under the results
+        on_top: Iterable[tuple[str, str, Callable[[], object]]] = ()
+        if screen is self.explorer:
+            on_top = self.explorer.commands()
+        elif isinstance(screen, ResultsScreen):
+            on_top = screen.commands()
+        for title, help_text, callback in on_top:
             yield SystemCommand(title, help_text, callback)
         yield SystemCommand(
             "Open a probe set…",

@@ -31,7 +31,17 @@ class Snapshot:
         masks = data.get("masks", [])
         if not isinstance(text, str) or not isinstance(masks, list):
             raise ValueError("a snapshot needs a text and a list of masks")
-        return cls(text, frozenset((int(a), int(b)) for a, b in masks))
+        spans = set()
+        for span in masks:
+            if (
+                not isinstance(span, list)
+                or len(span) != 2
+                or not all(type(n) is int for n in span)
+                or not 0 <= span[0] <= span[1] <= len(text)
+            ):
+                raise ValueError(f"a mask must be [start, end] within the text, not {span!r}")
+            spans.add((span[0], span[1]))
+        return cls(text, frozenset(spans))
 
 
 class History:

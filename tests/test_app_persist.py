@@ -143,6 +143,39 @@ async def test_every_change_is_journaled_before_it_is_shown_and_resume_restores_
         assert screen.left.tokens.masked == frozenset() and screen.snapshot.text != TEXT
 
 
+async def test_resume_of_a_damaged_journal_replays_what_follows_says_so_once_and_keeps_a_copy(home):
+    from mlm_tui.session import Snapshot
+
+    journal = Journal.start(["fake-bert"], top_k=10)
+    journal.append("open", Snapshot(TEXT))
+    journal.append("mask", Snapshot(TEXT, frozenset({(4, 8)})))
+    journal.close()
+    after = Snapshot(TEXT, frozenset({(4, 8), (36, 41)}))  # what was done after the damage
+    with open(journal.path, "ab") as out:
+        out.write(b'{"kind":"mask","time":"2024-01-01T00:00:00+00:00","text":"The k')  # cut off
+        out.write(b'{"kind":"edit","text":"Damaged.","masks":[[1,2,3]]}\n')
+        out.write(
+            json.dumps({"kind": "mask", "time": "2024-01-01T00:00:01+00:00", **after.as_dict()}).encode()
+        )
+        out.write(b"\n")
+    damaged = journal.path.read_bytes()
+    state = last_session()
+    assert state is not None and state.current == after and state.skipped == (4,)
+    reopened = Journal.reopen(state)
+    app = make_app(state.current.text, loader=instant_loader(), resume=state, journal=reopened)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(pilot)
+        assert app.explorer.snapshot == after  # the work after the damaged lines is on screen
+        (note,) = [n for n in app._notifications if n.title == "Damaged session"]
+        assert "line 4" in note.message and str(reopened.damaged_copy) in note.message
+        await pilot.press("c")  # clear the masks: new work, journaled after the damage
+        await settle(pilot)
+    reopened.close()
+    assert reopened.damaged_copy.read_bytes() == damaged
+    assert journal.path.read_bytes().startswith(damaged)  # nothing on disk deleted
+    assert last_session().current == Snapshot(TEXT)
+
+
 async def test_watched_words_are_journaled_and_come_back_with_resume(home):
     journal = Journal.start(["fake-bert"], top_k=10)
     app = make_app(TEXT, loader=instant_loader(), journal=journal)

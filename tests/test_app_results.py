@@ -818,3 +818,182 @@ async def test_opening_another_set_stops_the_first(tmp_path):
             assert all(w.node is not old or w.is_cancelled for w in app.workers)
     finally:
         gate.set()
+
+
+# ------------------------------------------------------------------------------------------ order while rows arrive
+
+
+def held_set(n: int, held_at: int) -> tuple[ProbeSet, threading.Event, threading.Event]:
+    """A set of ``n`` cloze rows whose run stops before row ``held_at`` until ``go`` is set;
+    ``held`` is set once every row before it is in the screen's buffer (the run asks for the next
+    row only after handing over the last one), so a test waits for that, not for a time."""
+    held, go = threading.Event(), threading.Event()
+
+    def results(_engine):
+        for i in range(n):
+            if i == held_at:
+                held.set()
+                go.wait(60)
+            yield cloze_row(i)
+
+    return ProbeSet("fake.tsv", "cloze", "plain-cloze", results, k=10, n_boot=10, total=n), held, go
+
+
+async def rows_in(pilot, count: int) -> ResultsScreen:
+    """Let the screen take what the run handed over (a few turns of the event loop, no clock)."""
+    screen = pilot.app.get_screen("results")
+    for _ in range(100):
+        if len(screen.items) >= count:
+            break
+        await pilot.pause()
+    assert len(screen.items) == count
+    return screen
+
+
+@pytest.mark.parametrize("keys", [["S"], ["s", "S"], ["s"]])
+async def test_rows_that_arrive_after_a_reverse_or_sort_go_where_the_order_puts_them(keys):
+    from mlm_tui.probes import view
+
+    probe_set, held, go = held_set(200, 19)
+    app = app_with(probe_set)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            assert await asyncio.to_thread(held.wait, 60)
+            screen = await rows_in(pilot, 19)
+            await pilot.press(*keys)
+            go.set()
+            await settle(pilot)
+            screen = await filled(pilot)
+            assert len(screen.items) == 200
+            rows = [cloze_row(i) for i in range(200)]
+            if screen.sort_column is None:  # input order, reversed: 200 … 1
+                expected = [r["line"] for r in rows][::-1] if screen.reverse else [r["line"] for r in rows]
+            else:  # the first column is the line number: its order, reversed or not
+                assert screen.columns[screen.sort_column].heading == view.columns("cloze")[0].heading
+                expected = sorted(r["line"] for r in rows)[:: -1 if screen.reverse else 1]
+            assert screen.reverse == (keys[-1] == "S")
+            assert table_lines(screen) == expected
+    finally:
+        go.set()
+
+
+# ------------------------------------------------------------------------------------------ the palette on top of the results
+
+
+async def palette(pilot, title: str) -> None:
+    """Run a command from the palette as a user does: ctrl+p, its title, enter."""
+    from textual.command import CommandPalette
+
+    await pilot.press("ctrl+p")
+    await settle(pilot)
+    await pilot.press(*title)
+    await settle(pilot)
+    await pilot.press("enter")
+    await settle(pilot)
+    if isinstance(pilot.app.screen, CommandPalette):  # nothing offered by that name: close it
+        await pilot.press("escape")
+        await settle(pilot)
+
+
+async def test_palette_commands_act_on_the_results_screen_not_the_explorer_under_it(tmp_path):
+    from mlm_tui.journal import Journal
+
+    journal = Journal.start(["fake-bert"], top_k=10, directory=tmp_path)
+    app = make_app(
+        "Paris is the capital of France.",
+        loader=instant_loader(FakeEngine()),
+        results=cloze_set(30),
+        journal=journal,
+        export_dir=tmp_path,
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await filled(pilot)
+        explorer = app.explorer
+        before = (explorer.snapshot, explorer.history.past, explorer.sentence.value)
+        journaled = journal.path.read_bytes() if journal.path else b""
+        for title in ("Mask the selected token", "Edit the sentence", "Clear all masks", "Undo"):
+            await palette(pilot, title)
+            assert app.screen is screen, title
+            assert (explorer.snapshot, explorer.history.past, explorer.sentence.value) == before, title
+            assert not explorer.editing, title
+            assert (journal.path.read_bytes() if journal.path else b"") == journaled, title
+        await palette(pilot, "Reverse the order")  # the results screen's own commands are offered
+        assert screen.reverse and table_lines(screen) == list(range(31, 0, -1))
+        await palette(pilot, "Back to the explorer")
+        assert app.screen is explorer
+        await palette(pilot, "Mask the selected token")  # on the explorer, its commands act again
+        assert explorer.snapshot != before[0]
+    journal.close()
+
+
+# ------------------------------------------------------------------------------------------ quitting keeps the results
+
+
+def tally_of(rows, n_boot: int) -> dict:
+    from mlm_tui.probes.run import Tally
+
+    tally = Tally("cloze", k=10)
+    for row in rows:
+        tally.add(row)
+    return json.loads(json.dumps(tally.summary(n_boot)))
+
+
+@pytest.mark.parametrize("keys", [["ctrl+c"], ["q"], ["enter", "q"]])
+async def test_quitting_a_run_keeps_what_was_computed_and_exits_130(tmp_path, keys):
+    from mlm_tui.probes import report
+
+    probe_set, held, go = held_set(200, 19)
+    app = app_with(probe_set, tmp_path)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            assert await asyncio.to_thread(held.wait, 60)
+            await rows_in(pilot, 19)
+            await pilot.press(*keys)  # enter: from the explorer, the run still going under it
+            await pilot.pause()
+            assert app.return_code == 130  # as the CLI stopped by ctrl+c
+    finally:
+        go.set()
+    written = sorted(tmp_path.iterdir())
+    assert [p.suffix for p in written] == [".json", ".md"] and all("-partial-" in p.name for p in written)
+    rows = [cloze_row(i) for i in range(19)]
+    document = json.loads(written[0].read_text())
+    assert document["items"] == rows and document["models"] == ["fake-bert"]
+    assert document["summary"] == tally_of(rows, 0)  # the 19 items, as the screen summed them up
+    assert written[1].read_text() == report.markdown("cloze", [tally_of(rows, 0)], ["fake-bert"], 10)
+    (line,) = app.kept
+    assert "19 of 200 items" in line and str(written[0]) in line and str(written[1]) in line
+
+
+async def test_quitting_a_finished_set_keeps_it_once_and_exits_0(tmp_path):
+    app = app_with(cloze_set(30), tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await filled(pilot)
+        await pilot.press("x")
+        await pilot.pause()
+        exported = sorted(tmp_path.iterdir())
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.return_code == 0
+    assert sorted(tmp_path.iterdir()) == exported  # x wrote it: not written twice
+    (line,) = app.kept
+    assert "stopped" not in line and str(exported[0]) in line
+    rows = [cloze_row(i) for i in range(30)] + [{"line": 31, "error": "no [MASK] in the text"}]
+    assert json.loads(exported[0].read_text())["summary"] == tally_of(rows, 50)  # with the intervals
+
+
+def test_the_cli_says_where_the_results_were_kept_and_exits_as_the_app_did(monkeypatch, tmp_path, capsys):
+    from mlm_tui import cli
+    from mlm_tui.app import MlmApp
+
+    path = tmp_path / "set.tsv"
+    path.write_text("The capital of France is [MASK].\tParis\tgeo\n")
+
+    def run(self):  # as if ctrl+c had cut the run short
+        self.kept.append("the run stopped after 1 of 2 items; results kept in a.json and a.md")
+        self._return_code = 130
+
+    monkeypatch.setattr(MlmApp, "run", run)
+    monkeypatch.setattr("mlm_tui.cli.probe.wants_app", lambda args: True)
+    assert cli.main(["probe", str(path), "-m", "minilm-mlm-en"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "mlm-tui: the run stopped after 1 of 2 items; results kept in a.json and a.md"

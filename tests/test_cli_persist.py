@@ -162,6 +162,22 @@ def test_sessions_lists_the_journals(home):
     )
 
 
+def test_sessions_replays_past_damaged_lines_and_says_so_in_one_line(home):
+    journal = journal_in(home, "tiny-bert", Snapshot("One two."))
+    with open(journal.path, "ab") as out:
+        out.write(b'{"kind":"mask","text":"One t')  # a write cut off, and more appended after it
+        out.write(b'{"kind":"edit","text":"Damaged.","masks":[[1,2,3]]}\n')
+        out.write(b'{"kind":"edit","time":"2024-01-01T00:00:00+00:00","text":"Three four.","masks":[]}\n')
+    proc = run("sessions")
+    assert proc.returncode == 0
+    assert "Three four." in proc.stdout and "One two." not in proc.stdout
+    warnings = [line for line in proc.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and str(journal.path) in warnings[0] and "line 3" in warnings[0]
+    (listed,) = json.loads(run("sessions", "--json").stdout)
+    assert listed["last_text"] == "Three four." and listed["changes"] == 2 and listed["skipped"] == [3]
+    assert list(journal.path.parent.iterdir()) == [journal.path]  # reading writes nothing
+
+
 class FakeApp:
     """Records what make_app was given; while it runs, applies the changes the test asks for."""
 

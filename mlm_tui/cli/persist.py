@@ -92,7 +92,10 @@ def _cut(text: str, width: int, *, keep_end: bool = False) -> str:
 
 
 def run_sessions(args: argparse.Namespace) -> int:
-    found = list_sessions()
+    problems: list[str] = []
+    found = list_sessions(problems=problems)
+    if problems:  # one line, whatever the output format: the listing itself stays parseable
+        _warn("; ".join(problems))
     if args.json:
         rows = [
             {**dataclasses.asdict(s), "path": str(s.path), "started": s.started.isoformat()} for s in found

@@ -87,7 +87,10 @@ def _run_app(app, journal: Journal) -> int:
         app.run()
     finally:
         journal.close()
-    # Textual prints a crash's traceback and sets the return code to 1; only q and ctrl+c exit 0
+        for line in getattr(app, "kept", ()):  # where quitting kept a probe set's results
+            print(f"{PROG}: {line}", file=sys.stderr)
+    # Textual prints a crash's traceback and sets the return code to 1; q and ctrl+c exit 0, or 130
+    # when they cut a probe set's run short (as the CLI interrupted by ctrl+c)
     status = app.return_code or 0
     busy = [
         t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()

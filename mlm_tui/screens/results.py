@@ -18,7 +18,7 @@ import gc
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -48,6 +48,18 @@ TAKE = 500
 """Items taken into the table per turn of the event loop (a run faster than the screen waits)."""
 SUMMARY_EVERY = 1.0
 """While items arrive, the summary (without intervals) is brought up to date this often (seconds)."""
+
+
+@dataclass(frozen=True)
+class Kept:
+    """Where the results were kept on quitting, and how far the run had got."""
+
+    json: Path
+    markdown: Path
+    items: int
+    total: int | None
+    """The items in the set, when known."""
+    complete: bool
 
 
 @dataclass(frozen=True)
@@ -169,6 +181,10 @@ class ResultsScreen(Screen[None]):
         self._buffer: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._failed = 0
+        self._tallies: list[Tally] = []
+        """The run's summaries so far (guarded by the lock, with the buffer: they count the same items)."""
+        self._exported: tuple[Path, Path] | None = None
+        """What ``x`` wrote (a complete set: quitting does not write it again)."""
         self._searched: dict[int, str] = {}
         self._values: dict[int, list[Any]] = {}
         self._started = time.monotonic()
@@ -234,15 +250,16 @@ class ResultsScreen(Screen[None]):
             models = tuple(e.info.name for e in engines)
             self.post_message(self.Stage(RunState("running"), models))
             tallies = [Tally(kind, k=self.probe_set.k) for _ in engines]
+            self._tallies = tallies
             streams = [self.probe_set.results(engine) for engine in engines]
             summarised = time.monotonic()
             for rows in zip(*streams, strict=True):
                 if worker.is_cancelled:
                     return
-                for tally, row in zip(tallies, rows, strict=True):
-                    tally.add(row)
                 item = rows[0] if len(rows) == 1 else report.compared_item(kind, rows[0], rows[1])
-                with self._lock:
+                with self._lock:  # an item is in the tallies exactly when it is in the buffer
+                    for tally, row in zip(tallies, rows, strict=True):
+                        tally.add(row)
                     first = not self._buffer  # the screen takes the whole buffer: one message is enough
                     self._buffer.append(item)
                 if first:
@@ -324,7 +341,8 @@ class ResultsScreen(Screen[None]):
 
     @property
     def _ordered(self) -> bool:
-        return self.sort_column is not None or self.compare
+        """Whether new rows have a place of their own in the order (else they go at the end)."""
+        return self.sort_column is not None or self.compare or self.reverse
 
     def _show(self, rows: list[int]) -> None:
         """Show ``rows`` in the chosen order, the highlighted item staying highlighted."""
@@ -436,6 +454,33 @@ class ResultsScreen(Screen[None]):
             return None  # only a complete set is written
         return True
 
+    def commands(self) -> Iterator[tuple[str, str, Callable[[], object]]]:
+        """Entries for the command palette while this screen is on top: its keys that can act now."""
+        outcome = {
+            "cloze": "Hits or misses",
+            "pairs": "Correct or wrong",
+            "crows": "More or less stereotyping",
+        }
+        found = [
+            ("Sort the items", "Sort by the next column (s again: the next)", "sort", self.action_sort),
+            ("Reverse the order", "Reverse the order of the items", "reverse", self.action_reverse),
+            ("Next group", "Show one group at a time (again: the next)", "group", self.action_group),
+            (
+                outcome[self.probe_set.kind],
+                "Show only one outcome, or the errors (again: the next)",
+                "outcome",
+                self.action_outcome,
+            ),
+            ("Search the items", "Show the items that contain some text", "search", self.action_search),
+            ("Export the results", "Write the results as JSON and Markdown", "export", self.action_export),
+        ]
+        for title, help_text, action, callback in found:
+            parameters = (self.probe_set.kind,) if action == "outcome" else ()
+            if self.check_action(action, parameters) is True:
+                yield title, help_text, callback
+        if len(self.app.screen_stack) > 1:
+            yield "Back to the explorer", "Leave the results (escape comes back to them)", self.action_leave
+
     def action_sort(self) -> None:
         current = self.sort_column
         self.sort_column = (
@@ -502,28 +547,51 @@ class ResultsScreen(Screen[None]):
 
     def action_export(self) -> None:
         """Write ``<stem>.json`` and ``<stem>.md`` as ``--json`` and ``--markdown`` write them."""
+        try:
+            self._exported = self._write(self.items, self.summaries, stem=Path(self.probe_set.path).stem)
+        except OSError as exc:
+            self.notify(f"could not export: {exc}", severity="error", timeout=8)
+            return
+        self.notify(f"{self._exported[0]}\n{self._exported[1]}", title="Exported", timeout=10)
+
+    def keep(self) -> Kept | None:
+        """Stop the run and write what was computed as ``x`` writes it (quitting keeps it); ``None``
+        when there is nothing to keep. An unfinished run is written as far as it
+        got (``<stem>-partial``), its summary without intervals, as the screen showed it while it
+        ran; a complete set already written by ``x`` is not written again. Raises :class:`OSError`."""
+        complete = self.state.stage == "done"
+        self.stop()
+        with self._lock:  # the run's thread adds nothing more once cancelled
+            items = self.items + self._buffer
+            summaries = self.summaries if complete else [t.summary(0) for t in self._tallies]
+        if not items:
+            return None
+        if not complete or self._exported is None:
+            stem = Path(self.probe_set.path).stem + ("" if complete else "-partial")
+            self._exported = self._write(items, summaries, stem=stem)
+        return Kept(*self._exported, items=len(items), total=self.probe_set.total, complete=complete)
+
+    def _write(
+        self, items: list[dict[str, Any]], summaries: list[dict[str, Any]], *, stem: str
+    ) -> tuple[Path, Path]:
         from ..export import exports_dir
 
         kind, probe_set = self.probe_set.kind, self.probe_set
         k = probe_set.k if kind == "cloze" else None
-        document = report.document(self.models, probe_set.fmt, self.summaries, self.items)
-        markdown = report.full_markdown(kind, self.summaries, self.models, k, self.items)
+        document = report.document(self.models, probe_set.fmt, summaries, items)
+        markdown = report.full_markdown(kind, summaries, self.models, k, items)
         folder = self._export_dir if self._export_dir is not None else exports_dir()
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-        stem = f"{Path(probe_set.path).stem}-{stamp}"
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            for attempt in range(1, 1000):
-                name = stem if attempt == 1 else f"{stem}-{attempt}"
-                as_json, as_md = folder / f"{name}.json", folder / f"{name}.md"
-                if not as_json.exists() and not as_md.exists():
-                    break
-            as_json.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-            as_md.write_text(markdown, encoding="utf-8")
-        except OSError as exc:
-            self.notify(f"could not export: {exc}", severity="error", timeout=8)
-            return
-        self.notify(f"{as_json}\n{as_md}", title="Exported", timeout=10)
+        stem = f"{stem}-{stamp}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for attempt in range(1, 1000):
+            name = stem if attempt == 1 else f"{stem}-{attempt}"
+            as_json, as_md = folder / f"{name}.json", folder / f"{name}.md"
+            if not as_json.exists() and not as_md.exists():
+                break
+        as_json.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        as_md.write_text(markdown, encoding="utf-8")
+        return as_json, as_md
 
 
 class ProbeSetPrompt(LinePrompt[str]):
