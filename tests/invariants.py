@@ -24,7 +24,8 @@ app just before it):
 
 6. The app never exits (the streams hold no ``q``; a crash sets a return code).
 7. ``enter`` applies the highlighted row: the words of that row (a prediction, a watched word, a
-   joint fill's words; the replay's best fill) are what went into the text where it changed.
+   joint fill's words; the replay's best fill) are what went into the text where it changed; when
+   the text did not change (the word equals the masked one), they are what the masks that went covered.
 8. A view that opens (predictions of another mask or text, the unmasked view of another token, the
    joint fills, the attention) opens on its first row.
 9. An edit of the sentence keeps every mask whose characters it did not touch (moved with the text).
@@ -229,6 +230,17 @@ def step_violations(app, before: dict, item: object) -> list[str]:
         if old.text == new.text and old.masked_spans == new.masked_spans:
             if not all(w.startswith(("[", "<", "'")) or "\ufffd" in w for w in words):
                 found.append(f"enter on {kind} row {words} changed nothing")
+        elif old.text == new.text:
+            # the word put in equals the masked one: the text stays, only its mask goes; the words
+            # must then be what the masks that went covered, and no mask may come
+            gone = sorted(old.masked_spans - new.masked_spans)
+            window = " ".join(old.text[a:b] for a, b in gone).lower()
+            missing = [w for w in words if w.removeprefix("##").lower() not in window]
+            if new.masked_spans - old.masked_spans or not gone or missing:
+                found.append(
+                    f"enter left the text as it was and changed the masks from {sorted(old.masked_spans)} "
+                    f"to {sorted(new.masked_spans)}, which does not put the highlighted {kind} row {words}"
+                )
         else:
             start, end = _changed(old.text, new.text)
             reach = max(len(w) for w in words) + 1
