@@ -353,7 +353,7 @@ def test_the_readme_lists_every_binding_id():
 async def test_a_key_override_is_applied_everywhere():
     from mlm_tui.config import Config
 
-    config = Config(keys={"mask": "x", "nonsense": "y"})
+    config = Config(keys={"mask": "x", "export": "ctrl+e", "nonsense": "y"})  # x is export's by default
     app = make_app(TEXT, loader=instant_loader(FakeEngine()), config=config)
     async with app.run_test(size=(100, 30), notifications=True) as pilot:
         await settle(pilot)
