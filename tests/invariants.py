@@ -33,6 +33,7 @@ app just before it):
 
 from __future__ import annotations
 
+from mlm_tui.engine import shown_token
 from mlm_tui.session import positions_covering
 
 
@@ -75,7 +76,7 @@ def violations(app) -> list[str]:
                 found.append(f"{name}: the table shows predictions for other masks than the cells")
                 continue
             result = pane.predictions.for_position(shown.mask)
-            want = [p.token_str.strip() or repr(p.token_str) for p in result.predictions]
+            want = [shown_token(p.token_str) for p in result.predictions]
             by_word = {t.target: t for t in result.targets}
             want += [f"{w} (#{by_word[w].rank})" for w in screen.watched if w in by_word]
             if [w for w in screen.watched if w not in by_word]:
@@ -117,7 +118,7 @@ def _unmasked(pane, fresh) -> list[str]:
     if pane.shown.mask != selected or pane.tokens.is_masked(selected) or fresh.tokens[selected].special:
         return [f"{pane.id}: the unmasked view is for token {pane.shown.mask}, the selection is {selected}"]
     view = pane.engine.unmasked(fresh, top_k=pane.top_k, sequences=False).at(selected)
-    want = [p.token_str.strip() or repr(p.token_str) for p in view.predictions]
+    want = [shown_token(p.token_str) for p in view.predictions]
     if table_rows(pane) != want:
         return [f"{pane.id}: unmasked rows {table_rows(pane)} are not the model's view {want}"]
     return []
@@ -189,7 +190,7 @@ def _highlighted_words(app) -> tuple[str, list[str]] | None:
         return kind, cell.split(" · ")
     if kind == "replay":  # enter in the replay applies the best fill, whatever step is on show
         joint = pane.engine.joint_fill(pane.encoding, sorted(pane.tokens.masked), beam=pane.beam)
-        return kind, [t.strip() or repr(t) for t in joint.fills[0].token_strs]
+        return kind, [shown_token(t) for t in joint.fills[0].token_strs]
     return None
 
 
