@@ -29,6 +29,7 @@ from .config import Config
 from .engine import MASK_ALIAS, EngineError, EngineOptions
 from .journal import Journal, SessionState, damage_note
 from .key_order import InOrderKeysApp
+from .keymap import check_keymap
 from .probes.sets import ProbeSet
 from .screens.explorer import ExplorerScreen
 from .screens.help import HelpScreen
@@ -191,16 +192,15 @@ class MlmApp(InOrderKeysApp[None]):
             else:
                 self.notify(f"config: unknown theme {theme!r}; using {self.theme}", severity="warning")
         if self._config.keys:
-            known = {b.id for b in self.all_bindings() if b.id}
-            unknown = sorted(set(self._config.keys) - known)
-            if unknown:
+            checked = check_keymap(self._config.keys, self.binding_contexts())
+            if checked.problems:  # one notification, a line a problem; the actions involved keep their keys
                 self.notify(
-                    f"config [keys]: no action called {', '.join(unknown)}; known: {', '.join(sorted(known))}",
+                    "\n".join(checked.problems),
                     severity="warning",
                     timeout=15,
                     markup=False,  # "[keys]" is text, not markup
                 )
-            self.set_keymap({k: v for k, v in self._config.keys.items() if k in known})
+            self.set_keymap(checked.keymap)
 
     @staticmethod
     def all_bindings() -> list[Binding]:
@@ -214,6 +214,31 @@ class MlmApp(InOrderKeysApp[None]):
             *ResultsTable.BINDINGS,
         ]
         return [b for b in found if isinstance(b, Binding)]
+
+    @staticmethod
+    def binding_contexts() -> dict[str, list[Binding]]:
+        """The bindings in force together, by where the focus is: two actions there need two keys.
+
+        With the ones each class inherits from Textual (``ctrl+q`` quits, a table's ``pageup``).
+        """
+
+        def merged(cls: Any) -> list[Binding]:
+            return [b for bindings in cls._merge_bindings().key_to_bindings.values() for b in bindings]
+
+        palette = Binding(MlmApp.COMMAND_PALETTE_BINDING, "command_palette", "palette")
+        app, explorer = [*merged(MlmApp), palette], merged(ExplorerScreen)
+        outcomes = {b.id for b in MlmApp._results_keys("cloze") + MlmApp._results_keys("pairs")}
+
+        def results(kind: str) -> list[Binding]:
+            keys = {b.id for b in MlmApp._results_keys(kind)}
+            screen = [b for b in merged(ResultsScreen) if b.id not in outcomes or b.id in keys]
+            return [*merged(ResultsTable), *screen, *app]
+
+        return {
+            "the token cells": [*merged(TokenView), *explorer, *app],
+            "the prediction table": [*merged(PredictionTable), *explorer, *app],
+            **{f"the {kind} results": results(kind) for kind in ("cloze", "pairs", "crows")},
+        }
 
     def pop_screen(self) -> AwaitComplete:
         """Close the top screen; with only the explorer left, do nothing.

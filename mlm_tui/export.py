@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .engine.types import Encoding, MaskResult, ModelInfo, PredictResult, ScoreResult
+from .engine.types import Encoding, MaskResult, ModelInfo, PredictResult, ScoreResult, shown_token
 
 MASK_PLACEHOLDER = "[MASK]"
 SEVERAL_PIECES = (
@@ -127,11 +127,6 @@ def _cell(value: object) -> str:
     """A Markdown table cell: pipes and backslashes escaped, on one line."""
     text = str(value).replace("\\", "\\\\").replace("|", "\\|")
     return " ".join(text.splitlines())
-
-
-def shown_token(token_str: str) -> str:
-    """A token as a reader should see it: stripped, or quoted when it is only whitespace."""
-    return token_str.strip() or repr(token_str)
 
 
 def percent(probability: float) -> str:

@@ -325,6 +325,22 @@ async def settle(pilot) -> None:
         await pilot.pause()
 
 
+async def until(
+    pilot, condition: Callable[[], object], what: str = "the condition", seconds: float = 60
+) -> None:
+    """Pause until ``condition()`` holds: a wait on the app, not a guess of how long it takes.
+
+    ``seconds`` only turns a hang into a failure; it is far above what a busy machine needs.
+    """
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} never held")
+        await pilot.pause(0.01)
+
+
 def send_raw(app, keys) -> None:
     """Send keys as a terminal does, all at once (Pilot waits for the app after each key)."""
     import unicodedata

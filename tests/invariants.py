@@ -24,7 +24,8 @@ app just before it):
 
 6. The app never exits (the streams hold no ``q``; a crash sets a return code).
 7. ``enter`` applies the highlighted row: the words of that row (a prediction, a watched word, a
-   joint fill's words; the replay's best fill) are what went into the text where it changed.
+   joint fill's words; the replay's best fill) are what went into the text where it changed; when
+   the text did not change (the word equals the masked one), they are what the masks that went covered.
 8. A view that opens (predictions of another mask or text, the unmasked view of another token, the
    joint fills, the attention) opens on its first row.
 9. An edit of the sentence keeps every mask whose characters it did not touch (moved with the text).
@@ -32,6 +33,7 @@ app just before it):
 
 from __future__ import annotations
 
+from mlm_tui.engine import shown_token
 from mlm_tui.session import positions_covering
 
 
@@ -74,7 +76,7 @@ def violations(app) -> list[str]:
                 found.append(f"{name}: the table shows predictions for other masks than the cells")
                 continue
             result = pane.predictions.for_position(shown.mask)
-            want = [p.token_str.strip() or repr(p.token_str) for p in result.predictions]
+            want = [shown_token(p.token_str) for p in result.predictions]
             by_word = {t.target: t for t in result.targets}
             want += [f"{w} (#{by_word[w].rank})" for w in screen.watched if w in by_word]
             if [w for w in screen.watched if w not in by_word]:
@@ -117,7 +119,7 @@ def _unmasked(pane, fresh) -> list[str]:
         return [f"{pane.id}: the unmasked view is for token {pane.shown.mask}, the selection is {selected}"]
     view = pane.engine.unmasked(fresh, top_k=pane.top_k, sequences=False, masked=sorted(pane.tokens.masked))
     view = view.at(selected)
-    want = [p.token_str.strip() or repr(p.token_str) for p in view.predictions]
+    want = [shown_token(p.token_str) for p in view.predictions]
     if table_rows(pane) != want:
         return [f"{pane.id}: unmasked rows {table_rows(pane)} are not the model's view {want}"]
     return []
@@ -189,7 +191,7 @@ def _highlighted_words(app) -> tuple[str, list[str]] | None:
         return kind, cell.split(" · ")
     if kind == "replay":  # enter in the replay applies the best fill, whatever step is on show
         joint = pane.engine.joint_fill(pane.encoding, sorted(pane.tokens.masked), beam=pane.beam)
-        return kind, [t.strip() or repr(t) for t in joint.fills[0].token_strs]
+        return kind, [shown_token(t) for t in joint.fills[0].token_strs]
     return None
 
 
@@ -243,6 +245,17 @@ def step_violations(app, before: dict, item: object) -> list[str]:
             ]  # the model's top word at a token is often that token: putting it in changes nothing
             if not same and not all(w.startswith(("[", "<", "'")) or "\ufffd" in w for w in words):
                 found.append(f"enter on {kind} row {words} changed nothing")
+        elif old.text == new.text:
+            # the word put in equals the masked one: the text stays, only its mask goes; the words
+            # must then be what the masks that went covered, and no mask may come
+            gone = sorted(old.masked_spans - new.masked_spans)
+            window = " ".join(old.text[a:b] for a, b in gone).lower()
+            missing = [w for w in words if w.removeprefix("##").lower() not in window]
+            if new.masked_spans - old.masked_spans or not gone or missing:
+                found.append(
+                    f"enter left the text as it was and changed the masks from {sorted(old.masked_spans)} "
+                    f"to {sorted(new.masked_spans)}, which does not put the highlighted {kind} row {words}"
+                )
         else:
             start, end = _changed(old.text, new.text)
             reach = max(len(w) for w in words) + 1

@@ -343,40 +343,55 @@ async def test_enter_late_in_a_long_replay_puts_the_best_fill():
         assert screen.snapshot.text == joint.fills[0].sequence  # ...and enter puts the best fill
 
 
-async def test_play_advances_by_the_timer_and_stops_at_the_end():
+class ManualTimer:
+    """Stands in for the player's interval timer: the test ticks it, no clock does (a busy machine
+    delays a real timer's ticks, or runs two between looks)."""
+
+    def __init__(self, interval: float, callback) -> None:
+        self.interval, self.callback, self.stopped = interval, callback, False
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def tick(self) -> None:
+        assert not self.stopped, "a stopped timer ticked"
+        self.callback()
+
+
+async def test_play_advances_by_the_timer_and_stops_at_the_end(monkeypatch):
     engine = FakeEngine()
     app = fake_app(engine, "The [MASK] to the [MASK] are on the [MASK].")  # masks typed in the text
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        pane = app.explorer.active
+        screen, pane = app.explorer, app.explorer.active
+        timers: list[ManualTimer] = []
+
+        def set_interval(interval, callback, **_options) -> ManualTimer:
+            timers.append(ManualTimer(interval, callback))
+            return timers[-1]
+
+        monkeypatch.setattr(screen, "set_interval", set_interval)
         await step(pilot, "f")
         joint = engine.joint_fill(pane.encoding, sorted(pane.tokens.all_masks), beam=pane.beam)
         assert len(joint.steps) == 3
-        assert app.explorer.check_action("play", ()) is True
-        await pilot.press("p")
-        await pilot.pause()
+        assert screen.check_action("play", ()) is True
+        await step(pilot, "p")
         assert pane.shown.kind == "replay" and pane.replay_step == 1  # the first step at once
-        seen = [pane.replay_step]
-        while seen[-1] < len(joint.steps) and len(seen) < 8:
-            await pilot.pause(0.75)
-            seen.append(pane.replay_step)
+        assert len(timers) == 1 and timers[0].interval == pytest.approx(0.7)  # and a step every 0.7 s
+        player = timers[0]
+        for expected in (2, 3):  # each tick reveals one more mask; the one that reveals the last stops it
+            player.tick()
+            await settle(pilot)
+            assert pane.replay_step == expected and player.stopped == (expected == len(joint.steps))
             assert violations(app) == []
-            expected = {s.position: s.token_str for s in joint.steps[: pane.replay_step]}
-            assert pane.tokens.revealed == expected
-        # the timer advanced it a step at a time (not all at once) to the end
-        assert seen == sorted(seen) and seen[-1] == len(joint.steps) and len(seen) >= 3
-        await pilot.pause(0.8)
-        assert pane.replay_step == len(joint.steps)  # and it stopped at the end
-        assert pane.shown.kind == "replay"
+            assert pane.tokens.revealed == {s.position: s.token_str for s in joint.steps[:expected]}
+        assert pane.shown.kind == "replay"  # it stays on the end
         # p at the end plays again from the start
-        await pilot.press("p")
-        await pilot.pause()
-        assert pane.replay_step == 1
+        await step(pilot, "p")
+        assert pane.replay_step == 1 and len(timers) == 2 and not timers[1].stopped
         # a step key stops the player
         await step(pilot, "left_square_bracket")
-        assert pane.replay_step == 0
-        await pilot.pause(0.8)
-        assert pane.replay_step == 0
+        assert pane.replay_step == 0 and timers[1].stopped
 
 
 async def test_replay_keys_are_greyed_outside_the_fills_view():

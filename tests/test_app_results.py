@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from fakes import FakeEngine, instant_loader, settle
+from fakes import FakeEngine, instant_loader, settle, until
 
 from mlm_tui.app import make_app
 from mlm_tui.engine import Encoding, Token
@@ -139,13 +139,8 @@ async def test_rows_arrive_while_the_run_goes_on():
     app = app_with(cloze_set(30, gate=gate, after=12))
     try:
         async with app.run_test(size=(120, 40)) as pilot:
-            screen = None
-            for _ in range(300):
-                await pilot.pause(0.02)
-                screen = app.get_screen("results")
-                if screen.table.row_count == 12:
-                    break
-            assert screen is not None and screen.table.row_count == 12
+            await until(pilot, lambda: app.get_screen("results").table.row_count == 12, "12 rows")
+            screen = app.get_screen("results")
             assert screen.state.stage == "running"
             assert status(screen).startswith("12 of 12 shown · 12 items")
             assert screen.bar.progress == 12 and screen.bar.total == 31
@@ -394,7 +389,7 @@ async def test_export_waits_for_the_whole_set(tmp_path):
     app = app_with(cloze_set(10, gate=gate, after=3), tmp_path)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.pause(0.2)
+            await until(pilot, lambda: app.get_screen("results").table.row_count == 3, "3 rows")
             await pilot.press("x")
             await pilot.pause()
             assert list(tmp_path.iterdir()) == []
@@ -802,7 +797,7 @@ async def test_opening_another_set_stops_the_first(tmp_path):
     app = app_with(first)
     try:
         async with app.run_test(size=(100, 30)) as pilot:
-            await pilot.pause(0.2)
+            await until(pilot, lambda: app.get_screen("results").table.row_count == 2, "2 rows")
             old = app.get_screen("results")
             await pilot.press("escape")  # to the explorer: the first set still runs
             await pilot.pause()

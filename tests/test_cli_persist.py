@@ -100,11 +100,11 @@ def test_a_broken_config_warns_in_one_line_and_uses_the_defaults(home, bert_dir,
 
 
 def test_config_show_prints_what_is_in_use(home):
-    config_file(home, 'theme = "nord"\n[keys]\nmask = "x"\n')
+    config_file(home, 'theme = "nord"\n[keys]\nmask = "x"\nexport = "ctrl+e"\n')
     proc = run("config", "show")
     assert proc.returncode == 0
     shown = tomllib.loads(proc.stdout)
-    assert shown == {"theme": "nord", "keys": {"mask": "x"}}
+    assert shown == {"theme": "nord", "keys": {"mask": "x", "export": "ctrl+e"}}
 
 
 def markdown_rows(markdown: str) -> list[list[str]]:

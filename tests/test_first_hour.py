@@ -353,7 +353,7 @@ def test_the_readme_lists_every_binding_id():
 async def test_a_key_override_is_applied_everywhere():
     from mlm_tui.config import Config
 
-    config = Config(keys={"mask": "x", "nonsense": "y"})
+    config = Config(keys={"mask": "x", "export": "ctrl+e", "nonsense": "y"})  # x is export's by default
     app = make_app(TEXT, loader=instant_loader(FakeEngine()), config=config)
     async with app.run_test(size=(100, 30), notifications=True) as pilot:
         await settle(pilot)
@@ -401,9 +401,15 @@ async def test_escape_closes_the_fills_replay_and_attention_views():
 # ---------------------------------------------------------------- 10. the session names the model that ran
 
 
-async def test_the_session_names_the_model_that_answered(home):
+async def test_the_session_names_the_model_that_answered(home, monkeypatch):
+    from mlm_tui.engine import loading
     from mlm_tui.journal import Journal, read_session
 
+    # online with the default not cached, only the load can tell (the Hub does not answer) that the
+    # bundled model stands in; offline the name is right from the start (test_shown_names.py)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr(loading, "_cached_snapshot", lambda repo_id: None)
     journal = Journal.start([EngineOptions().label], top_k=10)  # no --model: the default is asked for
     app = make_app(TEXT, loader=instant_loader(FakeEngine(name="minilm-mlm-en")), journal=journal)
     async with app.run_test(size=(100, 30)) as pilot:

@@ -8,7 +8,7 @@ import math
 import sys
 
 from ..bars import bar
-from ..engine import EngineError
+from ..engine import EngineError, shown_token
 
 
 def print_joint(result, *, as_json: bool, top: int | None) -> None:
@@ -26,7 +26,7 @@ def print_joint(result, *, as_json: bool, top: int | None) -> None:
         print(f"{rank:>4}  {result.independent.log_prob:>8.3f}  {result.independent.sequence}  (independent)")
     print("\nsteps of the best fill (most confident mask first):")
     for number, step in enumerate(result.steps, start=1):
-        shown = step.token_str.strip() or repr(step.token_str)
+        shown = shown_token(step.token_str)
         print(f"{number:>4}  token {step.position:<4} {shown:<16} {step.score:>8.2%}")
 
 
@@ -36,7 +36,7 @@ def print_unmasked(result, *, as_json: bool) -> None:
         return
     print(f"{'index':>5}  {'token':<14} {'p':>8} {'rank':>6} {'entropy':>8}  top predictions")
     for view in result.tokens:
-        top = ", ".join(f"{p.token_str.strip() or repr(p.token_str)} {p.score:.0%}" for p in view.predictions)
+        top = ", ".join(f"{shown_token(p.token_str)} {p.score:.0%}" for p in view.predictions)
         print(
             f"{view.index:>5}  {view.token:<14} {view.score:>8.2%} {view.rank:>6} {view.entropy:>8.3f}  {top}"
         )

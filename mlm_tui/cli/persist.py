@@ -121,15 +121,26 @@ def run_config(args: argparse.Namespace) -> int:
     if args.config_problem:
         print(f"{PROG}: error: {args.config_problem}", file=sys.stderr)
         return 1
+    config, problems = args.config, ()
+    if config.keys:  # the keys in force: an override that clashes or names no action is not applied
+        from ..app import MlmApp
+        from ..keymap import check_keymap
+
+        checked = check_keymap(config.keys, MlmApp.binding_contexts())
+        config, problems = dataclasses.replace(config, keys=checked.keymap), checked.problems
     print(f"# {config_path()}" + ("" if config_path().exists() else " (not there: built-in defaults)"))
-    shown = args.config.as_toml()
+    shown = config.as_toml()
     if shown.strip():
         print(shown, end="")
-    unset = [line for name, line in BUILT_IN.items() if getattr(args.config, name) in (None, {})]
+    unset = [line for name, line in BUILT_IN.items() if getattr(config, name) in (None, {})]
     if unset:
         print("# built-in defaults in effect (the file does not set them):")
         print("\n".join(f"# {line}" for line in unset))
-    return 0
+    for problem in problems:  # the app shows the same lines in one notification and runs on
+        print(
+            f"{PROG}: error: config file {config_path()}: {problem.removeprefix('config ')}", file=sys.stderr
+        )
+    return 1 if problems else 0
 
 
 BUILT_IN = {

@@ -7,7 +7,7 @@ import json
 import sys
 
 from ..bars import bar
-from ..engine import MASK_ALIAS, EngineError
+from ..engine import MASK_ALIAS, EngineError, shown_token
 from ..export import SEVERAL_PIECES, export_data, percent, render_markdown
 from .common import PROG, UsageError, _describe, _load, _Parser, _read_text, _text_help, _top_k, _warn
 from .explore import print_joint, print_unmasked
@@ -144,7 +144,7 @@ def run_predict(args: argparse.Namespace) -> int:
         else:
             print(f"{'rank':>4}  {'token':<16} {'prob':>8}")
             for rank, p in enumerate(rows, start=1):
-                shown = p.token_str.strip() or repr(p.token_str)
+                shown = shown_token(p.token_str)
                 print(f"{rank:>4}  {shown:<16} {p.score:>8.2%}  {bar(p.score, 20)}")
     print(f"\n{_describe(engine)} · {result.elapsed_ms:.0f} ms", file=sys.stderr)
     return 0
@@ -226,7 +226,7 @@ def _print_side_by_side(text: str, names: list[str], masks: list[dict], shared: 
             for rows in lists:
                 if rank < len(rows):
                     row = rows[rank]
-                    shown = row["token_str"].strip() or repr(row["token_str"])
+                    shown = shown_token(row["token_str"])
                     cells.append(f"{shown[:20]:<20} {row['score']:>8.2%}")
                 else:
                     cells.append("")

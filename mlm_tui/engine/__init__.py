@@ -2,7 +2,7 @@
 
 from .backends import BACKENDS
 from .errors import EngineError
-from .loading import BUNDLED_MODEL, DEFAULT_MODEL, bundled_models, resolve_model
+from .loading import BUNDLED_MODEL, DEFAULT_MODEL, bundled_models, default_model, resolve_model
 from .model import FAST_MODES, MASK_ALIAS, MaskedLM, make_fast, resolve_device, vocab_digest
 from .onnx_cache import cache_dir
 from .options import EngineOptions
@@ -23,6 +23,7 @@ from .types import (
     TokenScore,
     UnmaskedResult,
     UnmaskedToken,
+    shown_token,
 )
 
 __all__ = [
@@ -52,8 +53,10 @@ __all__ = [
     "UnmaskedToken",
     "bundled_models",
     "cache_dir",
+    "default_model",
     "make_fast",
     "resolve_device",
     "resolve_model",
+    "shown_token",
     "vocab_digest",
 ]

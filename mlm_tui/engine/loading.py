@@ -230,6 +230,18 @@ def resolve_model(
     return check_model_dir(name, path, allow_pickle=allow_pickle)
 
 
+def default_model() -> str:
+    """The model a load with no name will pick, told at once (no network): the name to show while it loads.
+
+    The default model when it is cached; the bundled one when the Hub is off (``HF_HUB_OFFLINE``),
+    as :func:`_resolve_default` decides. Online and not cached, the load asks the Hub first and only
+    then knows whether it falls back to the bundled model: until then this says the default.
+    """
+    if _cached_snapshot(DEFAULT_MODEL) is not None or _bundled(BUNDLED_MODEL) is None:
+        return DEFAULT_MODEL
+    return BUNDLED_MODEL if hub_offline() else DEFAULT_MODEL
+
+
 def _resolve_default(*, allow_pickle: bool, progress: Callable[[str], None] | None) -> ResolvedModel:
     """The default model from the cache or the Hub; the bundled model at once when neither answers."""
     snapshot = _cached_snapshot(DEFAULT_MODEL)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .loading import DEFAULT_MODEL
+from .loading import default_model
 
 _LOADING = threading.Lock()
 """transformers builds models under process-wide state (the meta device, the default dtype):
@@ -42,8 +42,9 @@ class EngineOptions:
 
     @property
     def label(self) -> str:
-        """What to call the model before it has loaded."""
-        return self.model or DEFAULT_MODEL
+        """What to call the model before it has loaded: with no name, the one the load will pick
+        (offline, the bundled model), told from the cache without the network."""
+        return self.model or default_model()
 
     def load(
         self, progress: Callable[[str], None] | None = None, *, warm_up: bool = False, export: bool = True

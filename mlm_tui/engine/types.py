@@ -61,6 +61,16 @@ class Encoding:
         return tuple(t.index for t in self.tokens if t.word == word)
 
 
+def shown_token(token_str: str) -> str:
+    """A predicted token as every view shows it (table, comparison line, cells, CLI, export).
+
+    Stripped of the spaces decoding puts around it; quoted (``repr``) when that leaves nothing
+    to see: an empty or whitespace token, a zero-width or control character (``'\\u200b'``).
+    """
+    stripped = token_str.strip()
+    return stripped if stripped and stripped.isprintable() else repr(token_str)
+
+
 @dataclass(frozen=True)
 class Prediction:
     """One candidate for one mask, in the fill-mask pipeline's terms."""

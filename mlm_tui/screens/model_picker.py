@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..engine import BUNDLED_MODEL, default_model
 from .prompt import LinePrompt
 
 
@@ -11,9 +12,9 @@ class ModelPicker(LinePrompt[str]):
     def __init__(self, prompt: str = "Compare with which model?") -> None:
         super().__init__(
             prompt,
-            "A Hugging Face id, a local folder, or minilm-mlm-en. Enter opens it, escape cancels.",
+            f"A Hugging Face id, a local folder, or {BUNDLED_MODEL}. Enter opens it, escape cancels.",
             input_id="model-name",
-            placeholder="bert-base-uncased",
+            placeholder=default_model(),  # one that loads here: offline, not an uncached Hub id
         )
 
     def answer(self, value: str) -> str | None:

@@ -8,7 +8,7 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from ..engine import MaskResult
+from ..engine import MaskResult, shown_token
 from ..engine.compare import compare_masks
 
 
@@ -24,6 +24,12 @@ def _number(value: float | None, digits: int = 3) -> str:
     return f"{value:.{digits}f}" if math.isfinite(value) else str(value)
 
 
+def _quoted(token_str: str) -> str:
+    """A top-1 as the table shows it (:func:`shown_token`), in quotes unless it is quoted already."""
+    shown = shown_token(token_str)
+    return f"'{shown}'" if shown == token_str.strip() else shown
+
+
 def mask_line(word: str, a: MaskResult | None, b: MaskResult | None, *, shared_vocab: bool) -> str:
     """Top-1 of each model at one mask, each top-1's rank in the other, and KL/JS or top-k overlap."""
     if a is None or b is None:
@@ -31,8 +37,8 @@ def mask_line(word: str, a: MaskResult | None, b: MaskResult | None, *, shared_v
         return f"{word}: waiting for model {waiting}'s predictions…"
     c = compare_masks(a, b, shared_vocab=shared_vocab)
     parts = [
-        f"{word}: A {c.top1[0]!r} ({_rank(c.top1_rank_in_other[0], c.shared_vocab, 'B')})",
-        f"B {c.top1[1]!r} ({_rank(c.top1_rank_in_other[1], c.shared_vocab, 'A')})",
+        f"{word}: A {_quoted(c.top1[0])} ({_rank(c.top1_rank_in_other[0], c.shared_vocab, 'B')})",
+        f"B {_quoted(c.top1[1])} ({_rank(c.top1_rank_in_other[1], c.shared_vocab, 'A')})",
     ]
     if c.shared_vocab:
         parts.append(f"KL(A‖B) {_number(c.kl)} · JS {_number(c.js)} nats")

@@ -33,6 +33,7 @@ from ..engine import (
     PredictResult,
     ScoreResult,
     UnmaskedResult,
+    shown_token,
 )
 from ..messages import (
     ModelFailed,
@@ -699,7 +700,7 @@ class ModelPane(Vertical):
         if self.replay_step is not None:
             step = self.replay_step = max(0, min(self.replay_step, len(joint.steps)))
             self.panel.heading = f"Replay of the best fill · step {step} of {len(joint.steps)}"
-            self.tokens.revealed = {s.position: s.token_str.strip() or "?" for s in joint.steps[:step]}
+            self.tokens.revealed = {s.position: shown_token(s.token_str) for s in joint.steps[:step]}
             self.table.show_replay(joint, step)
             return Shown("replay")
         self.panel.heading = (

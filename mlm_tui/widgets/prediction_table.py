@@ -11,7 +11,15 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 
 from ..bars import bar
-from ..engine import AttentionResult, JointResult, MaskResult, Prediction, ScoreResult, TargetScore
+from ..engine import (
+    AttentionResult,
+    JointResult,
+    MaskResult,
+    Prediction,
+    ScoreResult,
+    TargetScore,
+    shown_token,
+)
 from .token_view import surprisal_colour
 
 BAR_WIDTH = 24
@@ -39,6 +47,17 @@ class PredictionTable(DataTable):
     """The scores on show and the slice of their tokens the rows hold."""
     _on_show: tuple[object, ...] | None = None
     """What the rows were built from (fills, a replay step, attention): the same again is not rebuilt."""
+
+    def add_column(self, label, *, width=None, key=None, default=None):  # type: ignore[no-untyped-def]
+        """As DataTable's, but a ``str`` label is plain text (DataTable reads it as markup)."""
+        label = Text(label) if isinstance(label, str) else label
+        return super().add_column(label, width=width, key=key, default=default)
+
+    def add_row(self, *cells, height=1, key=None, label=None):  # type: ignore[no-untyped-def]
+        """As DataTable's, but a ``str`` cell is plain text: DataTable reads it as markup, where
+        ``[unused922]`` (a BERT token) or ``[b]`` in a sentence is a tag and the cell comes out blank."""
+        cells = tuple(Text(c) if isinstance(c, str) else c for c in cells)
+        return super().add_row(*cells, height=height, key=key, label=label)
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
@@ -118,7 +137,7 @@ class PredictionTable(DataTable):
         self.add_column("", key="bar", width=width)
         best = predictions[0].score if predictions else 1.0
         for rank, prediction in enumerate(predictions, start=1):
-            shown = prediction.token_str.strip() or repr(prediction.token_str)
+            shown = shown_token(prediction.token_str)
             self.add_row(
                 Text(str(rank), justify="right"),
                 shown,
@@ -147,7 +166,7 @@ class PredictionTable(DataTable):
         self.add_column("at the masks", key="pieces", width=22)
         self.add_column("sentence", key="sequence")
         for rank, fill in enumerate(joint.fills, start=1):
-            pieces = " · ".join(t.strip() or repr(t) for t in fill.token_strs)
+            pieces = " · ".join(shown_token(t) for t in fill.token_strs)
             independent = fill.tokens == joint.independent.tokens
             self.add_row(
                 Text(str(rank), justify="right"),
@@ -172,7 +191,7 @@ class PredictionTable(DataTable):
         self.add_column("", key="bar", width=width)
         for number, fill_step in enumerate(joint.steps, start=1):
             shown = number <= step
-            token = fill_step.token_str.strip() or repr(fill_step.token_str)
+            token = shown_token(fill_step.token_str)
             self.add_row(
                 Text(str(number), justify="right"),
                 Text(str(fill_step.position), justify="right"),
