@@ -645,7 +645,7 @@ async def test_view_keys_type_into_the_sentence_while_it_is_edited():
 # ---------------------------------------------------------------------- 7. two panes
 
 
-async def test_two_panes_attention_in_both_fills_in_the_active_one():
+async def test_two_panes_attention_fills_and_replay_in_both():
     left_engine = FakeEngine()
     right_engine = FakeEngine(name="other", split=4, salt="o", mask_token="<mask>")
     app = make_app(
@@ -669,30 +669,26 @@ async def test_two_panes_attention_in_both_fills_in_the_active_one():
         await step(pilot, "a")
         assert left.shown.kind != "attention" and right.shown.kind != "attention"
         assert left.tokens.shade is None and right.tokens.shade is None
-        # f fills the active pane only
+        # f opens the joint fills in both panes (the panes show the same view, issue 24), each its model's
         await mask_keys_and_table(pilot)
         assert len(right.tokens.all_masks) >= 2  # the same characters, in the other model's tokens
         await step(pilot, "f")
         assert left.fills_on and left.shown.kind == "fills"
-        assert not right.fills_on and right.shown.kind == "predictions"
-        joint = left_engine.joint_fill(left.encoding, sorted(left.tokens.masked), beam=left.beam)
-        assert column(left, 3) == [f.sequence for f in joint.fills]
-        # the replay too
+        assert right.fills_on and right.shown.kind == "fills"
+        for pane, engine in ((left, left_engine), (right, right_engine)):
+            joint = engine.joint_fill(pane.encoding, sorted(pane.tokens.masked), beam=pane.beam)
+            assert column(pane, 3) == [f.sequence for f in joint.fills]
+        # the replay steps both
         await step(pilot, "right_square_bracket")
-        assert left.shown.kind == "replay" and right.shown.kind == "predictions"
-        assert not right.tokens.revealed
-        # in the right pane, f opens the right's own fills and leaves the left's replay alone
+        assert left.shown.kind == "replay" and right.shown.kind == "replay"
+        assert left.tokens.revealed and right.tokens.revealed
+        # in the right pane, f closes the fills of both
         right.tokens.focus()
         await settle(pilot)
         assert screen.active is right
         await step(pilot, "f")
-        assert right.fills_on and right.shown.kind == "fills"
-        assert left.shown.kind == "replay"
-        joint = right_engine.joint_fill(right.encoding, sorted(right.tokens.masked), beam=right.beam)
-        assert column(right, 3) == [f.sequence for f in joint.fills]
-        await step(pilot, "f")
         assert not right.fills_on and right.shown.kind == "predictions"
-        assert left.shown.kind == "replay"
+        assert not left.fills_on and left.shown.kind == "predictions"
 
 
 # ---------------------------------------------------------------------- 8. the tiny real BERT

@@ -733,20 +733,29 @@ class ExplorerScreen(Screen[None]):
 
     def action_replay(self, step: int) -> None:
         self._stop_player()
-        self.active.step_replay(step)
+        self._step_replays(step)
         self.refresh_bindings()
+
+    def _step_replays(self, step: int) -> bool:
+        """Step the replay of every pane that shows the joint fills (the panes keep the same view);
+        True when one of them moved."""
+        moved = False
+        for pane in [self.active, *(p for p in self.panes if p is not self.active)]:
+            if pane.can_replay:
+                moved = pane.step_replay(step) or moved
+        return moved
 
     def action_play(self) -> None:
         """Reveal the best fill's masks one by one, a step every 0.7 s (from the start when at the end)."""
         self._stop_player()
-        active = self.active
-        if active.replay_step is None or active.replay_at_end:
-            active.replay_step = 0
+        for pane in self.panes:
+            if pane.can_replay and (pane.replay_step is None or pane.replay_at_end):
+                pane.replay_step = 0
         self._player = self.set_interval(0.7, self._play_step)
         self._play_step()
 
     def _play_step(self) -> None:
-        if not self.active.step_replay(1):
+        if not self._step_replays(1):
             self._stop_player()
         self.refresh_bindings()
 
