@@ -196,15 +196,16 @@ class TextCodec:
 
         What a huge text costs is one stretch, never the whole text, so a line of a million words is
         refused after a few thousand. Stretches end at whitespace, where the tokenizers split words,
-        so their counts add up to the whole text's (a word longer than a stretch is cut inside).
+        so their counts add up to the whole text's (a word longer than a stretch is cut inside). Each
+        stretch ends before a run of whitespace, which byte-level BPE reads with the word after it.
         """
         step = step or 8 * stop
         count = start = 0
         while start < len(text) and count <= stop:
             end = min(start + step, len(text))
-            if end < len(text):
+            if end < len(text):  # cut where a run of whitespace starts: it goes with the word after it
                 cut = end
-                while cut > start and not text[cut - 1].isspace():
+                while cut > start and not (text[cut].isspace() and not text[cut - 1].isspace()):
                     cut -= 1
                 end = cut if cut > start else end
             count += len(self.pieces(text[start:end]))
