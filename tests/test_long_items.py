@@ -107,7 +107,9 @@ def test_the_limit_is_a_flag_and_a_long_allowed_item_is_scored(tmp_path, bert_di
     (row,) = _lines(proc)
     assert proc.returncode == 0, proc.stderr
     expected = bert.score(bert.encode(text))
-    assert [t["log_prob"] for t in row["tokens"]] == pytest.approx([t.log_prob for t in expected.tokens], abs=1e-5)
+    assert [t["log_prob"] for t in row["tokens"]] == pytest.approx(
+        [t.log_prob for t in expected.tokens], abs=1e-5
+    )
     assert expected.truncated and len(row["tokens"]) == n
 
 
