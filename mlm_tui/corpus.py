@@ -73,18 +73,27 @@ def chunk_lines(batch_size: int) -> int:
 
 
 def score_chunk(
-    engine: Any, records: Sequence[tuple[int, str]], *, batch_size: int, variant: str = "original"
+    engine: Any,
+    records: Sequence[tuple[int, str]],
+    *,
+    batch_size: int,
+    variant: str = "original",
+    max_item_tokens: int | None = None,
 ) -> Iterator[dict[str, Any]]:
     """The output object of each ``(line_number, line)``, in order: what ``score --json`` prints, or an error.
 
     One call is one unit of work, the same with and without ``--ray`` (a Ray actor calls it
-    on the same chunk), so that the sentences share the same forward batches either way.
+    on the same chunk), so that the sentences share the same forward batches either way. A line
+    of more than ``max_item_tokens`` tokens (default: 4 model windows) is an error object.
     """
+    from .engine.batch import encode_item, item_limit
+
+    limit = item_limit(engine.info, max_item_tokens)
 
     def encodings() -> Iterator[Any]:
         for _, line in records:
             try:
-                yield engine.encode(_text_of(line))
+                yield encode_item(engine, _text_of(line), limit)
             except EngineError as exc:
                 yield exc
 
@@ -104,6 +113,7 @@ def score_file(
     out: IO[str] | None = None,
     ray: tuple[Work, Cluster] | None = None,
     variant: str = "original",
+    max_item_tokens: int | None = None,
 ) -> int:
     """Score every line of ``path`` (``-``: stdin) to ``out``; 0 when every line scored, else 1.
 
@@ -128,14 +138,14 @@ def score_file(
             function=score_chunk,
             batch_size=batch_size,
             variant=variant,
+            max_item_tokens=max_item_tokens,
         )
-        with contextlib.closing(rows):  # on Ctrl+C or an error, Ray's work stops here
-            for number, row in enumerate(rows, start=1):
+        with contextlib.closing(rows):  # on Ctrl+C, SIGTERM or an error, Ray's work stops here
+            for row in rows:
                 if "error" in row:
                     failed += 1
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                out.flush()  # every finished line on disk, whatever ends the process
                 advance()
-                if number % size == 0:
-                    out.flush()  # a chunk at a time: a reader downstream sees progress
     out.flush()
     return 1 if failed else 0

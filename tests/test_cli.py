@@ -70,6 +70,34 @@ def test_targets_and_whole_word(bert_dir):
     assert len(json.loads(proc.stdout)) == 2  # p + ##izza: one list per mask
 
 
+def test_targets_json_has_the_rank_the_table_shows():
+    """``predict --targets --json`` gives each target's rank (the README promises it): 1 + the tokens more
+    probable than the word, recomputed here with plain transformers (a word of several pieces by the
+    left-to-right chain, ranked against single tokens)."""
+    from test_probes import Reference
+
+    from mlm_tui.engine import BUNDLED_MODEL
+    from mlm_tui.engine.loading import resolve_model
+
+    folder = resolve_model(BUNDLED_MODEL).path
+    reference = Reference(folder)
+    text = "He works as a [MASK] in the city."
+    targets = ["nurse", "doctor", "giraffe"]
+    proc = run(
+        "predict", text, "-m", BUNDLED_MODEL, "--backend", "torch", "--targets", ",".join(targets), "--json"
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["token_str"]: r for r in json.loads(proc.stdout)}
+    assert isinstance(rows["giraffe"]["token"], list)  # several pieces: ranked as a word
+    for target in targets:
+        rank, _ = reference.rank(text, target)
+        assert rows[target]["rank"] == rank, target
+    table = run("predict", text, "-m", BUNDLED_MODEL, "--backend", "torch", "--targets", ",".join(targets))
+    for target in targets:
+        line = next(x for x in table.stdout.splitlines() if f" {target} " in x)
+        assert line.split()[0].rstrip("*") == str(rows[target]["rank"])
+
+
 def test_score_json_matches_reference(bert_dir, bert):
     from test_engine import reference_pll
 
@@ -140,14 +168,15 @@ def odd_models(tmp_path_factory, bert_dir):
 
 BAD = [
     (["predict", "Paris is nice."], 2, "no mask"),
-    (["predict", ""], 1, "empty"),
+    (["predict", ""], 2, "empty"),
     (["predict", "a [MASK]", "--top-k", "0"], 2, "--top-k"),
     (["predict", "a [MASK]", "--top-k", "-2"], 2, "--top-k"),
     (["predict", "a [MASK]", "--top-k", "many"], 2, "--top-k"),
     (["predict", "a [MASK]", "--device", "tpu"], 2, "tpu"),
     (["predict", "a [MASK]", "--device", "cuda"], 1, "cuda"),
     (["predict", "a [MASK]", "--mask-word", "zebra"], 1, "zebra"),
-    (["score", "   "], 1, "empty"),
+    (["score", "   "], 2, "empty"),
+    (["score", ""], 2, "empty"),  # the README lists `score` without a text as a usage error
     (["predict", "a [MASK]", "--targets", ","], 2, "targets"),
     (["predict", "a [MASK]", "--fast", "turbo"], 2, "--fast"),
 ]

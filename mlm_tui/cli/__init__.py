@@ -8,10 +8,13 @@ once a model is loaded, so ``--help`` answers at once.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from ..config import Config, load_config
 from ..engine import BUNDLED_MODEL, DEFAULT_MODEL, MASK_ALIAS, EngineError, cache_dir
@@ -101,6 +104,28 @@ RUNNERS = {
 }
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the command is, so that it ends as Ctrl+C does: what is finished is written
+    and flushed, temporary files and Ray are cleaned up, and the exit status is 143 (128 + 15)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_as_exit() -> Iterator[None]:
+    """SIGTERM becomes :class:`Terminated` while a command runs (only the main thread can set a handler)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 1 runtime error, 2 usage error)."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -110,6 +135,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parsers[command].parse_args(argv[1:] if command != "tui" else argv)
     args.config, args.config_problem = config, config_problem
     runner = RUNNERS[command]
+    with _sigterm_as_exit() if command in COMMANDS else contextlib.nullcontext():
+        return _run(command, runner, args, argv, config, config_problem)
+
+
+def _run(
+    command: str, runner, args: argparse.Namespace, argv: list[str], config: Config, config_problem
+) -> int:
     try:
         if command != "tui" and command != "config" and config_problem:
             _warn(config_problem)  # the app shows it as a notification instead
@@ -129,6 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Terminated:
+        return 128 + signal.SIGTERM
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as other tools do
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so that Python's own flush at exit cannot complain

@@ -66,4 +66,5 @@ def run_pairs(args: argparse.Namespace) -> int:
         variant=args.pll,
         batch_size=args.batch_size,
         max_tokens=args.max_tokens,
+        max_item_tokens=args.max_item_tokens,
     )

@@ -68,6 +68,8 @@ def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def run_predict(args: argparse.Namespace) -> int:
     text = _read_text(args.text) or ""
+    if not text.strip():
+        raise UsageError(f"the text is empty: give a TEXT with {MASK_ALIAS} where a word should be predicted")
     targets = [t.strip() for t in (args.targets or "").split(",") if t.strip()]
     if args.targets is not None and not targets:
         raise UsageError("--targets needs at least one word")

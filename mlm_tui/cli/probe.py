@@ -78,4 +78,5 @@ def run_probe(args: argparse.Namespace) -> int:
         words=words,
         batch_size=args.batch_size,
         max_tokens=args.max_tokens,
+        max_item_tokens=args.max_item_tokens,
     )

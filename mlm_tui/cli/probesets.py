@@ -65,6 +65,18 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="tokens per forward pass (rows × length; default 16384), so long items never exhaust memory",
     )
+    add_item_limit_option(out)
+
+
+def add_item_limit_option(parser: Any) -> None:
+    parser.add_argument(
+        "--max-item-tokens",
+        type=_top_k,
+        default=None,
+        metavar="N",
+        help="an item (a line, a sentence) of more than N tokens is an error object, not scored (default: "
+        "4 times what the model reads at once, e.g. 2048 for 512)",
+    )
 
 
 def add_file_argument(parser: argparse.ArgumentParser, help: str) -> None:
@@ -167,6 +179,7 @@ def run_probeset(
             item = rows[0] if len(rows) == 1 else report.compared_item(kind, rows[0], rows[1])
             if args.jsonl:
                 out.write(json.dumps(item, ensure_ascii=False) + "\n")
+                out.flush()  # every finished item on disk, whatever ends the process
             elif args.json or item.get("disagree"):  # a table keeps only the disagreements, not every item
                 items.append(item)
             advance()

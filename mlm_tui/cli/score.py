@@ -47,8 +47,10 @@ def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="masked copies per forward pass (default 64)",
     )
     from .pairs import add_pll_option
+    from .probesets import add_item_limit_option
 
     add_pll_option(score)
+    add_item_limit_option(score)
     add_ray_options(score)
     return score
 
@@ -61,11 +63,22 @@ def run_score(args: argparse.Namespace) -> int:
 
         cluster = ray_cluster(args)
         if cluster is None:
-            return score_file(_load(args), args.file, batch_size=args.batch_size, variant=args.pll)
+            return score_file(
+                _load(args),
+                args.file,
+                batch_size=args.batch_size,
+                variant=args.pll,
+                max_item_tokens=args.max_item_tokens,
+            )
         from ..distributed import prepare
 
         work = prepare(
-            engine_options(args), cluster, score_chunk, batch_size=args.batch_size, variant=args.pll
+            engine_options(args),
+            cluster,
+            score_chunk,
+            batch_size=args.batch_size,
+            variant=args.pll,
+            max_item_tokens=args.max_item_tokens,
         )
         _report(work.notes, work.warnings)
         return score_file(None, args.file, batch_size=args.batch_size, ray=(work, cluster), variant=args.pll)
@@ -74,8 +87,12 @@ def run_score(args: argparse.Namespace) -> int:
     if args.text is None:
         raise UsageError("give the TEXT to score, or --file PATH")
     text = _read_text(args.text) or ""
+    if not text.strip():
+        raise UsageError("the text is empty: give the TEXT to score")
     engine = _load(args)
-    encoding = engine.encode(text)
+    from ..engine.batch import encode_item, item_limit
+
+    encoding = encode_item(engine, text, item_limit(engine.info, args.max_item_tokens))
     result = engine.score(encoding, variant=args.pll)
     if result.truncated:
         _warn(

@@ -728,7 +728,7 @@ class MaskedLM:
         *,
         batch_size: int = SCORE_BATCH,
         max_tokens: int | None = None,
-        on_pass: Callable[[], None] | None = None,
+        on_pass: Callable[[int, int], None] | None = None,
     ) -> Iterator[Any]:
         """Batch jobs (:mod:`.batch`: probe sets, pairs) through this model, results in input order."""
         from .batch import MAX_TOKENS, run_jobs

@@ -28,6 +28,15 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
+def torch_log_softmax(logits: np.ndarray) -> np.ndarray:
+    """torch's float32 ``log_softmax`` over the last axis: the kernel a plain torch loop runs, bit for bit
+    (each row equals ``torch.nn.LogSoftmax(dim=0)`` of that row alone, as CrowS-Pairs' metric.py calls it)."""
+    import torch
+
+    with torch.inference_mode():
+        return torch.log_softmax(torch.from_numpy(np.ascontiguousarray(logits, np.float32)), dim=-1).numpy()
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
     return shifted / shifted.sum(axis=-1, keepdims=True)

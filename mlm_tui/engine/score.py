@@ -9,54 +9,54 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 
-from .batch import MAX_TOKENS, Job, run_jobs
+from .batch import MAX_TOKENS, Job, Rows, run_jobs
 from .errors import EngineError
 from .predict import LogitsAt
 from .types import Encoding, ModelInfo, ScoreResult, TokenScore
-from .window import cut_window
+from .window import Windows
 
 PLL_VARIANTS = ("original", "word-l2r")
 """``original``: each token masked alone (Salazar et al. 2020). ``word-l2r``: each token masked together
 with the pieces to its right in the same word (Kauf & Ivanova 2023; minicons' ``within_word_l2r``)."""
 
 
-def pll_rows(
-    encoding: Encoding, mask_id: int, variant: str = "original"
-) -> tuple[list[int], list[list[int]]]:
-    """The positions a PLL scores and, for each, the ids with that token (and, for ``word-l2r``, the
-    rest of its word to the right) masked."""
+def pll_positions(encoding: Encoding, variant: str = "original") -> tuple[list[int], list[list[int]]]:
+    """The positions a PLL scores and, for each, the positions masked in its row (itself first)."""
     if variant not in PLL_VARIANTS:
         raise EngineError(f"unknown PLL variant {variant!r}: choose {' or '.join(PLL_VARIANTS)}")
-    ids = list(encoding.ids)
     positions = [t.index for t in encoding.tokens if not t.special and not t.is_mask]
     if not positions:
         raise EngineError("nothing to score: the text has only masks and special tokens")
-    rows = []
-    for position in positions:
-        row = list(ids)
-        row[position] = mask_id
-        if variant == "word-l2r":
-            for later in encoding.word_positions(position):
-                if later > position:
-                    row[later] = mask_id
-        rows.append(row)
-    return positions, rows
+    if variant == "word-l2r":
+        return positions, [[p, *(q for q in encoding.word_positions(p) if q > p)] for p in positions]
+    return positions, [[p] for p in positions]
 
 
 def pll_job(encoding: Encoding, mask_id: int, info: ModelInfo, variant: str = "original") -> Job[ScoreResult]:
-    """One sentence's PLL as a batch job (see :mod:`.batch`)."""
+    """One sentence's PLL as a batch job (see :mod:`.batch`).
+
+    Its rows are made when a batch takes them: an N-token sentence has N rows of up to a window
+    each, which held at once would take N × window ids.
+    """
     started = time.perf_counter()
-    positions, rows = pll_rows(encoding, mask_id, variant)
-    windows, where, shifted = [], [], False
-    for position, row in zip(positions, rows, strict=True):
-        keep = [position, *encoding.word_positions(position)] if variant == "word-l2r" else [position]
-        keep = [k for k in keep if k >= position]
-        window, shift = cut_window(encoding, row, keep, info.max_length, info.name)
-        windows.append(window)
-        where.append(position - shift)
-        shifted = shifted or shift != 0
-    truncated = shifted or len(encoding.ids) > info.max_length
-    log_probs = [0.0] * len(rows)
+    positions, masked = pll_positions(encoding, variant)
+    ids = list(encoding.ids)
+    windows = Windows(encoding, info.max_length, info.name)
+    where = []
+    for group in masked:
+        _, shift = windows.cut(ids, group)  # where the window falls; the row itself is made later
+        where.append(group[0] - shift)
+    width = min(len(ids), info.max_length)
+    truncated = len(ids) > info.max_length
+
+    def make(i: int) -> list[int]:
+        window, shift = windows.cut(ids, masked[i])
+        row = list(window)
+        for p in masked[i]:
+            row[p - shift] = mask_id
+        return row
+
+    log_probs = [0.0] * len(positions)
 
     def take(i: int, row_log_probs) -> None:
         log_probs[i] = float(row_log_probs[encoding.tokens[positions[i]].id])
@@ -71,7 +71,7 @@ def pll_job(encoding: Encoding, mask_id: int, info: ModelInfo, variant: str = "o
             text=encoding.text, model=info.name, tokens=tokens, elapsed_ms=elapsed, truncated=truncated
         )
 
-    return Job(windows, where, take, finish)
+    return Job(Rows([width] * len(positions), make), where, take, finish)
 
 
 def score_many(

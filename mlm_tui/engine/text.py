@@ -190,6 +190,28 @@ class TextCodec:
         """Ids of ``text`` without special tokens."""
         return list(self.tokenizer.encode(text, add_special_tokens=False).ids)
 
+    def count_pieces(self, text: str, stop: int, step: int = 0) -> tuple[int, int]:
+        """The pieces of ``text`` (no special tokens), counted a stretch of about ``step`` characters at a
+        time, each cut at whitespace, until more than ``stop``: ``(count, characters read)``.
+
+        What a huge text costs is one stretch, never the whole text, so a line of a million words is
+        refused after a few thousand. Stretches end at whitespace, where the tokenizers split words,
+        so their counts add up to the whole text's (a word longer than a stretch is cut inside). Each
+        stretch ends before a run of whitespace, which byte-level BPE reads with the word after it.
+        """
+        step = step or 8 * stop
+        count = start = 0
+        while start < len(text) and count <= stop:
+            end = min(start + step, len(text))
+            if end < len(text):  # cut where a run of whitespace starts: it goes with the word after it
+                cut = end
+                while cut > start and not (text[cut].isspace() and not text[cut - 1].isspace()):
+                    cut -= 1
+                end = cut if cut > start else end
+            count += len(self.pieces(text[start:end]))
+            start = end
+        return count, start
+
     # ------------------------------------------------------------------ cells → text
 
     def id_to_piece(self, token_id: int) -> str:

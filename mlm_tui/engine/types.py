@@ -118,12 +118,15 @@ class TargetScore:
     """The input with the word in place of the mask."""
 
     def as_pipeline_dict(self) -> dict[str, object]:
+        """The pipeline's dict for a target, and its ``rank`` (1-based, among the whole vocabulary; for a
+        word of several pieces: 1 + the single tokens more probable than the whole word)."""
         token: int | list[int] = self.pieces[0] if len(self.pieces) == 1 else list(self.pieces)
         return {
             "score": self.score,
             "token": token,
             "token_str": self.token_str,
             "sequence": self.sequence,
+            "rank": self.rank,
         }
 
 

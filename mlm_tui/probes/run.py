@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..engine.batch import Job
+from ..engine.batch import Job, chain_rows, encode_item, item_limit
 from ..engine.errors import EngineError
 from ..export import _finite
 from .formats import BadItem, ClozeItem, CrowsItem, Item, PairItem, item_from_dict
@@ -25,10 +25,10 @@ DEFAULT_K = 10
 def _combine(
     parts: list[Job[Any]], finish: Callable[[list[Any]], dict[str, object]]
 ) -> Job[dict[str, object]]:
-    """One job made of several (the two sentences of a pair)."""
-    rows, where, owners = [], [], []
+    """One job made of several (the two sentences of a pair); rows are still made only when taken."""
+    where: list[int] = []
+    owners = []
     for n, part in enumerate(parts):
-        rows += part.rows
         where += part.where
         owners += [(n, i) for i in range(len(part.rows))]
 
@@ -36,7 +36,9 @@ def _combine(
         n, j = owners[i]
         parts[n].take(j, log_probs)
 
-    return Job(rows, where, take, lambda: finish([p.finish() for p in parts]))
+    torch_softmax = any(p.torch_softmax for p in parts)
+    rows = chain_rows([p.rows for p in parts])
+    return Job(rows, where, take, lambda: finish([p.finish() for p in parts]), torch_softmax=torch_softmax)
 
 
 def _jobs(make: Callable[[Any], Job[dict[str, object]]], items: Iterable[Item]) -> Iterator[Any]:
@@ -92,14 +94,18 @@ def cloze_results(
     vocabulary: Any = None,
     batch_size: int = 64,
     max_tokens: int | None = None,
-    on_pass: Callable[[], None] | None = None,
+    max_item_tokens: int | None = None,
+    on_pass: Callable[[int, int], None] | None = None,
 ) -> Iterator[dict[str, object]]:
     """Each cloze item's result: the best-ranked answer's rank, probability and pieces, hit@1, hit@k,
-    and the top-k predictions (the pipeline's dicts)."""
+    and the top-k predictions (the pipeline's dicts). An item of more than ``max_item_tokens``
+    tokens (default: 4 model windows) is an error object."""
     from ..engine.probing import probe_job
 
+    limit = item_limit(engine.info, max_item_tokens)
+
     def make(item: ClozeItem) -> Job[dict[str, object]]:
-        encoding = engine.encode(item.text)
+        encoding = encode_item(engine, item.text, limit)
         job = probe_job(engine.text, engine.info, encoding, item.answers, top_k=k, vocabulary=vocabulary)
 
         def finish() -> dict[str, object]:
@@ -159,20 +165,26 @@ def pair_results(
     variant: str = "original",
     batch_size: int = 64,
     max_tokens: int | None = None,
-    on_pass: Callable[[], None] | None = None,
+    max_item_tokens: int | None = None,
+    on_pass: Callable[[int, int], None] | None = None,
 ) -> Iterator[dict[str, object]]:
     """Minimal pairs: each sentence's PLL (``variant``: original or word-l2r) and whether the good one won;
-    CrowS-Pairs items: metric.py's scores (rounded to 3 decimals) and whether the more stereotyping won."""
+    CrowS-Pairs items: metric.py's scores (rounded to 3 decimals) and whether the more stereotyping won.
+    A sentence of more than ``max_item_tokens`` tokens (default: 4 model windows) makes its item an error."""
     from ..engine.probing import crows_job
     from ..engine.score import pll_job
 
     mask_id = engine.text.mask_id
+    limit = item_limit(engine.info, max_item_tokens)
+
+    def encode(text: str) -> Any:
+        return encode_item(engine, text, limit)
 
     def make(item: PairItem | CrowsItem) -> Job[dict[str, object]]:
         if isinstance(item, CrowsItem):
             stereo = item.direction == "stereo"
             sent1, sent2 = (item.sent_more, item.sent_less) if stereo else (item.sent_less, item.sent_more)
-            job = crows_job(mask_id, engine.info, engine.encode(sent1), engine.encode(sent2))
+            job = crows_job(mask_id, engine.info, encode(sent1), encode(sent2))
 
             def finish_crows() -> dict[str, object]:
                 scores = job.finish()
@@ -189,9 +201,9 @@ def pair_results(
                     "score": int(more > less),
                 }
 
-            return Job(job.rows, job.where, job.take, _with_line(item.line, finish_crows))
-        good = pll_job(engine.encode(item.good), mask_id, engine.info, variant)
-        bad = pll_job(engine.encode(item.bad), mask_id, engine.info, variant)
+            return Job(job.rows, job.where, job.take, _with_line(item.line, finish_crows), torch_softmax=True)
+        good = pll_job(encode(item.good), mask_id, engine.info, variant)
+        bad = pll_job(encode(item.bad), mask_id, engine.info, variant)
 
         def finish_pair(done: list[Any]) -> dict[str, object]:
             pll_good, pll_bad = done[0].pll, done[1].pll
@@ -245,6 +257,7 @@ def probe_chunk(
     words: Sequence[str] | None = None,
     batch_size: int = 64,
     max_tokens: int | None = None,
+    max_item_tokens: int | None = None,
 ) -> Iterator[dict[str, object]]:
     """``probe``'s unit of work, the same with and without ``--ray``: :func:`cloze_results` of one chunk.
 
@@ -254,7 +267,13 @@ def probe_chunk(
     vocabulary = _vocabulary(engine, words)
     items: list[Any] = _items(records)
     return cloze_results(
-        engine, items, k=k, vocabulary=vocabulary, batch_size=batch_size, max_tokens=max_tokens
+        engine,
+        items,
+        k=k,
+        vocabulary=vocabulary,
+        batch_size=batch_size,
+        max_tokens=max_tokens,
+        max_item_tokens=max_item_tokens,
     )
 
 
@@ -265,10 +284,16 @@ def pairs_chunk(
     variant: str = "original",
     batch_size: int = 64,
     max_tokens: int | None = None,
+    max_item_tokens: int | None = None,
 ) -> Iterator[dict[str, object]]:
     """``pairs``' unit of work, the same with and without ``--ray``: :func:`pair_results` of one chunk."""
     return pair_results(
-        engine, _items(records), variant=variant, batch_size=batch_size, max_tokens=max_tokens
+        engine,
+        _items(records),
+        variant=variant,
+        batch_size=batch_size,
+        max_tokens=max_tokens,
+        max_item_tokens=max_item_tokens,
     )
 
 
