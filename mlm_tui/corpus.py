@@ -48,6 +48,10 @@ def _count_lines(path: str) -> int | None:
         return sum(1 for _ in handle)
 
 
+PASSES_WORTH_SHOWING = 256
+"""Masked rows in one group of lines above which the bar also shows the rows done (a long item)."""
+
+
 @contextlib.contextmanager
 def progress(total: int | None, label: str = "scoring") -> Iterator[Callable[[], None]]:
     """A rich progress bar on stderr (done / total, time left), or nothing when stderr is not a terminal.
@@ -61,10 +65,28 @@ def progress(total: int | None, label: str = "scoring") -> Iterator[Callable[[],
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    from .engine.batch import PASS_REPORTER
+
+    columns = (
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[within]}"),
+    )
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda: bar.advance(task)
+        task = bar.add_task(label, total=total, within="")
+
+        def passes(done: int, queued: int) -> None:
+            # a group of lines that needs many forward passes (a long item) says how far it got
+            many = queued > PASSES_WORTH_SHOWING
+            bar.update(task, within=f"· {done:,}/{queued:,} masked rows" if many and done < queued else "")
+
+        token = PASS_REPORTER.set(passes)
+        try:
+            yield lambda: bar.advance(task)
+        finally:
+            PASS_REPORTER.reset(token)
 
 
 def chunk_lines(batch_size: int) -> int:

@@ -44,3 +44,39 @@ def test_stdin_and_exit_status_zero_when_all_lines_score(bert_dir):
 def test_text_and_file_together_is_an_error(bert_dir, tmp_path):
     proc = run("score", "a b", "--file", str(tmp_path / "x"), "-m", str(bert_dir))
     assert proc.returncode == 2 and "not both" in proc.stderr  # a usage error
+
+
+def test_a_long_allowed_item_shows_its_masked_rows_on_the_progress_bar(bert, tmp_path, monkeypatch):
+    """Issue 24, item 5: one long line is many forward passes before its line is done; the bar says
+    how many of its masked rows are done, so a long run is never silent."""
+    import io
+
+    import rich.progress
+
+    from mlm_tui.corpus import score_file
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    seen: list[str] = []
+    update = rich.progress.Progress.update
+
+    def recording(self, task, **fields):
+        if fields.get("within"):
+            seen.append(fields["within"])
+        return update(self, task, **fields)
+
+    monkeypatch.setattr("sys.stderr", Terminal())
+    monkeypatch.setattr(rich.progress.Progress, "update", recording)
+    words = " ".join(["the cat sat on the mat"] * 100)  # 600 words: 600 masked rows, many passes
+    path = tmp_path / "long.txt"
+    path.write_text(f"A short line.\n{words}\n")
+    out = io.StringIO()
+    status = score_file(bert, str(path), batch_size=8, out=out, max_item_tokens=1000)
+    assert status == 0
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert len(rows) == 2 and len(rows[1]["tokens"]) == 600
+    counts = [tuple(int(n.replace(",", "")) for n in s.split()[1].split("/")) for s in seen]
+    assert counts and all(queued >= 600 for _, queued in counts)
+    assert [done for done, _ in counts] == sorted(done for done, _ in counts)  # it moves forward

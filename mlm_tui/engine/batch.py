@@ -16,6 +16,7 @@ and an item above a number of tokens is refused before it is tokenized in full
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -31,6 +32,10 @@ ITEM_WINDOWS = 4
 """Default per-item limit, in model windows: an item of more than ``4 × max_length`` tokens is an error."""
 
 T = TypeVar("T")
+
+PASS_REPORTER: ContextVar[Callable[[int, int], None] | None] = ContextVar("pass_reporter", default=None)
+"""Where :func:`run_jobs` reports its forward passes when it is given no ``on_pass``: the CLI's
+progress bar sets it, so a long item (many passes before its line is done) shows it is moving."""
 
 
 @dataclass
@@ -139,6 +144,7 @@ def run_jobs(
     """
     pending: list[Job[T] | EngineError] = []
     queued = 0
+    on_pass = on_pass or PASS_REPORTER.get()
 
     def run_pending() -> Iterator[T | EngineError]:
         work = [(job, i) for job in pending if isinstance(job, Job) for i in range(len(job.rows))]
