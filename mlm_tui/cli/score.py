@@ -58,17 +58,19 @@ def run_score(args: argparse.Namespace) -> int:
         if args.text is not None:
             raise UsageError("give TEXT or --file, not both")
         from ..corpus import score_chunk, score_file
+        from ..inputs import open_text
 
         cluster = ray_cluster(args)
+        source = open_text(args.file, warn=_warn)  # a file that is not text is refused before the model loads
         if cluster is None:
-            return score_file(_load(args), args.file, batch_size=args.batch_size, variant=args.pll)
+            return score_file(_load(args), source, batch_size=args.batch_size, variant=args.pll)
         from ..distributed import prepare
 
         work = prepare(
             engine_options(args), cluster, score_chunk, batch_size=args.batch_size, variant=args.pll
         )
         _report(work.notes, work.warnings)
-        return score_file(None, args.file, batch_size=args.batch_size, ray=(work, cluster), variant=args.pll)
+        return score_file(None, source, batch_size=args.batch_size, ray=(work, cluster), variant=args.pll)
     if args.ray is not None or ray_cluster(args) is not None:
         raise UsageError("--ray scores a --file, not one TEXT")
     if args.text is None:
