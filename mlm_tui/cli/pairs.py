@@ -43,7 +43,7 @@ def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
         parents=[common],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_file_argument(pairs, "the pairs")
+    add_file_argument(pairs, "the pairs (- reads stdin; a pipe or <(...) works too)")
     pairs.add_argument("--format", choices=PAIR_FORMATS, default=None, help="force the format")
     add_pll_option(pairs)
     add_output_options(pairs)

@@ -33,7 +33,7 @@ def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
         parents=[common],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_file_argument(probe, "the probe set")
+    add_file_argument(probe, "the probe set (- reads stdin; a pipe or <(...) works too)")
     probe.add_argument("--format", choices=PROBE_FORMATS, default=None, help="force the format")
     probe.add_argument(
         "--relations",
