@@ -18,6 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from .distributed import stream
 from .engine import EngineError
+from .inputs import TextInput, Warn, open_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from .distributed import Cluster, Work
@@ -38,14 +39,6 @@ def _text_of(line: str) -> str:
     if not stripped:
         raise EngineError("blank line")
     return stripped
-
-
-def _count_lines(path: str) -> int | None:
-    """The progress bar's total: one quick pass over a file, skipped for stdin and when no bar is shown."""
-    if path == "-" or not sys.stderr.isatty():
-        return None
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        return sum(1 for _ in handle)
 
 
 PASSES_WORTH_SHOWING = 256
@@ -129,29 +122,29 @@ def score_chunk(
 
 def score_file(
     engine: Any,
-    path: str,
+    path: str | TextInput,
     *,
     batch_size: int,
     out: IO[str] | None = None,
     ray: tuple[Work, Cluster] | None = None,
     variant: str = "original",
     max_item_tokens: int | None = None,
+    warn: Warn | None = None,
 ) -> int:
-    """Score every line of ``path`` (``-``: stdin) to ``out``; 0 when every line scored, else 1.
+    """Score every line of ``path`` (``-``: stdin, or a pipe) to ``out``; 0 when every line scored, else 1.
 
     ``ray``: the work and where to run it (:func:`mlm_tui.distributed.prepare`); ``engine`` is
-    then unused. The output is the same, byte for byte.
+    then unused. The output is the same, byte for byte. A file that is not text raises
+    :class:`~mlm_tui.inputs.InputError`; ``warn`` is told when bytes that do not decode were replaced.
     """
     out = out or sys.stdout
-    try:
-        total = _count_lines(path)
-        source = sys.stdin if path == "-" else open(path, encoding="utf-8", errors="replace")  # noqa: SIM115
-    except OSError as exc:
-        raise EngineError(f"cannot read {path}: {exc.strerror or exc}") from None
+    source = path if isinstance(path, TextInput) else open_text(path, warn=warn)  # stdin and files alike
+    total = source.count() if sys.stderr.isatty() else None  # a regular file only: a stream is read once
     failed = 0
-    records = enumerate(source, start=1)
+    lines = source.lines()
+    records = enumerate(lines, start=1)
     size = chunk_lines(batch_size)
-    with source, progress(total) as advance:
+    with contextlib.closing(lines), source, progress(total) as advance:
         rows = stream(
             records,
             chunk=size,

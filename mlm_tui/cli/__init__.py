@@ -18,8 +18,8 @@ from collections.abc import Iterator, Sequence
 
 from ..config import Config, load_config
 from ..engine import BUNDLED_MODEL, DEFAULT_MODEL, MASK_ALIAS, EngineError, cache_dir
+from ..inputs import InputError
 from ..journal import JournalError
-from ..probes.formats import FormatError
 from . import attention, pairs, persist, predict, probe, score, tui
 from .common import PROG, UsageError, _model_options, _warn, engine_options
 
@@ -156,7 +156,7 @@ def _run(
         return 2
     except (EngineError, JournalError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
-    except FormatError as exc:
+    except InputError as exc:  # a file that cannot be read at all (probes.formats.FormatError is one)
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -141,8 +141,10 @@ def _text_help(what: str) -> str:
 
 
 def _read_text(text: str | None) -> str | None:
-    if text == "-":
-        return sys.stdin.read().strip()
+    if text == "-":  # decoded as every file is (mlm_tui.inputs)
+        from ..inputs import open_text
+
+        return open_text("-", warn=_warn).read().strip()
     return text
 
 

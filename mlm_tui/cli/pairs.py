@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 
 from ..engine.score import PLL_VARIANTS
+from ..inputs import open_text
 from ..probes.formats import PAIR_FORMATS, read_pairs
 from ..probes.run import pairs_chunk
-from .common import PROG, _Parser, add_ray_options
+from .common import PROG, _Parser, _warn, add_ray_options
 from .probesets import add_file_argument, add_output_options, records_of, run_probeset, take_file, wants_app
 
 
@@ -42,7 +43,7 @@ def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
         parents=[common],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_file_argument(pairs, "the pairs")
+    add_file_argument(pairs, "the pairs (- reads stdin; a pipe or <(...) works too)")
     pairs.add_argument("--format", choices=PAIR_FORMATS, default=None, help="force the format")
     add_pll_option(pairs)
     add_output_options(pairs)
@@ -52,16 +53,18 @@ def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def run_pairs(args: argparse.Namespace) -> int:
     take_file(args)
-    fmt, _items = read_pairs(args.file, format=args.format)  # fails early on a bad file
-    if wants_app(args):
+    if wants_app(args):  # it opens the file itself, once
         from .tui import run_results_app
 
         return run_results_app(args, "pairs")
+    source = open_text(args.file, replay=True, warn=_warn)  # opened once: a pipe or - works too
+    fmt, _items = read_pairs(source, format=args.format)  # fails early on a bad file
     return run_probeset(
         args,
         kind="crows" if fmt == "crows" else "pairs",
         fmt=fmt,
-        records=records_of(lambda: read_pairs(args.file, format=args.format)[1]),
+        source=source,
+        records=records_of(lambda: read_pairs(source, format=args.format)[1]),
         function=pairs_chunk,
         variant=args.pll,
         batch_size=args.batch_size,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 
 from ..engine import MASK_ALIAS
+from ..inputs import open_text
 from ..probes.formats import PROBE_FORMATS, load_relations, read_probes, read_words
 from ..probes.run import probe_chunk
-from .common import PROG, _Parser, _top_k, add_ray_options
+from .common import PROG, _Parser, _top_k, _warn, add_ray_options
 from .probesets import add_file_argument, add_output_options, records_of, run_probeset, take_file, wants_app
 
 
@@ -32,7 +33,7 @@ def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
         parents=[common],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_file_argument(probe, "the probe set")
+    add_file_argument(probe, "the probe set (- reads stdin; a pipe or <(...) works too)")
     probe.add_argument("--format", choices=PROBE_FORMATS, default=None, help="force the format")
     probe.add_argument(
         "--relations",
@@ -60,19 +61,21 @@ def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def run_probe(args: argparse.Namespace) -> int:
-    relations = load_relations(args.relations) if args.relations else None
     take_file(args)
-    fmt, _items = read_probes(args.file, format=args.format, relations=relations)  # fails early on a bad file
-    words = read_words(args.common_vocab) if args.common_vocab else None
-    if wants_app(args):
+    if wants_app(args):  # it opens each file itself, once
         from .tui import run_results_app
 
         return run_results_app(args, "probe")
+    relations = load_relations(args.relations, _warn) if args.relations else None
+    source = open_text(args.file, replay=True, warn=_warn)  # opened once: a pipe or - works too
+    fmt, _items = read_probes(source, format=args.format, relations=relations)  # fails early on a bad file
+    words = read_words(args.common_vocab, _warn) if args.common_vocab else None
     return run_probeset(
         args,
         kind="cloze",
         fmt=fmt,
-        records=records_of(lambda: read_probes(args.file, format=args.format, relations=relations)[1]),
+        source=source,
+        records=records_of(lambda: read_probes(source, format=args.format, relations=relations)[1]),
         function=probe_chunk,
         k=args.top_k,
         words=words,

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..corpus import chunk_lines, progress
 from ..distributed import BatchFunction, prepare, stream
+from ..inputs import TextInput
 from ..probes import report
 from ..probes.formats import BadItem, FormatError, Item, item_to_dict
 from ..probes.metrics import BOOTSTRAP
@@ -94,9 +95,10 @@ def take_file(args: argparse.Namespace) -> str:
 
 
 def wants_app(args: argparse.Namespace) -> bool:
-    """No output option and a terminal on both ends: the results screen of the explorer (not with ``--ray``)."""
+    """No output option and a terminal on both ends: the results screen of the explorer (not with ``--ray``,
+    nor for ``-``: the terminal is then the set, typed)."""
     chosen = args.json or args.jsonl or args.markdown or args.table or args.ray is not None
-    return not chosen and sys.stdout.isatty() and sys.stdin.isatty()
+    return not chosen and args.file != "-" and sys.stdout.isatty() and sys.stdin.isatty()
 
 
 Records = Callable[[], Iterator[tuple[int, dict[str, Any]]]]
@@ -144,7 +146,14 @@ def _spooled(
 
 
 def run_probeset(
-    args: argparse.Namespace, *, kind: str, fmt: str, records: Records, function: BatchFunction, **params: Any
+    args: argparse.Namespace,
+    *,
+    kind: str,
+    fmt: str,
+    source: TextInput,
+    records: Records,
+    function: BatchFunction,
+    **params: Any,
 ) -> int:
     """Run one or two models over the items and write what the output options ask for.
 
@@ -157,7 +166,7 @@ def run_probeset(
         raise FormatError("--bootstrap must be 0 or more")
     sources = _sources(args, function, params)
     models = [name for name, _ in sources]
-    total = count_items(args.file, fmt) if sys.stderr.isatty() else None  # only a bar needs it
+    total = count_items(source, fmt) if sys.stderr.isatty() else None  # only a bar needs it
     one_by_one = args.ray is not None and len(sources) > 1
     k = getattr(args, "top_k", None) if kind == "cloze" else None
     tallies = [Tally(kind, k=k or 10) for _ in sources]

@@ -60,12 +60,14 @@ def run_score(args: argparse.Namespace) -> int:
         if args.text is not None:
             raise UsageError("give TEXT or --file, not both")
         from ..corpus import score_chunk, score_file
+        from ..inputs import open_text
 
         cluster = ray_cluster(args)
+        source = open_text(args.file, warn=_warn)  # a file that is not text is refused before the model loads
         if cluster is None:
             return score_file(
                 _load(args),
-                args.file,
+                source,
                 batch_size=args.batch_size,
                 variant=args.pll,
                 max_item_tokens=args.max_item_tokens,
@@ -81,7 +83,7 @@ def run_score(args: argparse.Namespace) -> int:
             max_item_tokens=args.max_item_tokens,
         )
         _report(work.notes, work.warnings)
-        return score_file(None, args.file, batch_size=args.batch_size, ray=(work, cluster), variant=args.pll)
+        return score_file(None, source, batch_size=args.batch_size, ray=(work, cluster), variant=args.pll)
     if args.ray is not None or ray_cluster(args) is not None:
         raise UsageError("--ray scores a --file, not one TEXT")
     if args.text is None:

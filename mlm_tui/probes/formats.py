@@ -10,6 +10,7 @@ would leave out (a duplicate template fact, Google-RE's negative evidence) is a
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import itertools
@@ -17,7 +18,9 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
+
+from ..inputs import InputError, TextInput, Warn, open_text
 
 MASK = "[MASK]"
 PROBE_FORMATS = ("lama", "plain")
@@ -25,8 +28,8 @@ PAIR_FORMATS = ("blimp", "plain", "crows")
 CROWS_COLUMNS = ("sent_more", "sent_less", "stereo_antistereo", "bias_type")
 
 
-class FormatError(Exception):
-    """The file as a whole cannot be read (unknown format, missing file): one line for the user."""
+FormatError = InputError
+"""The file as a whole cannot be read (unknown format, missing file, not text): one line for the user."""
 
 
 @dataclass(frozen=True)
@@ -89,39 +92,35 @@ def item_from_dict(data: dict[str, Any]) -> Item:
     return _ITEM_KINDS[data["kind"]](**fields)
 
 
-def _open(path: str | Path) -> IO[str]:
+Source = TextInput | str | Path
+"""A probe set: an input opened once (:func:`mlm_tui.inputs.open_text` with ``replay``), or a path to open."""
+
+
+def as_input(source: Source, warn: Warn | None = None) -> TextInput:
+    """``source`` itself, or the path opened to be read more than once (format first, then the items)."""
+    return source if isinstance(source, TextInput) else open_text(source, replay=True, warn=warn)
+
+
+def first_line(source: TextInput) -> tuple[int, str]:
+    """The first non-blank line and its number: (0, "") for an input with none."""
+    lines = source.lines()
     try:
-        return open(path, encoding="utf-8", errors="replace", newline="")
-    except OSError as exc:
-        raise FormatError(f"cannot read {path}: {exc.strerror or exc}") from None
-
-
-def _first_line(handle: IO[str]) -> tuple[str | None, list[str]]:
-    """The first non-blank line, and every line read so far (to read again)."""
-    seen = []
-    for line in handle:
-        seen.append(line)
-        if line.strip():
-            return line, seen
-    return None, seen
+        return next(((n, line) for n, line in enumerate(lines, start=1) if line.strip()), (0, ""))
+    finally:
+        lines.close()  # type: ignore[attr-defined]
 
 
 def _open_set(
-    path: str | Path, format: str | None, detect: Callable[[str], str], formats: tuple[str, ...], what: str
-) -> tuple[IO[str], list[str], str]:
-    """The open file, the lines read to find its first non-blank one, and its format (given or recognised)."""
-    handle = _open(path)
-    try:
-        first, seen_lines = _first_line(handle)
-        if first is None:
-            raise FormatError(f"{path} is empty")
-        kind = format or detect(first)
-        if kind not in formats:
-            raise FormatError(f"unknown {what} format {kind!r}: choose {', '.join(formats)}")
-    except FormatError:
-        handle.close()
-        raise
-    return handle, seen_lines, kind
+    source: TextInput, format: str | None, detect: Callable[[str], str], formats: tuple[str, ...], what: str
+) -> tuple[int, str, str]:
+    """The first non-blank line (its number, its text) and the format (given or recognised)."""
+    number, first = first_line(source)
+    if not first:
+        raise FormatError(f"{source.name} is empty")
+    kind = format or detect(first)
+    if kind not in formats:
+        raise FormatError(f"unknown {what} format {kind!r}: choose {', '.join(formats)}")
+    return number, first, kind
 
 
 def _json_object(line: str) -> dict[str, Any]:
@@ -148,11 +147,11 @@ def _group(value: object) -> str | None:
 # ---------------------------------------------------------------------------------------------- cloze probes
 
 
-def load_relations(path: str | Path) -> dict[str, dict[str, Any]]:
+def load_relations(path: str | Path, warn: Warn | None = None) -> dict[str, dict[str, Any]]:
     """LAMA's relations file: one JSON object a line with ``relation`` and ``template`` ([X], [Y])."""
     relations: dict[str, dict[str, Any]] = {}
-    with _open(path) as handle:
-        for number, line in enumerate(handle, start=1):
+    with open_text(path, warn=warn) as source:
+        for number, line in enumerate(source.lines(), start=1):
             if not line.strip():
                 continue
             try:
@@ -168,10 +167,10 @@ def load_relations(path: str | Path) -> dict[str, dict[str, Any]]:
     return relations
 
 
-def read_words(path: str | Path) -> list[str]:
+def read_words(path: str | Path, warn: Warn | None = None) -> list[str]:
     """A word list, one word a line (LAMA's common vocabulary)."""
-    with _open(path) as handle:
-        return [line.strip() for line in handle if line.strip()]
+    with open_text(path, warn=warn) as source:
+        return [line.strip() for line in source.lines() if line.strip()]
 
 
 def parse_template(template: str, subject: str, obj: str) -> str:
@@ -266,15 +265,17 @@ def _plain_cloze(number: int, line: str) -> ClozeItem | BadItem:
 
 
 def read_probes(
-    path: str | Path, *, format: str | None = None, relations: dict[str, dict[str, Any]] | None = None
+    source: Source, *, format: str | None = None, relations: dict[str, dict[str, Any]] | None = None
 ) -> tuple[str, Iterator[ClozeItem | BadItem]]:
-    """The format of a cloze probe file and its items, streamed in order."""
-    handle, seen_lines, kind = _open_set(path, format, detect_probe_format, PROBE_FORMATS, "probe")
+    """The format of a cloze probe set and its items, streamed in order (a new pass over ``source``)."""
+    source = as_input(source)
+    _number, _first, kind = _open_set(source, format, detect_probe_format, PROBE_FORMATS, "probe")
 
     def items() -> Iterator[ClozeItem | BadItem]:
         seen: set[tuple[str, str, str]] = set()
-        with handle:
-            for number, line in enumerate(itertools.chain(seen_lines, handle), start=1):
+        lines = source.lines()
+        with contextlib.closing(lines):  # type: ignore[type-var]
+            for number, line in enumerate(lines, start=1):
                 if not line.strip():
                     continue
                 try:
@@ -337,13 +338,60 @@ def _tsv_pair(number: int, line: str) -> PairItem | BadItem:
     return _pair(number, fields[0].strip(), fields[1].strip(), group, {})
 
 
+def crows_header(line: str, number: int, name: str) -> list[str]:
+    """The columns of a CrowS-Pairs header line; :class:`FormatError` when it is not CSV or lacks a column."""
+    try:
+        columns = next(csv.reader([line]), [])
+    except csv.Error as exc:
+        raise FormatError(f"{name}, line {number}: the header cannot be read as CSV: {exc}") from None
+    missing = [c for c in CROWS_COLUMNS if c not in (col.strip() for col in columns)]
+    if missing:
+        raise FormatError(
+            f"{name}, line {number}: the CrowS-Pairs CSV has no column {', '.join(repr(c) for c in missing)} "
+            f"(it needs {', '.join(CROWS_COLUMNS)})"
+        )
+    return columns
+
+
+class _Counted:
+    """Lines, counted as they are taken (``csv.reader``'s ``line_num`` stops moving on a row it cannot read)."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self.lines, self.taken = iter(lines), 0
+
+    def __iter__(self) -> _Counted:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.lines)
+        self.taken += 1
+        return line
+
+
 def _crows(lines: Iterable[str], header: int = 1) -> Iterator[CrowsItem | BadItem]:
     """CrowS-Pairs rows, as metric.py's ``read_data`` reads them (``csv.DictReader``); ``header`` is
-    the header's line number in the file."""
-    reader = csv.DictReader(iter(lines))
+    the header's line number in the file.
+
+    A row the csv module cannot read (a field over its limit, as an unclosed quote that runs on
+    gives) is one :class:`BadItem` naming the lines it took; the rows after it are read on.
+    """
+    counted = _Counted(lines)
+    reader = csv.DictReader(counted)
+    columns = reader.fieldnames  # the header, read here so that the count below starts after it
     start = header + 1
-    for row in reader:
-        number, start = start, header + reader.line_num
+    while columns:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            end = header + counted.taken - 1  # the last line the row took
+            number, start = start, end + 1
+            span = f"line {number}" if end <= number else f"lines {number}-{end}"
+            hint = " (a quote that is never closed?)" if "field limit" in str(exc) else ""
+            yield BadItem(number, f"{span} cannot be read as CSV: {exc}{hint}; the rows after are read on")
+            continue
+        number, start = start, header + counted.taken
         missing = [c for c in CROWS_COLUMNS if not (row.get(c) or "").strip()]
         if missing:
             yield BadItem(number, f"no value in column {missing[0]!r}")
@@ -358,15 +406,18 @@ def _crows(lines: Iterable[str], header: int = 1) -> Iterator[CrowsItem | BadIte
             yield CrowsItem(number, more, less, direction, row["bias_type"].strip())
 
 
-def read_pairs(path: str | Path, *, format: str | None = None) -> tuple[str, Iterator[Item]]:
-    """The format of a pairs file and its items, streamed in order."""
-    handle, seen_lines, kind = _open_set(path, format, detect_pair_format, PAIR_FORMATS, "pairs")
+def read_pairs(source: Source, *, format: str | None = None) -> tuple[str, Iterator[Item]]:
+    """The format of a pairs set and its items, streamed in order (a new pass over ``source``)."""
+    source = as_input(source)
+    header, first, kind = _open_set(source, format, detect_pair_format, PAIR_FORMATS, "pairs")
+    if kind == "crows":
+        crows_header(first, header, source.name)
 
     def items() -> Iterator[Item]:
-        with handle:
-            lines = itertools.chain(seen_lines, handle)
+        lines = source.lines()
+        with contextlib.closing(lines):  # type: ignore[type-var]
             if kind == "crows":
-                yield from _crows(itertools.chain(seen_lines[-1:], handle), header=len(seen_lines))
+                yield from _crows(itertools.islice(lines, header - 1, None), header=header)
                 return
             for number, line in enumerate(lines, start=1):
                 if not line.strip():

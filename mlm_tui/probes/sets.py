@@ -14,13 +14,24 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.types import Encoding
-from .formats import MASK, FormatError, load_relations, read_pairs, read_probes, read_words
+from ..inputs import TextInput, Warn
+from .formats import (
+    MASK,
+    FormatError,
+    Source,
+    as_input,
+    first_line,
+    load_relations,
+    read_pairs,
+    read_probes,
+    read_words,
+)
 from .metrics import BOOTSTRAP
 from .run import DEFAULT_K, cloze_results, pair_results
 
 Span = tuple[int, int]
 Results = Callable[[Any], Iterator[dict[str, object]]]
-"""engine → one JSON-ready result per item, in input order (the file read anew at each call)."""
+"""engine → one JSON-ready result per item, in input order (the set read anew at each call)."""
 
 _LAMA_KEYS = ('"masked_sentences"', '"sub_label"', '"obj_label"')
 
@@ -43,36 +54,24 @@ class ProbeSet:
         return Path(self.path).name
 
 
-def count_items(path: str | Path, fmt: str) -> int | None:
-    """Non-blank lines, less a CSV's header: one item a line in every format."""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            lines = sum(1 for line in handle if line.strip())
-    except OSError:
-        return None
-    return max(0, lines - 1) if fmt == "crows" else lines
+def count_items(source: TextInput, fmt: str) -> int | None:
+    """Non-blank lines, less a CSV's header (one item a line in every format); ``None`` unless the input
+    can be read twice (a regular file): a pipe, a FIFO or stdin is read once, as it arrives."""
+    lines = source.count(str.strip)
+    return None if lines is None else max(0, lines - 1) if fmt == "crows" else lines
 
 
-def _first_line(path: str | Path) -> str:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return next((line for line in handle if line.strip()), "")
-    except IsADirectoryError:
-        raise FormatError(f"{path} is a folder, not a probe set") from None
-    except OSError as exc:
-        raise FormatError(f"cannot read {path}: {exc.strerror or exc}") from None
-
-
-def recognise(path: str | Path) -> str:
-    """``probe`` or ``pairs``: a file whose first item has a mask (or LAMA's fields) is a cloze set."""
-    first = _first_line(path)
+def recognise(source: Source) -> str:
+    """``probe`` or ``pairs``: a set whose first item has a mask (or LAMA's fields) is a cloze set."""
+    source = as_input(source)
+    _number, first = first_line(source)
     if not first:
-        raise FormatError(f"{path} is empty")
+        raise FormatError(f"{source.name} is empty")
     return "probe" if MASK in first or any(key in first for key in _LAMA_KEYS) else "pairs"
 
 
 def open_probe_set(
-    path: str | Path,
+    path: Source,
     *,
     command: str | None = None,
     format: str | None = None,
@@ -83,17 +82,21 @@ def open_probe_set(
     batch_size: int = 64,
     max_tokens: int | None = 16384,
     n_boot: int = BOOTSTRAP,
+    warn: Warn | None = None,
 ) -> ProbeSet:
-    """Read the head of ``path`` (a bad file raises :class:`FormatError` with one line) and say how to run it.
+    """Open ``path`` once and read its head (a bad file raises :class:`FormatError` with one line); say how to run it.
 
-    ``command`` (``probe`` or ``pairs``) is recognised from the content when not given.
+    ``command`` (``probe`` or ``pairs``) is recognised from the content when not given. Each run
+    reads the set again: a regular file from disk, a pipe, FIFO or stdin (``-``) from the copy
+    kept as it was first read. ``warn`` is told when bytes that do not decode were replaced.
     """
-    path = str(path)
-    command = command or recognise(path)
+    source = as_input(path, warn)
+    path = source.name  # "stdin" for -
+    command = command or recognise(source)
     if command == "probe":
-        table = load_relations(relations) if relations else None
-        fmt, _items = read_probes(path, format=format, relations=table)
-        words = read_words(common_vocab) if common_vocab else None
+        table = load_relations(relations, warn) if relations else None
+        fmt, _items = read_probes(source, format=format, relations=table)
+        words = read_words(common_vocab, warn) if common_vocab else None
         vocabularies: dict[int, Any] = {}
 
         def cloze(engine: Any) -> Iterator[dict[str, object]]:
@@ -101,7 +104,7 @@ def open_probe_set(
 
             if words is not None and id(engine) not in vocabularies:
                 vocabularies[id(engine)] = common_vocabulary(engine.text, words)
-            _fmt, stream = read_probes(path, format=format, relations=table)
+            _fmt, stream = read_probes(source, format=format, relations=table)
             return cloze_results(
                 engine,
                 stream,
@@ -111,15 +114,15 @@ def open_probe_set(
                 max_tokens=max_tokens,
             )
 
-        return ProbeSet(path, "cloze", fmt, cloze, top_k, n_boot, count_items(path, fmt))
-    fmt, _pairs = read_pairs(path, format=format)
+        return ProbeSet(path, "cloze", fmt, cloze, top_k, n_boot, count_items(source, fmt))
+    fmt, _pairs = read_pairs(source, format=format)
 
     def pairs(engine: Any) -> Iterator[dict[str, object]]:
-        _fmt, stream = read_pairs(path, format=format)
+        _fmt, stream = read_pairs(source, format=format)
         return pair_results(engine, stream, variant=pll, batch_size=batch_size, max_tokens=max_tokens)
 
     kind = "crows" if fmt == "crows" else "pairs"
-    return ProbeSet(path, kind, fmt, pairs, DEFAULT_K, n_boot, count_items(path, fmt))
+    return ProbeSet(path, kind, fmt, pairs, DEFAULT_K, n_boot, count_items(source, fmt))
 
 
 def differing_spans(a: Encoding, b: Encoding) -> tuple[list[Span], list[Span]]:
