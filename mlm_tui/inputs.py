@@ -25,6 +25,10 @@ from typing import IO, Any, BinaryIO
 HEAD = 8192
 """Bytes looked at to recognise the encoding and refuse what is not text (git looks at 8,000)."""
 
+MAX_LINE = 8 * 2**20
+"""Characters of one line that are held: the rest of a longer line is read and let go (stderr says
+so), so memory stays bounded whatever one line holds; such a line is far over any item limit."""
+
 REPLACE = "mlm-tui-replace"
 """The codec error handler: U+FFFD, as ``errors="replace"``, and the input told that it happened."""
 
@@ -172,12 +176,25 @@ class TextInput:
             while True:
                 _decoding.input = self
                 try:
-                    line = text.readline()
+                    line = text.readline(MAX_LINE)
+                    dropped = 0
+                    while len(line) == MAX_LINE and not line.endswith(("\n", "\r")):
+                        more = text.readline(MAX_LINE)  # the rest of the line, let go as it is read
+                        if not more:
+                            break
+                        dropped += len(more.rstrip("\r\n"))
+                        if more.endswith(("\n", "\r")) or len(more) < MAX_LINE:
+                            break
                 finally:
                     _decoding.input = None
                 if not line:
                     return
                 number += 1
+                if dropped and self._warn is not None:
+                    self._warn(
+                        f"{self.name}, line {number}: {MAX_LINE + dropped:,} characters; only the first "
+                        f"{MAX_LINE:,} are read"
+                    )
                 if self.replaced and not self._warned and "\ufffd" in line:
                     self._said_replaced(f"line {number}")
                 yield line

@@ -80,3 +80,23 @@ def test_a_long_allowed_item_shows_its_masked_rows_on_the_progress_bar(bert, tmp
     counts = [tuple(int(n.replace(",", "")) for n in s.split()[1].split("/")) for s in seen]
     assert counts and all(queued >= 600 for _, queued in counts)
     assert [done for done, _ in counts] == sorted(done for done, _ in counts)  # it moves forward
+
+
+def test_a_line_longer_than_what_is_held_is_read_in_part_and_the_rest_let_go(bert, tmp_path, monkeypatch):
+    """Issue 24, item 5: whatever one line holds, only ``MAX_LINE`` characters of it are held; stderr
+    names the line and its length, and the lines around it are read as they are."""
+    import io
+
+    import mlm_tui.inputs
+    from mlm_tui.corpus import score_file
+
+    monkeypatch.setattr(mlm_tui.inputs, "MAX_LINE", 64)
+    path = tmp_path / "lines.txt"
+    path.write_text("A short line.\n" + "word " * 70 + "\nThe last line.\n")  # 350 characters
+    said: list[str] = []
+    out = io.StringIO()
+    score_file(bert, str(path), batch_size=8, out=out, warn=said.append, max_item_tokens=1000)
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [r.get("text") for r in (rows[0], rows[2])] == ["A short line.", "The last line."]
+    assert len(rows) == 3 and rows[1]["text"] == ("word " * 13).strip()  # the first 64 characters
+    assert said == [f"{path}, line 2: 350 characters; only the first 64 are read"]

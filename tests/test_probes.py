@@ -606,3 +606,19 @@ def test_results_stream_before_the_input_ends(bert):
     first = list(itertools.islice(cloze_results(bert, endless(), batch_size=4), 3))
     assert [r["line"] for r in first] == [1, 2, 3]
     assert read <= 64  # a few batches queued, not the whole (endless) input
+
+
+def test_the_results_screen_runs_with_the_item_limit_of_the_command_line(bert, tmp_path):
+    """``probe``/``pairs`` on a terminal open the results screen: its runs keep ``--max-item-tokens``."""
+    from mlm_tui.probes.sets import open_probe_set
+
+    cloze = tmp_path / "cloze.tsv"
+    cloze.write_text("The [MASK] sat.\tcat\nThe [MASK] sat on the mat in the sun all day.\tcat\n")
+    rows = list(open_probe_set(str(cloze), max_item_tokens=6).results(bert))
+    assert "error" not in rows[0] and "over the limit of 6" in rows[1]["error"]
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text(
+        "The cat sat.\tThe cat sit.\nThe cat sat on the mat in the sun.\tThe cat sit on the mat.\n"
+    )
+    rows = list(open_probe_set(str(pairs), max_item_tokens=6).results(bert))
+    assert "error" not in rows[0] and "over the limit of 6" in rows[1]["error"]

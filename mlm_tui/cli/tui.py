@@ -160,6 +160,7 @@ def run_results_app(args: argparse.Namespace, command: str) -> int:
         pll=getattr(args, "pll", "original"),
         batch_size=args.batch_size,
         max_tokens=args.max_tokens,
+        max_item_tokens=args.max_item_tokens,
         n_boot=args.bootstrap,
     )
     options = engine_options(args)

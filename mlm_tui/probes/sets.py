@@ -81,6 +81,7 @@ def open_probe_set(
     pll: str = "original",
     batch_size: int = 64,
     max_tokens: int | None = 16384,
+    max_item_tokens: int | None = None,
     n_boot: int = BOOTSTRAP,
     warn: Warn | None = None,
 ) -> ProbeSet:
@@ -112,6 +113,7 @@ def open_probe_set(
                 vocabulary=vocabularies.get(id(engine)),
                 batch_size=batch_size,
                 max_tokens=max_tokens,
+                max_item_tokens=max_item_tokens,
             )
 
         return ProbeSet(path, "cloze", fmt, cloze, top_k, n_boot, count_items(source, fmt))
@@ -119,7 +121,14 @@ def open_probe_set(
 
     def pairs(engine: Any) -> Iterator[dict[str, object]]:
         _fmt, stream = read_pairs(source, format=format)
-        return pair_results(engine, stream, variant=pll, batch_size=batch_size, max_tokens=max_tokens)
+        return pair_results(
+            engine,
+            stream,
+            variant=pll,
+            batch_size=batch_size,
+            max_tokens=max_tokens,
+            max_item_tokens=max_item_tokens,
+        )
 
     kind = "crows" if fmt == "crows" else "pairs"
     return ProbeSet(path, kind, fmt, pairs, DEFAULT_K, n_boot, count_items(source, fmt))
