@@ -52,14 +52,14 @@ class InOrderKeysApp(App[ReturnType], Generic[ReturnType]):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._waiting_keys: deque[events.Key] = deque()
+        self._waiting_keys: deque[events.Key | events.Paste] = deque()
         self._key_in_flight: int | None = None
         self._key_target: MessagePump | None = None
         self._key_since = 0.0
         self._key_serial = 0
 
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Key) and not event.is_forwarded:
+        if isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:  # a paste is typed too
             self._waiting_keys.append(event)
             if self._key_in_flight is not None and self._stuck():
                 self._key_in_flight = None

@@ -130,3 +130,18 @@ def test_a_sentence_typed_in_a_real_terminal_while_the_model_loads_is_what_it_op
         wait_for(lambda: any(e.get("text") == "The dog barked." for e in entries(journal)), seconds=60)
     finally:
         app.kill()
+
+
+async def test_a_paste_right_after_e_lands_in_the_box():
+    from textual import events
+
+    app = make_app(TEXT, loader=instant_loader(FakeEngine()))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        send_raw(app, ["e"])
+        paste = events.Paste(" It rains.")
+        paste.set_sender(app)
+        app._driver.send_message(paste)  # as the terminal sends it, behind the e
+        send_raw(app, ["enter"])
+        await settle(pilot)
+        assert app.explorer.snapshot.text == TEXT + " It rains."
