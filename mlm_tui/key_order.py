@@ -11,9 +11,10 @@ all the way up (its widget, the screen's bindings and the app's), so each key go
 focus is after the keys before it. A key is finished when a marker posted behind it to the same
 widget has bubbled up to the app: messages of one widget are handled in order, and so are those
 bubbling from it; and until no widget has a message waiting, the marker goes round the app's
-queue again, so what the key set going (a prompt that opens, a palette that closes) is done
-before the next key is handed out. A marker that can no longer arrive (its widget was removed) holds nothing up
-for long: the next key, or a timer, lets the queue go on.
+queue again (at most :data:`MAX_ROUNDS` times), so what the key set going (a prompt that opens,
+a palette that closes) is done before the next key is handed out. A marker that can no longer
+arrive (its widget was removed) holds nothing up for long: the next key, or a timer, lets the
+queue go on. A paste waits its turn as a key does.
 """
 
 from __future__ import annotations
