@@ -192,7 +192,7 @@ async def _ui_overhead(model_dir: Path, reps: int) -> dict[str, float]:
         await app.workers.wait_for_complete()
         await pilot.pause()
         # time stamps inside the app: the key's action starts ... the table has been filled
-        toggle, show = app.tokens.action_toggle_mask, app._show_table
+        toggle, show = app.tokens.action_toggle_mask, app.redraw
 
         def timed_toggle():
             stamps["key"] = time.perf_counter()
@@ -203,7 +203,7 @@ async def _ui_overhead(model_dir: Path, reps: int) -> dict[str, float]:
             stamps["table"] = time.perf_counter()  # the last call of a round is the one that fills it
 
         app.tokens.action_toggle_mask = timed_toggle
-        app._show_table = timed_show
+        app.redraw = timed_show
         await pilot.press("right", "right", "right")  # "a"
         for _ in range(reps):
             app.engine._cache.clear()

@@ -8,6 +8,8 @@ import re
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from mlm_tui.engine import (
     AttentionResult,
@@ -27,6 +29,98 @@ from mlm_tui.engine import (
     UnmaskedResult,
     UnmaskedToken,
 )
+
+
+@dataclass(frozen=True)
+class FakeLensLayer:
+    layer: int
+    top: tuple[Prediction, ...]
+    entropy: float
+    kl_to_final: float
+    final_rank: int
+    final_prob: float
+
+
+@dataclass(frozen=True)
+class FakeLensResult:
+    """As :class:`mlm_tui.engine.LensResult`."""
+
+    tokens: tuple[str, ...]
+    ids: tuple[int, ...]
+    position: int
+    layers: tuple[FakeLensLayer, ...]
+    log_probs: Any = field(compare=False, repr=False)
+    elapsed_ms: float = 0.0
+
+    def rank_prob(self, layer: int, token_id: int) -> tuple[int, float]:
+        row = self.log_probs[layer]
+        return 1 + int((row > row[token_id]).sum()), float(math.exp(row[token_id]))
+
+
+@dataclass(frozen=True)
+class FakeLensGrid:
+    tokens: tuple[str, ...]
+    ids: tuple[int, ...]
+    top_ids: Any
+    top_probs: Any
+    top_strs: tuple[tuple[str, ...], ...]
+    window: tuple[int, int] = (0, 0)
+    elapsed_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class FakeHiddenStates:
+    """As :class:`mlm_tui.engine.HiddenStates`, with the same definitions of cosine and strip."""
+
+    tokens: tuple[str, ...]
+    ids: tuple[int, ...]
+    states: Any = field(compare=False, repr=False)
+    window: tuple[int, int] = (0, 0)
+    elapsed_ms: float = 5.0
+
+    @property
+    def layers(self) -> int:
+        return int(self.states.shape[0])
+
+    def cosine(self, layer: int, standardise: bool = False):
+        import numpy as np
+
+        vectors = self.states[layer].astype(np.float64)
+        if standardise:
+            vectors = (vectors - vectors.mean(axis=0)) / (vectors.std(axis=0) + 1e-12)
+        unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        return unit @ unit.T
+
+    def strip(self, position: int) -> list[tuple[float, float, float]]:
+        import numpy as np
+
+        rows = []
+        for layer in range(self.layers):
+            v = self.states[layer, position].astype(np.float64)
+
+            def cos(w, v=v):
+                return float(v @ w / (np.linalg.norm(v) * np.linalg.norm(w)))
+
+            previous = cos(self.states[layer - 1, position]) if layer else math.nan
+            rows.append((float(np.linalg.norm(v)), previous, cos(self.states[0, position])))
+        return rows
+
+
+@dataclass(frozen=True)
+class FakeSalience:
+    tokens: tuple[str, ...]
+    ids: tuple[int, ...]
+    position: int
+    target: int
+    target_str: str
+    log_prob: float
+    method: str
+    steps: int
+    baseline: str
+    attributions: tuple[float, ...]
+    completeness: tuple[float, float]
+    elapsed_ms: float = 0.0
+
 
 VOCAB = [
     "capital",
@@ -260,6 +354,135 @@ class FakeEngine:
                 weights[layer, head] = row / row.sum()
         return AttentionResult(
             tokens=tuple(t.text for t in encoding.tokens), position=position, weights=weights, window=(0, n)
+        )
+
+    mask_id = 4
+
+    LAYERS = 3
+    """Hidden states: the embeddings and two layers (as :meth:`attention` has two)."""
+
+    def _final(self, encoding: Encoding, position: int, masked: Sequence[int], top_k: int):
+        """The last layer's predictions at ``position``: predict's at a mask, the unmasked view's elsewhere."""
+        if position in set(masked) | set(encoding.mask_positions):
+            result = self.predict(encoding, masked, top_k=10)  # the app's default top-k: the same numbers
+            return result.for_position(position).predictions
+        return self.unmasked(encoding, top_k=10, masked=masked).at(position).predictions
+
+    def lens(self, encoding: Encoding, position: int, masked: Iterable[int] = (), *, top_k: int = 3):
+        """Layer l's top-k: the final predictions rotated by (last - l), so the answer settles late."""
+        import numpy as np
+
+        masked = tuple(masked)
+        final = self._final(encoding, position, masked, top_k)
+        layers = []
+        log_probs = []
+        for layer in range(self.LAYERS):
+            shift = self.LAYERS - 1 - layer
+            order = final[shift:] + final[:shift]
+            raw = [p.score * (0.6 if layer < self.LAYERS - 1 else 1.0) for p in final]
+            top = tuple(
+                Prediction(score=raw[n], token=p.token, token_str=p.token_str, sequence="")
+                for n, p in enumerate(order[:top_k])
+            )
+            distribution = self._distribution(
+                tuple(Prediction(raw[n], p.token, p.token_str, "") for n, p in enumerate(order))
+            )
+            log_probs.append(distribution)
+            probs = np.exp(distribution.astype(np.float64))
+            layers.append((layer, top, float(-(probs * distribution).sum())))
+        log_probs_array = np.stack(log_probs)
+        last = log_probs_array[-1].astype(np.float64)
+        best = final[0].token
+        result_layers = []
+        for layer, top, entropy in layers:
+            row = log_probs_array[layer].astype(np.float64)
+            kl = float((np.exp(last) * (last - row)).sum())
+            rank = 1 + int((row > row[best]).sum())
+            result_layers.append(FakeLensLayer(layer, top, entropy, kl, rank, float(np.exp(row[best]))))
+        return FakeLensResult(
+            tokens=tuple(t.text for t in encoding.tokens),
+            ids=encoding.ids,
+            position=position,
+            layers=tuple(result_layers),
+            log_probs=log_probs_array,
+            elapsed_ms=15.0,
+        )
+
+    def lens_grid(self, encoding: Encoding, masked: Iterable[int] = ()):
+        import numpy as np
+
+        masked = tuple(masked)
+        n = len(encoding.tokens)
+        ids = np.full((self.LAYERS, n), -1)
+        probs = np.full((self.LAYERS, n), np.nan, dtype=np.float32)
+        strs = [[""] * n for _ in range(self.LAYERS)]
+        for position in range(n):
+            if encoding.tokens[position].special:
+                continue
+            result = self.lens(encoding, position, masked, top_k=1)
+            for layer in result.layers:
+                ids[layer.layer, position] = layer.top[0].token
+                probs[layer.layer, position] = layer.top[0].score
+                strs[layer.layer][position] = layer.top[0].token_str
+        return FakeLensGrid(
+            tokens=tuple(t.text for t in encoding.tokens),
+            ids=encoding.ids,
+            top_ids=ids,
+            top_probs=probs,
+            top_strs=tuple(tuple(row) for row in strs),
+            window=(0, n),
+            elapsed_ms=25.0,
+        )
+
+    def hidden_states(self, encoding: Encoding, masked: Iterable[int] = ()):
+        """Vectors of 4 dimensions from the token ids; later layers mix in the neighbours."""
+        import numpy as np
+
+        masked = set(masked)
+        n = len(encoding.tokens)
+        ids = [self.mask_id if i in masked else t.id for i, t in enumerate(encoding.tokens)]
+        states = np.zeros((self.LAYERS, n, 4), dtype=np.float32)
+        for i, token_id in enumerate(ids):
+            states[0, i] = [((token_id * (k + 3)) % 17) - 8 + 0.5 for k in range(4)]
+        for layer in range(1, self.LAYERS):
+            states[layer] = states[layer - 1] + 0.5 * np.roll(states[layer - 1], 1, axis=0) + layer
+        return FakeHiddenStates(
+            tokens=tuple(t.text for t in encoding.tokens), ids=tuple(ids), states=states, window=(0, n)
+        )
+
+    def salience(
+        self,
+        encoding: Encoding,
+        position: int,
+        target: int | str,
+        masked: Iterable[int] = (),
+        *,
+        method: str = "ig",
+        steps: int = 20,
+        baseline: str = "mask",
+    ):
+        masked = tuple(masked)
+        if position not in set(masked) | set(encoding.mask_positions):
+            raise EngineError(f"token {position} is not a mask")
+        token = target if isinstance(target, int) else self._vocab[target]
+        n = len(encoding.tokens)
+        attributions = tuple(
+            ((zlib.crc32(f"{method}{baseline}{token}{i}".encode()) % 200) - 80) / 100.0 for i in range(n)
+        )
+        total = sum(attributions)
+        return FakeSalience(
+            tokens=tuple(t.text for t in encoding.tokens),
+            ids=encoding.ids,
+            position=position,
+            target=token,
+            target_str=next(w for w, i in self._vocab.items() if i == token),
+            log_prob=-1.5,
+            method=method,
+            steps=steps if method == "ig" else 0,
+            baseline=baseline if method == "ig" else "",
+            attributions=attributions,
+            completeness=(total, total * 1.001) if method == "ig" else (math.nan, math.nan),
+            elapsed_ms=40.0,
         )
 
     def _distribution(self, predictions: Sequence[Prediction]):

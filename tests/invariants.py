@@ -96,14 +96,17 @@ def violations(app) -> list[str]:
             found += _fills(pane, fresh)
         elif shown.kind == "attention":
             found += _attention(screen, pane, fresh)
+        elif shown.kind in LAYER_VIEWS:
+            found += LAYER_VIEWS[shown.kind](screen, pane, fresh)
         else:
             message = table_rows(pane) or [str(c.label) for c in pane.table.columns.values()]
-            if any(m.startswith(("Predicting", "Scoring", "Reading", "Filling")) for m in message):
+            stuck = ("Predicting", "Scoring", "Reading", "Filling", "Applying", "Integrating", "Taking")
+            if any(m.startswith(stuck) for m in message):
                 found.append(f"{name}: stuck on {message}")
         if shown.kind != "replay" and pane.tokens.revealed:
             found.append(f"{name}: cells show a replay's tokens outside the replay")
-        if shown.kind != "attention" and pane.tokens.shade is not None:
-            found.append(f"{name}: cells shaded by attention outside the attention view")
+        if shown.kind not in ("attention", "similarity", "salience") and pane.tokens.shade is not None:
+            found.append(f"{name}: cells shaded outside the attention, similarity and salience views")
     if screen.status.masks != len(screen.active.tokens.all_masks):
         found.append(
             f"status bar says {screen.status.masks} masks, the cells {len(screen.active.tokens.all_masks)}"
@@ -135,7 +138,7 @@ def _fills(pane, fresh) -> list[str]:
         if got != want:
             return [f"{pane.id}: fills table {got} is not the joint fills {want}"]
         return []
-    step = pane.replay_step
+    step = pane.fills.step
     revealed = {s.position for s in joint.steps[:step]}
     if step is None or set(pane.tokens.revealed or {}) != revealed:
         return [f"{pane.id}: replay step {step} but the cells reveal {sorted(pane.tokens.revealed or {})}"]
@@ -149,7 +152,7 @@ def _attention(screen, pane, fresh) -> list[str]:
         return [f"{pane.id}: attention shown outside the attention view"]
     selected = pane.tokens.selected
     result = pane.engine.attention(fresh, selected, sorted(pane.tokens.masked))
-    layer, head = pane.attention_layer, pane.attention_head
+    layer, head = pane.attention.layer, pane.attention.head
     heading = pane.panel.heading
     if f"(token {selected})" not in heading or f"layer {layer} " not in heading:
         return [f"{pane.id}: the title {heading!r} does not name token {selected}, layer {layer}"]
@@ -161,16 +164,83 @@ def _attention(screen, pane, fresh) -> list[str]:
     return []
 
 
+def _lens(screen, pane, fresh) -> list[str]:
+    selected = pane.tokens.selected
+    if screen.view != "lens":
+        return [f"{pane.id}: the lens shown outside its view"]
+    result = pane.engine.lens(fresh, selected, sorted(pane.tokens.masked), top_k=3)
+    if f"(token {selected})" not in pane.panel.heading:
+        return [f"{pane.id}: the lens title {pane.panel.heading!r} does not name token {selected}"]
+    got = [str(pane.table.get_row_at(r)[1]).rsplit(" ", 1)[0] for r in range(pane.table.row_count)]
+    want = [shown_token(layer.top[0].token_str) for layer in result.layers]
+    if [w[: len(g.rstrip("…"))] for g, w in zip(got, want, strict=False)] != [g.rstrip("…") for g in got]:
+        return [f"{pane.id}: lens rows {got} are not the layers' top-1 {want}"]
+    if len(got) != len(want):
+        return [f"{pane.id}: {len(got)} lens rows for {len(want)} layers"]
+    return []
+
+
+def _grid(screen, pane, fresh) -> list[str]:
+    if screen.view != "grid":
+        return [f"{pane.id}: the lens grid shown outside its view"]
+    grid = pane.engine.lens_grid(fresh, sorted(pane.tokens.masked))
+    if pane.table.row_count != grid.top_probs.shape[0]:
+        return [f"{pane.id}: {pane.table.row_count} grid rows for {grid.top_probs.shape[0]} layers"]
+    labels = [str(c.label) for c in pane.table.columns.values()]
+    if not any(label.startswith("▸") for label in labels):
+        return [f"{pane.id}: the grid does not show the selected token's column ({labels})"]
+    return []
+
+
+def _similarity(screen, pane, fresh) -> list[str]:
+    import math
+
+    selected = pane.tokens.selected
+    if screen.view != "similarity":
+        return [f"{pane.id}: similarity shown outside its view"]
+    view = pane.views["similarity"]
+    states = pane.engine.hidden_states(fresh, sorted(pane.tokens.masked))
+    cosine = states.cosine(view.layer, view.standardise)[selected]
+    heading = pane.panel.heading
+    how = "standardised" if view.standardise else "raw"
+    if f"(token {selected})" not in heading or f"layer {view.layer} " not in heading or how not in heading:
+        return [f"{pane.id}: the title {heading!r} does not say token {selected}, layer {view.layer}, {how}"]
+    want = sorted(
+        (i for i, c in enumerate(cosine) if i != selected and not math.isnan(c)),
+        key=lambda i: (-cosine[i], i),
+    )
+    got = [int(str(pane.table.get_row_at(r)[0])) for r in range(len(want))]
+    if got != want:
+        return [f"{pane.id}: similarity rows {got} are not the cosine order {want}"]
+    return []
+
+
+def _salience(screen, pane, fresh) -> list[str]:
+    if screen.view != "salience":
+        return [f"{pane.id}: salience shown outside its view"]
+    mask = pane.shown_mask()
+    if mask is None or f"(token {mask})" not in pane.panel.heading:
+        return [f"{pane.id}: the salience title {pane.panel.heading!r} does not name the mask {mask}"]
+    return []
+
+
+LAYER_VIEWS = {"lens": _lens, "grid": _grid, "similarity": _similarity, "salience": _salience}
+
+
 # ---------------------------------------------------------------- what one step did (6-9)
 
-ROW_VIEWS = ("predictions", "unmasked", "fills", "attention")
+ROW_VIEWS = ("predictions", "unmasked", "fills", "attention", "lens", "similarity", "salience")
 """Views that open on their first row (the replay follows its step; the scores the selected token)."""
 
 
 def _subject(pane) -> tuple:
     shown = pane.shown
-    masks = pane.tokens.all_masks if shown.kind in ("fills", "attention") else ()
-    selected = pane.tokens.selected if shown.kind == "attention" else None
+    masks = (
+        pane.tokens.all_masks
+        if shown.kind in ("fills", "attention", "lens", "similarity", "salience")
+        else ()
+    )
+    selected = pane.tokens.selected if shown.kind in ("attention", "lens", "similarity") else None
     return (shown.kind, shown.mask, pane.encoding.text if pane.encoding else None, masks, selected)
 
 

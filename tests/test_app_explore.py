@@ -81,10 +81,10 @@ def state(app: MlmApp) -> tuple:
         screen.show_attention,
         screen.watched,
         pane.shown,
-        pane.fills_on,
-        pane.replay_step,
-        pane.attention_layer,
-        pane.attention_head,
+        pane.fills.on,
+        pane.fills.step,
+        pane.attention.layer,
+        pane.attention.head,
         pane.tokens.selected,
         pane.tokens.masked,
         table_rows(pane),
@@ -186,7 +186,7 @@ async def test_joint_fills_table_enter_and_one_undo():
         masked_snapshot = screen.snapshot
         assert screen.check_action("fills", ()) is True
         await step(pilot, "f")
-        assert pane.fills_on and pane.shown.kind == "fills"
+        assert pane.fills.on and pane.shown.kind == "fills"
         joint = engine.joint_fill(pane.encoding, [KEYS, TABLE], beam=pane.beam)
         assert pane.table.row_count == len(joint.fills) > 1
         assert column(pane, 3) == [f.sequence for f in joint.fills]
@@ -212,7 +212,7 @@ async def test_joint_fills_table_enter_and_one_undo():
         words = [pane.encoding.tokens[p].display for p in joint.positions]
         assert words == list(joint.fills[1].token_strs)
         assert pane.tokens.all_masks == ()
-        assert not pane.fills_on and pane.shown.kind != "fills"  # the view closed
+        assert not pane.fills.on and pane.shown.kind != "fills"  # the view closed
         # one undo brings back the masked sentence
         await step(pilot, "u")
         assert screen.snapshot == masked_snapshot
@@ -230,13 +230,13 @@ async def test_f_again_closes_and_f_is_greyed_without_masks():
         before = state(app)
         await step(pilot, "f")
         assert state(app) == before
-        assert not pane.fills_on and pane.shown.kind == "unmasked"
+        assert not pane.fills.on and pane.shown.kind == "unmasked"
         # with masks: f opens, f closes
         await mask_keys_and_table(pilot)
         await step(pilot, "f")
         assert pane.shown.kind == "fills"
         await step(pilot, "f")
-        assert not pane.fills_on
+        assert not pane.fills.on
         assert pane.shown == Shown("predictions", TABLE)
         assert screen.snapshot.text == TEXT
 
@@ -287,7 +287,7 @@ async def test_replay_steps_forward_and_back():
 
         def expect_step(n: int) -> None:
             revealed = {s.position: s.token_str for s in steps[:n]}
-            assert pane.shown.kind == "replay" and pane.replay_step == n
+            assert pane.shown.kind == "replay" and pane.fills.step == n
             assert (pane.tokens.revealed or {}) == revealed
             assert pane.tokens.plain.split() == cell_labels(pane, revealed)
             assert column(pane, 2) == [s.token_str if i < n else "…" for i, s in enumerate(steps)]
@@ -308,18 +308,18 @@ async def test_replay_steps_forward_and_back():
         assert pane.tokens.plain.split() == cell_labels(pane)
         # [ at step 0 leaves the replay for the fills table
         await step(pilot, "left_square_bracket")
-        assert pane.shown.kind == "fills" and pane.replay_step is None
+        assert pane.shown.kind == "fills" and pane.fills.step is None
         assert not pane.tokens.revealed
         assert column(pane, 3) == [f.sequence for f in joint.fills]
         assert screen.snapshot.text == TEXT  # stepping never touched the sentence
         # enter during the replay puts the best fill (not the highlighted step's row) in the sentence
         masked_snapshot = screen.snapshot
         await step(pilot, "right_square_bracket", "right_square_bracket")
-        assert pane.replay_step == 2 and pane.table.cursor_row == 1
+        assert pane.fills.step == 2 and pane.table.cursor_row == 1
         assert screen.check_action("substitute", ()) is True
         await step(pilot, "enter")
         assert screen.snapshot.text == joint.fills[0].sequence != joint.fills[1].sequence
-        assert pane.shown.kind != "replay" and pane.replay_step is None and not pane.fills_on
+        assert pane.shown.kind != "replay" and pane.fills.step is None and not pane.fills.on
         assert not pane.tokens.revealed
         assert pane.tokens.all_masks == ()
         await step(pilot, "u")
@@ -337,7 +337,7 @@ async def test_enter_late_in_a_long_replay_puts_the_best_fill():
         joint = engine.joint_fill(pane.encoding, [], beam=pane.beam)
         assert len(joint.steps) > len(joint.fills)
         await step(pilot, *["right_square_bracket"] * len(joint.steps))
-        assert pane.shown.kind == "replay" and pane.replay_step == len(joint.steps)
+        assert pane.shown.kind == "replay" and pane.fills.step == len(joint.steps)
         assert screen.check_action("substitute", ()) is True  # the footer offers enter...
         await step(pilot, "enter")
         assert screen.snapshot.text == joint.fills[0].sequence  # ...and enter puts the best fill
@@ -376,22 +376,22 @@ async def test_play_advances_by_the_timer_and_stops_at_the_end(monkeypatch):
         assert len(joint.steps) == 3
         assert screen.check_action("play", ()) is True
         await step(pilot, "p")
-        assert pane.shown.kind == "replay" and pane.replay_step == 1  # the first step at once
+        assert pane.shown.kind == "replay" and pane.fills.step == 1  # the first step at once
         assert len(timers) == 1 and timers[0].interval == pytest.approx(0.7)  # and a step every 0.7 s
         player = timers[0]
         for expected in (2, 3):  # each tick reveals one more mask; the one that reveals the last stops it
             player.tick()
             await settle(pilot)
-            assert pane.replay_step == expected and player.stopped == (expected == len(joint.steps))
+            assert pane.fills.step == expected and player.stopped == (expected == len(joint.steps))
             assert violations(app) == []
             assert pane.tokens.revealed == {s.position: s.token_str for s in joint.steps[:expected]}
         assert pane.shown.kind == "replay"  # it stays on the end
         # p at the end plays again from the start
         await step(pilot, "p")
-        assert pane.replay_step == 1 and len(timers) == 2 and not timers[1].stopped
+        assert pane.fills.step == 1 and len(timers) == 2 and not timers[1].stopped
         # a step key stops the player
         await step(pilot, "left_square_bracket")
-        assert pane.replay_step == 0 and timers[1].stopped
+        assert pane.fills.step == 0 and timers[1].stopped
 
 
 async def test_replay_keys_are_greyed_outside_the_fills_view():
@@ -407,7 +407,7 @@ async def test_replay_keys_are_greyed_outside_the_fills_view():
                 before = state(app)
                 await step(pilot, key)
                 assert state(app) == before, key
-                assert pane.replay_step is None and not pane.tokens.revealed
+                assert pane.fills.step is None and not pane.tokens.revealed
 
 
 # ---------------------------------------------------------------------- 4. attention
@@ -424,7 +424,7 @@ def expect_attention(engine, pane: ModelPane, layer: int, head: int | None) -> N
     selected = pane.tokens.selected
     result = engine.attention(pane.encoding, selected, sorted(pane.tokens.masked))
     assert pane.shown.kind == "attention"
-    assert (pane.attention_layer, pane.attention_head) == (layer, head)
+    assert (pane.attention.layer, pane.attention.head) == (layer, head)
     weights = result.row(layer, head)
     assert column(pane, 0) == attention_rows(engine, pane, layer, head)
     assert column(pane, 2) == [f"{weights[int(i)]:.3f}" for i in column(pane, 0)]
@@ -449,7 +449,7 @@ async def test_attention_view_layers_heads_and_selection():
         await step(pilot, "l", "l")  # "to"
         assert screen.check_action("attention", ()) is True
         await step(pilot, "a")
-        assert screen.show_attention and pane.show_attention
+        assert screen.show_attention and pane.view == "attention"
         layers = engine.attention(pane.encoding, 3, []).layers
         heads = engine.attention(pane.encoding, 3, []).heads
         assert layers >= 2 and heads >= 2
@@ -495,7 +495,7 @@ async def test_attention_view_layers_heads_and_selection():
         assert "[MASK]" in pane.panel.heading
         # a again: off, and the shade is gone
         await step(pilot, "a")
-        assert not screen.show_attention and not pane.show_attention
+        assert not screen.show_attention and pane.view != "attention"
         assert pane.tokens.shade is None
         assert pane.shown.kind == "predictions"
 
@@ -514,8 +514,8 @@ async def test_enter_and_the_layer_keys_are_greyed_where_they_do_nothing():
             await step(pilot, key)
             assert state(app) == before, key
         await step(pilot, "a")
-        expect_attention(engine, pane, pane.attention_layer, None)
-        assert pane.attention_layer == engine.attention(pane.encoding, 2, [2]).layers - 1
+        expect_attention(engine, pane, pane.attention.layer, None)
+        assert pane.attention.layer == engine.attention(pane.encoding, 2, [2]).layers - 1
         # in the attention view enter is greyed and changes nothing, even at a mask
         assert pane.tokens.selected in pane.tokens.all_masks
         assert screen.check_action("substitute", ()) is None
@@ -634,7 +634,7 @@ async def test_view_keys_type_into_the_sentence_while_it_is_edited():
         assert screen.sentence.value == TEXT + "fat[p]0"
         assert app.screen is screen  # no watched-words modal
         assert screen.editing
-        assert pane.fills_on and pane.shown.kind == "fills" and pane.replay_step is None
+        assert pane.fills.on and pane.shown.kind == "fills" and pane.fills.step is None
         assert not screen.show_attention
         assert screen.snapshot.text == TEXT
         await step(pilot, "escape")
@@ -673,8 +673,8 @@ async def test_two_panes_attention_fills_and_replay_in_both():
         await mask_keys_and_table(pilot)
         assert len(right.tokens.all_masks) >= 2  # the same characters, in the other model's tokens
         await step(pilot, "f")
-        assert left.fills_on and left.shown.kind == "fills"
-        assert right.fills_on and right.shown.kind == "fills"
+        assert left.fills.on and left.shown.kind == "fills"
+        assert right.fills.on and right.shown.kind == "fills"
         for pane, engine in ((left, left_engine), (right, right_engine)):
             joint = engine.joint_fill(pane.encoding, sorted(pane.tokens.masked), beam=pane.beam)
             assert column(pane, 3) == [f.sequence for f in joint.fills]
@@ -687,8 +687,8 @@ async def test_two_panes_attention_fills_and_replay_in_both():
         await settle(pilot)
         assert screen.active is right
         await step(pilot, "f")
-        assert not right.fills_on and right.shown.kind == "predictions"
-        assert not left.fills_on and left.shown.kind == "predictions"
+        assert not right.fills.on and right.shown.kind == "predictions"
+        assert not left.fills.on and left.shown.kind == "predictions"
 
 
 # ---------------------------------------------------------------------- 8. the tiny real BERT

@@ -388,11 +388,11 @@ async def test_escape_closes_the_fills_replay_and_attention_views():
             await pilot.press("escape")
             await settle(pilot)
             assert left.shown.kind == "predictions", keys
-            assert not left.fills_on and not app.explorer.show_attention
+            assert not left.fills.on and not app.explorer.show_attention
         # a in the fills view shows the attention (nothing changes out of sight), f in it the fills
         await pilot.press("f", "a")
         await settle(pilot)
-        assert left.shown.kind == "attention" and not left.fills_on
+        assert left.shown.kind == "attention" and not left.fills.on
         await pilot.press("f")
         await settle(pilot)
         assert left.shown.kind == "fills" and not app.explorer.show_attention

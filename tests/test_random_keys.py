@@ -67,6 +67,12 @@ APP_KEYS = [
     "comma",
     "0",
     "t",
+    "L",
+    "o",
+    "v",
+    "d",
+    "z",
+    "i",
 ]
 TYPED = list("abcdefghijklmnoprstuvwxyz .,") + ["[", "M", "A", "S", "K", "]"]  # no q: it quits
 # state-changing actions whose key must do something when enabled and nothing when greyed
@@ -74,7 +80,22 @@ CHANGES = {"u": "undo", "U": "redo", "ctrl+r": "redo", "c": "clear_masks"}
 
 
 # the keys that change state come up more often, so short runs reach deep states
-WEIGHTS = {"m": 4, "e": 4, "tab": 3, "enter": 3, "u": 3, "U": 2, "s": 2, "M": 2, "escape": 3, "f": 2, "a": 2}
+WEIGHTS = {
+    "m": 4,
+    "e": 4,
+    "tab": 3,
+    "enter": 3,
+    "u": 3,
+    "U": 2,
+    "s": 2,
+    "M": 2,
+    "escape": 3,
+    "f": 2,
+    "a": 2,
+    "L": 2,
+    "v": 2,
+    "d": 2,
+}
 
 
 # the palette's commands, typed into it as a user would (one that is not offered now runs whatever

@@ -142,3 +142,25 @@ def test_watched_words(snap_compare):
         await settle(pilot)
 
     assert snap_compare(make_app(TEXT, loader=instant_loader()), terminal_size=SIZE, run_before=run_before)
+
+
+LAYER_VIEWS = {
+    "lens": ("right", "m", "down", "L"),
+    "grid": ("right", "m", "o"),
+    "similarity": ("right", "right", "v", "less_than_sign"),
+    "salience": ("right", "m", "d"),
+    "ids": ("right", "m", "i"),
+}
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+@pytest.mark.parametrize("view", list(LAYER_VIEWS))
+def test_layer_views(snap_compare, view, size):
+    """The views of the layers (issue 22) at the smallest usual terminal and a roomy one."""
+
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press(*LAYER_VIEWS[view])
+        await settle(pilot)
+
+    assert snap_compare(make_app(TEXT, loader=instant_loader()), terminal_size=size, run_before=run_before)

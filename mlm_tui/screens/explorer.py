@@ -32,6 +32,9 @@ from ..widgets.model_pane import Loader, ModelPane, Upgrade
 from ..widgets.ordered_input import OrderedInput
 from ..widgets.status_bar import StatusBar
 
+VIEW_ACTIONS = ("layer", "head", "mean_heads", "variant")
+"""Keys that belong to the view on show (:meth:`ModelPane.owns`)."""
+
 MODEL_ACTIONS = (
     "substitute",
     "surprisal",
@@ -45,6 +48,9 @@ MODEL_ACTIONS = (
     "layer",
     "head",
     "mean_heads",
+    "view",
+    "variant",
+    "ids",
     "watch",
 )
 """Actions that need a loaded model, and that the sentence box's keys must not reach while it is edited."""
@@ -67,6 +73,12 @@ VIEW_IDS = (
     "head-next",
     "head-back",
     "heads-mean",
+    "lens",
+    "grid",
+    "similarity",
+    "salience",
+    "variant",
+    "ids",
     "watch",
 )
 
@@ -195,6 +207,47 @@ class ExplorerScreen(Screen[None]):
             tooltip="Attention: the mean over heads",
         ),
         Binding(
+            "L",
+            "view('lens')",
+            "Lens",
+            show=False,
+            id="lens",
+            tooltip="The MLM lens: the model's head on every layer at the selected token (L again closes)",
+        ),
+        Binding(
+            "o",
+            "view('grid')",
+            "Lens grid",
+            show=False,
+            id="grid",
+            tooltip="The MLM lens for the whole sentence: the top-1 of every token at every layer",
+        ),
+        Binding(
+            "v",
+            "view('similarity')",
+            "Similarity",
+            show=False,
+            id="similarity",
+            tooltip="Shade the tokens by the cosine of their vectors to the selected one's (< > layer)",
+        ),
+        Binding(
+            "d",
+            "view('salience')",
+            "Salience",
+            show=False,
+            id="salience",
+            tooltip="Which tokens make the model predict the highlighted token at the mask (gradients)",
+        ),
+        Binding(
+            "z",
+            "variant",
+            "Variant",
+            show=False,
+            id="variant",
+            tooltip="Similarity: raw or standardised dimensions; salience: the method and baseline",
+        ),
+        Binding("i", "ids", "Ids", show=False, id="ids", tooltip="Show each token's id under it"),
+        Binding(
             "t", "watch", "Watch", id="watch", tooltip="Words whose probability and rank show at every mask"
         ),
         Binding(
@@ -208,7 +261,9 @@ class ExplorerScreen(Screen[None]):
 
     top_k: reactive[int] = reactive(10)
     show_surprisal: reactive[bool] = reactive(False, bindings=True)
-    show_attention: reactive[bool] = reactive(False, bindings=True)
+    view: reactive[str | None] = reactive(None, bindings=True)
+    show_ids: reactive[bool] = reactive(False)
+    """The view open on every pane (``a``: attention), or ``None``."""
     watched: reactive[tuple[str, ...]] = reactive(())
 
     def __init__(
@@ -272,7 +327,8 @@ class ExplorerScreen(Screen[None]):
         pane = ModelPane(loader, label, upgrade=upgrade, id=pane_id)
         pane.top_k = self.top_k
         pane.show_surprisal = self.show_surprisal
-        pane.show_attention = self.show_attention
+        pane.view = self.view
+        pane.show_ids = self.show_ids
         pane.watched = self.watched
         return pane
 
@@ -420,8 +476,8 @@ class ExplorerScreen(Screen[None]):
         for pane in self.panes:
             if pane is active or not pane.ready or pane.encoding is None:
                 continue
-            if pane.fills_on != active.fills_on:
-                pane.toggle_fills()
+            if pane.fills.on != active.fills.on:
+                pane.fills.toggle()
             pane.select_span(span)
 
     def commit_edit(self, text: str) -> bool:
@@ -627,11 +683,11 @@ class ExplorerScreen(Screen[None]):
         if action in MODEL_ACTIONS and not ready:
             return None
         active = self.active
-        if action == "fills" and not (active.fills_on or active.tokens.all_masks):
+        if action == "fills" and not (active.fills.on or active.tokens.all_masks):
             return None
-        if action in ("replay", "play") and not active.can_replay:
+        if action in ("replay", "play") and not active.fills.can_replay:
             return None
-        if action in ("layer", "head", "mean_heads") and active.shown.kind != "attention":
+        if action in VIEW_ACTIONS and not active.owns(action):
             return None
         if action == "substitute" and not self.active.can_substitute:
             return None
@@ -658,10 +714,10 @@ class ExplorerScreen(Screen[None]):
                     self.sentence.value = self.snapshot.text
             self.set_focus(self.active.tokens)
             self._sync_status()
-        elif self.active.fills_on:
+        elif self.active.fills.on:
             self.action_fills()
-        elif self.show_attention:
-            self.show_attention = False
+        elif self.view is not None:
+            self.view = None
             self.refresh_bindings()
 
     def action_export(self) -> None:
@@ -725,10 +781,10 @@ class ExplorerScreen(Screen[None]):
 
     def action_fills(self) -> None:
         self._stop_player()
-        self.active.toggle_fills()
+        self.active.fills.toggle()
         self._panes_in_step()
-        if self.active.fills_on:
-            self.show_attention = False  # one view at a time: nothing changes out of sight
+        if self.active.fills.on:
+            self.view = None  # one view at a time: nothing changes out of sight
         self.refresh_bindings()
 
     def action_replay(self, step: int) -> None:
@@ -741,16 +797,16 @@ class ExplorerScreen(Screen[None]):
         True when one of them moved."""
         moved = False
         for pane in [self.active, *(p for p in self.panes if p is not self.active)]:
-            if pane.can_replay:
-                moved = pane.step_replay(step) or moved
+            if pane.fills.can_replay:
+                moved = pane.fills.step_replay(step) or moved
         return moved
 
     def action_play(self) -> None:
         """Reveal the best fill's masks one by one, a step every 0.7 s (from the start when at the end)."""
         self._stop_player()
         for pane in self.panes:
-            if pane.can_replay and (pane.replay_step is None or pane.replay_at_end):
-                pane.replay_step = 0
+            if pane.fills.can_replay and (pane.fills.step is None or pane.fills.at_end):
+                pane.fills.step = 0
         self._player = self.set_interval(0.7, self._play_step)
         self._play_step()
 
@@ -765,26 +821,47 @@ class ExplorerScreen(Screen[None]):
             self._player = None
 
     def action_attention(self) -> None:
-        self.show_attention = not self.show_attention
-        if self.show_attention:
+        self.toggle_view("attention")
+
+    def action_view(self, name: str) -> None:
+        self.toggle_view(name)
+
+    def action_variant(self) -> None:
+        self.active.act("variant")
+
+    def action_ids(self) -> None:
+        self.show_ids = not self.show_ids
+
+    def watch_show_ids(self, show: bool) -> None:
+        for pane in self.panes:
+            pane.show_ids = show
+
+    def toggle_view(self, name: str) -> None:
+        """Open the view ``name`` on every pane (closing the one open), or close it when it is open."""
+        self.view = None if self.view == name else name
+        if self.view is not None:
             self._stop_player()
             for pane in self.panes:
-                if pane.fills_on:  # the fills view would hide the attention: close it
-                    pane.toggle_fills()
+                if pane.fills.on:  # the fills view would hide this one: close it
+                    pane.fills.toggle()
         self.refresh_bindings()
 
-    def watch_show_attention(self, show: bool) -> None:
+    @property
+    def show_attention(self) -> bool:
+        return self.view == "attention"
+
+    def watch_view(self, view: str | None) -> None:
         for pane in self.panes:
-            pane.show_attention = show
+            pane.view = view
 
     def action_layer(self, step: int) -> None:
-        self.active.set_attention(layer_step=step)
+        self.active.act("layer", step)
 
     def action_head(self, step: int) -> None:
-        self.active.set_attention(head_step=step)
+        self.active.act("head", step)
 
     def action_mean_heads(self) -> None:
-        self.active.set_attention(mean=True)
+        self.active.act("mean_heads")
 
     def action_watch(self) -> None:
         from .watch import WatchWords
@@ -939,6 +1016,27 @@ class ExplorerScreen(Screen[None]):
                 "Shade tokens by the selected token's attention",
                 self.action_attention,
             )
+            yield (
+                "MLM lens (L)",
+                "The model's head on every layer at the selected token",
+                partial(self.action_view, "lens"),
+            )
+            yield (
+                "MLM lens grid (o)",
+                "The top-1 of every token at every layer",
+                partial(self.action_view, "grid"),
+            )
+            yield (
+                "Token similarity (v)",
+                "Shade the tokens by the cosine of their vectors to the selected one's",
+                partial(self.action_view, "similarity"),
+            )
+            yield (
+                "Salience (d)",
+                "Which tokens make the model predict the highlighted token at the mask",
+                partial(self.action_view, "salience"),
+            )
+            yield ("Token ids (i)", "Show each token's id under it", self.action_ids)
             yield ("Watch words", "Words whose probability and rank show at every mask", self.action_watch)
             yield ("Edit the sentence", "Change the text", self.action_edit)
             yield ("Undo", "Undo the last change", self.action_undo)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -24,16 +25,12 @@ from textual.widgets import DataTable
 from textual.worker import get_current_worker
 
 from ..engine import (
-    AttentionResult,
     Encoding,
     Engine,
     EngineError,
-    JointResult,
     MaskResult,
     PredictResult,
     ScoreResult,
-    UnmaskedResult,
-    shown_token,
 )
 from ..messages import (
     ModelFailed,
@@ -51,6 +48,19 @@ from ..messages import (
 from ..session import Snapshot, Span, TextMap, positions_covering, shift_spans, spans_of
 from .prediction_table import PredictionTable
 from .token_view import TokenView
+from .views import (
+    AttentionView,
+    FillsView,
+    GridView,
+    LensView,
+    PredictionsView,
+    SalienceView,
+    Shown,
+    SimilarityView,
+    SurprisalView,
+    UnmaskedView,
+    View,
+)
 
 Loader = Callable[[Callable[[str], None]], Engine]
 """Builds the engine in a worker thread; gets a callback to report its progress."""
@@ -88,17 +98,6 @@ class PredictionsPanel(Vertical):
         self.border_title = Content(self._title())
 
 
-@dataclass(frozen=True)
-class Shown:
-    """What a pane's table shows right now: ``enter`` acts only on this."""
-
-    kind: str
-    """``"predictions"`` (at a mask), ``"unmasked"`` (at a token the model sees), ``"scores"``,
-    ``"fills"`` (joint fills), ``"replay"`` (the best fill step by step), ``"attention"`` or ``"message"``."""
-    mask: int | None = None
-    """The position whose predictions are listed (``predictions``: a mask; ``unmasked``: the selected token)."""
-
-
 class ModelPane(Vertical):
     """Token cells and a prediction table for one engine."""
 
@@ -108,7 +107,10 @@ class ModelPane(Vertical):
     show_surprisal: reactive[bool] = reactive(False)
     want_full: reactive[bool] = reactive(False)
     """Ask the engine for whole distributions (for KL/JS against another model)."""
-    show_attention: reactive[bool] = reactive(False)
+    view: reactive[str | None] = reactive(None)
+    """The view the screen opened on every pane (``a``: attention), by its name in :attr:`views`."""
+    show_ids: reactive[bool] = reactive(False)
+    """Token ids under the cells and beside the predictions (``i``)."""
     watched: reactive[tuple[str, ...]] = reactive(())
     """Words whose probability and rank are shown at every mask."""
     beam: int = 5
@@ -187,14 +189,22 @@ class ModelPane(Vertical):
         self._predict_request = 0
         self._score_request = 0
         self._encoded: tuple[str, Encoding] | None = None
-        # the exploration views: each result kept with the key it answers, and the latest request
-        self.fills_on = False
-        self.replay_step: int | None = None
-        self.attention_layer: int | None = None
-        """The layer the attention view shows; ``None``: the last."""
-        self.attention_head: int | None = None
-        """The head the attention view shows; ``None``: the mean over heads."""
-        self._views: dict[str, tuple[object, object]] = {}
+        # the views of the table (see .views): the one on show is chosen by :meth:`current`
+        self.fills = FillsView(self)
+        self.attention = AttentionView(self)
+        self.surprisal = SurprisalView(self)
+        self.unmasked = UnmaskedView(self)
+        self.mask_predictions = PredictionsView(self)
+        self.lens = LensView(self)
+        self.salience = SalienceView(self)
+        self.views: dict[str, View] = {
+            view.name: view
+            for view in (self.attention, self.lens, GridView(self), SimilarityView(self), self.salience)
+        }
+        """The views the screen opens on every pane (``a``, ``L``, ``o``, ``v``, ``d``), by name:
+        :attr:`view` picks one."""
+        # what the views asked for: each answer kept with the key it answers, and the latest request
+        self._answers: dict[str, tuple[object, object]] = {}
         self._asked: dict[str, tuple[object, int]] = {}
         self._view_errors: dict[str, tuple[object, str]] = {}
         self._view_request = 0
@@ -208,6 +218,7 @@ class ModelPane(Vertical):
         self.tokens.placeholder = f"Loading {self.label}…"
         self.tokens.border_title = Content(f"Tokens · {self.label}")
         self.table.show_message("The model is loading; the keys in grey wait for it.")
+        self.tokens.show_ids = self.table.ids = self.show_ids
         self.load_model()
 
     @property
@@ -270,6 +281,7 @@ class ModelPane(Vertical):
         self.load_seconds = message.seconds
         self.label = message.engine.info.name
         self.tokens.mask_token = message.engine.info.mask_token
+        self.tokens.mask_id = getattr(message.engine, "mask_id", None)
         for note in message.engine.info.notes:
             self.notify(note, title="Bundled model", timeout=12)
         for warning in message.engine.info.warnings:
@@ -388,7 +400,7 @@ class ModelPane(Vertical):
         if covering and self.tokens.selected not in covering:
             with self.prevent(TokenView.SelectionMoved):
                 self.tokens.selected = covering[0]
-            self._show_table()
+            self.redraw()
 
     def session_span(self, index: int) -> Span:
         assert self.encoding is not None and self.text_map is not None
@@ -412,7 +424,7 @@ class ModelPane(Vertical):
         event.stop()
         if self.tokens.is_masked(event.index):
             self._focus_mask = event.index
-        self._show_table()
+        self.redraw()
         if self.encoding is not None and self.text_map is not None:
             self.post_message(self.SelectionMoved(self, self.session_span(event.index)))
 
@@ -428,10 +440,10 @@ class ModelPane(Vertical):
     @property
     def can_substitute(self) -> bool:
         """True when the table lists something ``enter`` can put in the text, and that row is on screen."""
-        if self.shown.kind not in ("predictions", "unmasked", "fills", "replay") or not self.table.row_count:
+        view = self.current()
+        if self.shown.kind not in view.substitutes or not self.table.row_count:
             return False
-        row = 0 if self.shown.kind == "replay" else self.table.cursor_row  # the replay puts in the best fill
-        return self.table.row_on_screen(row)
+        return self.table.row_on_screen(view.substitute_row(self.table.cursor_row))
 
     def substitute(self, row: int | None = None) -> None:
         """Ask the screen to put what is on the table's ``row`` (default: the highlighted one) in the text.
@@ -439,43 +451,12 @@ class ModelPane(Vertical):
         A prediction replaces its mask (or, in the unmasked view, the selected token); a
         watched word replaces its mask; a joint fill (the replay: the best fill) fills every mask.
         """
-        if not self.can_substitute or (
-            self.shown.mask is None and self.shown.kind in ("predictions", "unmasked")
-        ):
+        if not self.can_substitute:
             return
-        row = self.table.cursor_row if row is None else row
-        kind = self.shown.kind
-        if kind in ("fills", "replay"):
-            joint = self._result("joint")
-            if kind == "replay":
-                row = 0  # the replay is of the best fill, whatever step the cursor is on
-            if not isinstance(joint, JointResult) or not 0 <= row < len(joint.fills):
-                return
-            fill = joint.fills[row]
-            strs = fill.token_strs
-            edits = [(p, t, s, None) for p, t, s in zip(joint.positions, fill.tokens, strs, strict=True)]
-            if self._put(edits):  # the masks are filled: back to the ordinary table
-                self.fills_on = False
-                self.replay_step = None
-            return
-        position = self.shown.mask
-        assert position is not None
-        if kind == "unmasked":
-            view = self._unmasked_view(position)
-            predictions = view.predictions if view is not None else ()
-            targets: tuple = ()
-        else:
-            result = self.predictions.for_position(position) if self.predictions is not None else None
-            predictions = result.predictions if result is not None else ()
-            targets = self._watched_rows(result)
-        if 0 <= row < len(predictions):
-            chosen = predictions[row]
-            self._put([(position, chosen.token, chosen.token_str, None)])
-        elif 0 <= row - len(predictions) < len(targets):
-            target = targets[row - len(predictions)]
-            self._put([(position, target.pieces[0], target.token_str, target.target)])
+        view = self.current()
+        view.substitute(view.substitute_row(self.table.cursor_row if row is None else row))
 
-    def _put(self, edits: list[tuple[int, int, str, str | None]]) -> bool:
+    def put(self, edits: list[tuple[int, int, str, str | None]]) -> bool:
         """Put tokens (``position, token id, token_str, word``) in the text, right to left; one undo step.
 
         ``word``, when given, is written instead of the token (a watched word of several pieces).
@@ -529,16 +510,50 @@ class ModelPane(Vertical):
         if self.is_mounted:
             self._request_predictions()
 
-    def watch_show_attention(self) -> None:
+    def watch_view(self, old: str | None, new: str | None) -> None:
+        if not self.is_mounted:
+            return
+        if new is not None and old != new:  # the prediction highlighted now is the one the view follows
+            highlighted = self.highlighted()
+            self.lens.tracked = self.salience.tracked = highlighted
+        self.redraw()
+
+    def watch_show_ids(self, show: bool) -> None:
         if self.is_mounted:
-            self._show_table()
+            self.tokens.show_ids = show
+            self.table.ids = show
+            self.redraw()
+
+    def highlighted(self) -> tuple[int, int, str] | None:
+        """``(position, token id, token_str)`` of the prediction highlighted in the table, if one is."""
+        if self.shown.mask is None or not self.table.row_count:
+            return None
+        row = self.table.cursor_row
+        if self.shown.kind == "unmasked":
+            view = self.unmasked.at(self.shown.mask)
+            predictions = view.predictions if view is not None else ()
+        elif self.shown.kind == "predictions":
+            result = self.mask_result(self.shown.mask)
+            predictions = result.predictions if result is not None else ()
+            watched = self.watched_rows(result)
+            if (
+                0 <= row - len(predictions) < len(watched)
+                and len(watched[row - len(predictions)].pieces) == 1
+            ):
+                target = watched[row - len(predictions)]
+                return self.shown.mask, target.pieces[0], target.target
+        else:
+            return None
+        if 0 <= row < len(predictions):
+            return self.shown.mask, predictions[row].token, predictions[row].token_str
+        return None
 
     def _request_predictions(self) -> None:
         self._predict_request += 1
         if self.engine is None or self.encoding is None or not self.tokens.all_masks:
             self.predictions = None
             self.workers.cancel_group(self, "predict")
-            self._show_table()
+            self.redraw()
             return
         self.run_prediction(
             self._predict_request,
@@ -549,7 +564,7 @@ class ModelPane(Vertical):
             self.want_full,
             self.watched,
         )
-        self._show_table()
+        self.redraw()
 
     @work(thread=True, exclusive=True, group="predict", exit_on_error=False)
     def run_prediction(
@@ -574,16 +589,16 @@ class ModelPane(Vertical):
         if message.request != self._predict_request:
             return  # stale: the masks changed since this was asked
         self.predictions = message.result
-        self._show_table()
+        self.redraw()
 
     def on_work_failed(self, message: WorkFailed) -> None:
         if message.request == self._predict_request:
             self.predictions = None
             self.error = message.error
-            self._show_table()
+            self.redraw()
         if message.request == self._score_request:
             self.score_error = message.error
-            self._show_table()
+            self.redraw()
         if message.request in (self._predict_request, self._score_request):
             self.notify(message.error, severity="error", timeout=6)
 
@@ -604,74 +619,69 @@ class ModelPane(Vertical):
             return None
         return self.predictions.for_position(mask)
 
-    def _show_table(self) -> None:
-        self.shown = self._decide()
-        tokens = self.tokens
-        if self.shown.kind != "replay":
-            tokens.revealed = None
-        if self.shown.kind != "attention":
-            tokens.shade = None
-        self.post_message(self.ResultsChanged(self))
-
-    def _decide(self) -> Shown:
-        """Choose what the table shows, show it, and say what it is (``enter`` acts only on that).
-
-        In order: the joint fills (``f``), the attention view (``a``), the surprisal scores
-        (``s``, at a token that is not masked), the predictions at the selected mask, the
-        model's view of the selected token when it is not masked, else the last mask touched.
-        """
-        panel = self.panel
+    def current(self) -> View:
+        """The view the table shows now, in order: the joint fills (``f``), the view the screen opened
+        (attention, ``a``), the surprisal scores (``s``, at a token that is not masked), the model's view
+        of the selected token when it is not masked, else the predictions at the selected (or last
+        touched) mask."""
+        ready = self.engine is not None and self.encoding is not None
+        if ready and self.fills.on:
+            return self.fills
+        if ready and self.view in self.views:
+            return self.views[self.view]
+        if self.surprisal.wanted():
+            return self.surprisal
         selected = self.tokens.selected
-        if self.fills_on and self.engine is not None and self.encoding is not None:
-            return self._decide_fills()
-        if self.show_attention and self.engine is not None and self.encoding is not None:
-            return self._decide_attention()
-        if self.show_surprisal and self.scores is not None and not self.tokens.is_masked(selected):
-            panel.heading = f"Surprisal · pseudo-perplexity {self.scores.pseudo_perplexity:.2f}"
-            panel.elapsed_ms = self.scores.elapsed_ms
-            self.table.show_scores(self.scores, selected)
-            return Shown("scores")
-        panel.elapsed_ms = None
-        mask = self.shown_mask()
-        if self.show_surprisal and self.scores is None and self.encoding is not None and mask is None:
-            panel.heading = "Surprisal"
-            self.table.show_message(
-                f"Cannot score: {self.score_error}" if self.score_error else "Scoring every token…"
-            )
-            return Shown("message")
         if (
-            self.encoding is not None
-            and self.engine is not None
+            ready
+            and self.encoding is not None
             and not self.tokens.is_masked(selected)
             and not self.encoding.tokens[selected].special
         ):
-            return self._decide_unmasked(selected)
-        if mask is None:
-            panel.heading = "Predictions"
-            if self.encoding is not None:
-                self.table.show_message("Press m to mask the selected token, M for its whole word.")
-            return Shown("message")
-        number = self.tokens.all_masks.index(mask) + 1
-        panel.heading = f"Predictions · mask {number} of {len(self.tokens.all_masks)} (token {mask})"
-        result = self.mask_result(mask)
-        if result is None:
-            self.table.show_message(f"Could not predict: {self.error}" if self.error else "Predicting…")
-            return Shown("message")
-        assert self.predictions is not None
-        panel.elapsed_ms = self.predictions.elapsed_ms
-        subject = ("predictions", self.encoding.text if self.encoding else "", mask)
-        self.table.show_predictions(result, self._watched_rows(result), subject=subject)
-        return Shown("predictions", mask)
+            return self.unmasked
+        return self.mask_predictions
 
-    def _watched_rows(self, result: MaskResult | None) -> tuple:
+    def redraw(self) -> None:
+        """Draw the current view and say what it shows (``enter`` acts only on that)."""
+        view = self.current()
+        self.shown = view.show()
+        tokens = self.tokens
+        if self.shown.kind != "replay":
+            tokens.revealed = None
+        if not (view.shades and self.shown.kind == view.name):
+            tokens.shade = None
+        self.post_message(self.ResultsChanged(self))
+
+    def owns(self, action: str) -> bool:
+        """True when the view on show answers the screen's ``action`` (its result is here)."""
+        view = self.current()
+        return action in view.keys and self.shown.kind == view.name
+
+    def act(self, action: str, step: int = 0) -> None:
+        """A key of the view on show (:meth:`owns`)."""
+        if self.owns(action):
+            self.current().act(action, step)
+            self.redraw()
+
+    def watched_rows(self, result: MaskResult | None) -> tuple:
         """The watched words' scores at this mask, in the order they were given."""
         if result is None or not self.watched:
             return ()
         by_word = {t.target: t for t in result.targets}
         return tuple(by_word[w] for w in self.watched if w in by_word)
 
-    def _message(self, heading: str, kind: str, waiting: str) -> Shown:
-        """A view still being computed (``waiting``), or the one line saying why it could not be."""
+    def cell_label(self, index: int) -> str:
+        assert self.encoding is not None
+        token = self.encoding.tokens[index]
+        if self.tokens.is_masked(index):
+            mask = self.engine.info.mask_token if self.engine is not None else ""
+            return mask or token.text or "[MASK]"
+        return (token.text if token.special else token.display) or token.text or f"token {index}"
+
+    # ------------------------------------------------------------------ what the views ask the engine for
+
+    def waiting(self, heading: str, kind: str, waiting: str) -> Shown:
+        """A view's table while its answer is computed (``waiting``), or the one line saying why it could not be."""
         self.panel.heading = heading
         self.panel.elapsed_ms = None
         error = self._view_errors.get(kind)
@@ -682,114 +692,22 @@ class ModelPane(Vertical):
             self.table.show_message(waiting)
         return Shown("message")
 
-    def _decide_fills(self) -> Shown:
-        assert self.engine is not None and self.encoding is not None
-        masks = self.tokens.all_masks
-        if not masks:
-            self.panel.heading = "Joint fill"
-            self.panel.elapsed_ms = None
-            self.table.show_message("Mask the tokens to fill together (m); f closes this view.")
-            return Shown("message")
-        engine, encoding, masked, beam = self.engine, self.encoding, sorted(self.tokens.masked), self.beam
-        joint = self._view(
-            "joint", (encoding.text, masks, beam), lambda r: self.run_joint(r, engine, encoding, masked, beam)
-        )
-        if not isinstance(joint, JointResult):
-            return self._message("Joint fill", "joint", "Filling the masks jointly…")
-        self.panel.elapsed_ms = joint.elapsed_ms
-        if self.replay_step is not None:
-            step = self.replay_step = max(0, min(self.replay_step, len(joint.steps)))
-            self.panel.heading = f"Replay of the best fill · step {step} of {len(joint.steps)}"
-            self.tokens.revealed = {s.position: shown_token(s.token_str) for s in joint.steps[:step]}
-            self.table.show_replay(joint, step)
-            return Shown("replay")
-        self.panel.heading = (
-            f"Joint fills of {len(masks)} mask{'s' if len(masks) > 1 else ''} · beam {joint.beam} · "
-            f"best log p {joint.fills[0].log_prob:.2f}"
-        )
-        self.table.show_fills(joint)
-        return Shown("fills")
-
-    def _decide_attention(self) -> Shown:
-        assert self.engine is not None and self.encoding is not None
-        selected = self.tokens.selected
-        engine, encoding, masked = self.engine, self.encoding, sorted(self.tokens.masked)
-        label = self._cell_label(selected)
-        attention = self._view(
-            "attention",
-            (encoding.text, tuple(masked), selected),
-            lambda r: self.run_attention(r, engine, encoding, selected, masked),
-        )
-        if not isinstance(attention, AttentionResult):
-            waiting = "Reading the attention weights…"
-            if engine.info.backend == "onnx":
-                waiting += " (the first time on ONNX Runtime loads the PyTorch weights: a few seconds)"
-            return self._message(f"Attention from {label!r}", "attention", waiting)
-        layers, heads = attention.layers, attention.heads
-        layer = layers - 1 if self.attention_layer is None else max(0, min(self.attention_layer, layers - 1))
-        head = None if self.attention_head is None else max(0, min(self.attention_head, heads - 1))
-        self.attention_layer, self.attention_head = layer, head
-        which = f"mean of {heads} heads" if head is None else f"head {head} (0–{heads - 1})"
-        self.panel.heading = (
-            f"Attention from {label!r} (token {selected}) · layer {layer} (0–{layers - 1}) · {which}"
-        )
-        self.panel.elapsed_ms = None
-        weights = attention.row(layer, head)
-        top = max((w for w in weights if w == w), default=0.0) or 1.0
-        self.tokens.shade = {i: w / top for i, w in enumerate(weights) if w == w}
-        labels = [self._cell_label(i) for i in range(len(encoding.tokens))]
-        self.table.show_attention(attention, layer, head, labels)
-        return Shown("attention")
-
-    def _decide_unmasked(self, selected: int) -> Shown:
-        label = self._cell_label(selected)
-        view = self._unmasked_view(selected)
-        if view is None:
-            return self._message(f"{label!r} as the model sees it", "unmasked", "Reading every token…")
-        masks = len(self.tokens.all_masks)
-        read = (
-            f" · reads {masks} mask{'s' if masks > 1 else ''}" if masks else ""
-        )  # the context of the numbers
-        self.panel.heading = (
-            f"{label!r} unmasked (token {selected}){read} · p {view.score:.1%} · rank {view.rank} · "
-            f"entropy {view.entropy:.2f}"
-        )
-        result = self._result("unmasked")
-        self.panel.elapsed_ms = result.elapsed_ms if isinstance(result, UnmaskedResult) else None
-        subject = ("unmasked", self.encoding.text if self.encoding else "", selected)
-        self.table.show_predictions(view.predictions, subject=subject)
-        return Shown("unmasked", selected)
-
-    def _unmasked_view(self, index: int):
-        """The model's view of token ``index`` (one pass serves every token; asked for once per text)."""
-        assert self.engine is not None and self.encoding is not None
-        engine, encoding, top_k = self.engine, self.encoding, self.top_k
-        masked = sorted(self.tokens.masked)  # the masks typed in the text are in the encoding already
-        result = self._view(
-            "unmasked",
-            (encoding.text, top_k, tuple(masked)),
-            lambda r: self.run_unmasked(r, engine, encoding, top_k, masked),
-        )
-        return result.at(index) if isinstance(result, UnmaskedResult) else None
-
-    def _cell_label(self, index: int) -> str:
-        assert self.encoding is not None
-        token = self.encoding.tokens[index]
-        if self.tokens.is_masked(index):
-            mask = self.engine.info.mask_token if self.engine is not None else ""
-            return mask or token.text or "[MASK]"
-        return (token.text if token.special else token.display) or token.text or f"token {index}"
-
-    # ------------------------------------------------------------------ the exploration views' workers
-
-    def _result(self, kind: str) -> object | None:
-        have = self._views.get(kind)
+    def result(self, kind: str) -> object | None:
+        """The answer to the last thing ``kind`` asked for, when it is here."""
+        have = self._answers.get(kind)
         asked = self._asked.get(kind)
         return have[1] if have is not None and asked is not None and have[0] == asked[0] else None
 
-    def _view(self, kind: str, key: object, start: Callable[[int], object]) -> object | None:
-        """The result of ``kind`` for ``key`` when it is here; else ask for it (once) and return ``None``."""
-        have = self._views.get(kind)
+    def last(self, kind: str) -> object | None:
+        """The last answer ``kind`` got, whatever it was for."""
+        have = self._answers.get(kind)
+        return have[1] if have is not None else None
+
+    def ask(self, kind: str, key: object, call: Callable[[], object]) -> object | None:
+        """The answer of ``kind`` for ``key`` when it is here; else run ``call`` (once) in a thread worker
+        of the group ``kind`` (a newer request cancels an older one) and return ``None``; the table is
+        redrawn when it answers."""
+        have = self._answers.get(kind)
         if have is not None and have[0] == key:
             self._asked[kind] = (key, -1)  # nothing to wait for: a pending answer for another key is stale
             return have[1]
@@ -797,7 +715,14 @@ class ModelPane(Vertical):
         if asked is None or asked[0] != key:
             self._view_request += 1
             self._asked[kind] = (key, self._view_request)
-            start(self._view_request)
+            self.run_worker(
+                partial(self._view_worker, kind, self._view_request, call),
+                name=kind,
+                group=kind,
+                exclusive=True,
+                thread=True,
+                exit_on_error=False,
+            )
         return None
 
     def _view_worker(self, kind: str, request: int, call: Callable[[], object]) -> None:
@@ -812,34 +737,12 @@ class ModelPane(Vertical):
         if not get_current_worker().is_cancelled:
             self.post_message(ViewReady(kind, request, result))
 
-    @work(thread=True, exclusive=True, group="joint", exit_on_error=False)
-    def run_joint(
-        self, request: int, engine: Engine, encoding: Encoding, masked: list[int], beam: int
-    ) -> None:
-        self._view_worker("joint", request, lambda: engine.joint_fill(encoding, masked, beam=beam))
-
-    @work(thread=True, exclusive=True, group="unmasked", exit_on_error=False)
-    def run_unmasked(
-        self, request: int, engine: Engine, encoding: Encoding, top_k: int, masked: list[int]
-    ) -> None:
-        self._view_worker(
-            "unmasked",
-            request,
-            lambda: engine.unmasked(encoding, top_k=top_k, sequences=False, masked=masked),
-        )
-
-    @work(thread=True, exclusive=True, group="attention", exit_on_error=False)
-    def run_attention(
-        self, request: int, engine: Engine, encoding: Encoding, position: int, masked: list[int]
-    ) -> None:
-        self._view_worker("attention", request, lambda: engine.attention(encoding, position, masked))
-
     def on_view_ready(self, message: ViewReady) -> None:
         asked = self._asked.get(message.kind)
         if asked is None or asked[1] != message.request:
             return  # stale: the text, masks or selection changed since
-        self._views[message.kind] = (asked[0], message.result)
-        self._show_table()
+        self._answers[message.kind] = (asked[0], message.result)
+        self.redraw()
 
     def on_view_failed(self, message: ViewFailed) -> None:
         asked = self._asked.get(message.kind)
@@ -847,55 +750,7 @@ class ModelPane(Vertical):
             return
         self._view_errors[message.kind] = (asked[0], message.error)
         self.notify(message.error, severity="error", timeout=6)
-        self._show_table()
-
-    # ------------------------------------------------------------------ the exploration views' keys
-
-    @property
-    def can_replay(self) -> bool:
-        """True when the joint fills are on show (or their replay), so ``[``, ``]`` and ``p`` act."""
-        return self.shown.kind in ("fills", "replay")
-
-    @property
-    def replay_at_end(self) -> bool:
-        joint = self._result("joint")
-        return isinstance(joint, JointResult) and self.replay_step == len(joint.steps)
-
-    def toggle_fills(self) -> None:
-        self.fills_on = not self.fills_on
-        self.replay_step = None
-        self._show_table()
-
-    def step_replay(self, step: int) -> bool:
-        """Reveal one more (or one fewer) mask of the best fill; ``[`` before the first step leaves the replay."""
-        joint = self._result("joint")
-        if not self.can_replay or not isinstance(joint, JointResult):
-            return False
-        if self.replay_step is None:
-            self.replay_step = 0 if step < 0 else 1
-        elif self.replay_step == 0 and step < 0:
-            self.replay_step = None
-        else:
-            self.replay_step = max(0, min(len(joint.steps), self.replay_step + step))
-        self._show_table()
-        return self.replay_step is not None and self.replay_step < len(joint.steps)
-
-    def set_attention(self, layer_step: int = 0, head_step: int = 0, mean: bool = False) -> None:
-        attention = self._views.get("attention")
-        result = attention[1] if attention is not None else None
-        layers = result.layers if isinstance(result, AttentionResult) else None
-        heads = result.heads if isinstance(result, AttentionResult) else None
-        if layer_step and layers is not None:
-            layer = (layers - 1 if self.attention_layer is None else self.attention_layer) + layer_step
-            self.attention_layer = max(0, min(layers - 1, layer))
-        if head_step and heads is not None:
-            if self.attention_head is None:
-                self.attention_head = 0 if head_step > 0 else heads - 1
-            else:
-                self.attention_head = max(0, min(heads - 1, self.attention_head + head_step))
-        if mean:
-            self.attention_head = None
-        self._show_table()
+        self.redraw()
 
     # ------------------------------------------------------------------ surprisal
 
@@ -908,7 +763,7 @@ class ModelPane(Vertical):
             self._score_request += 1
             self.scores = None
             self.tokens.surprisal = None
-        self._show_table()
+        self.redraw()
 
     def _request_scores(self) -> None:
         self._score_request += 1
@@ -931,7 +786,7 @@ class ModelPane(Vertical):
             return
         self.scores = message.result
         self.tokens.surprisal = {t.index: t.surprisal for t in message.result.tokens}
-        self._show_table()
+        self.redraw()
 
     def surprisal_at(self, span: Span) -> float | None:
         """Total surprisal (nats) of this model's tokens that cover ``span`` (session characters)."""

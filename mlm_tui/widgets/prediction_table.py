@@ -41,6 +41,8 @@ class PredictionTable(DataTable):
     }
     """
 
+    ids = False
+    """Show each prediction's token id (the ``i`` toggle)."""
     _message: str | None = None
     """The message on show, when the table shows one."""
     _scores_shown: tuple[ScoreResult, int, int] | None = None
@@ -127,12 +129,15 @@ class PredictionTable(DataTable):
         """
         predictions = mask.predictions if isinstance(mask, MaskResult) else mask
         self._redo = partial(self.show_predictions, mask, watched, subject=subject)
-        width = self._bar_width(3 + 18 + 7, 3)
-        if self._same("predictions", predictions, watched, width, subject):
+        ids = self.ids
+        width = self._bar_width(3 + 18 + 7 + (7 if ids else 0), 4 if ids else 3)
+        if self._same("predictions", predictions, watched, width, subject, ids):
             return
         cursor = self._begin(subject)
         self.add_column("#", key="rank", width=3)
         self.add_column("token", key="token", width=18)
+        if ids:
+            self.add_column(Text("id", justify="right"), key="id", width=7)
         self.add_column(Text("prob", justify="right"), key="prob", width=7)
         self.add_column("", key="bar", width=width)
         best = predictions[0].score if predictions else 1.0
@@ -141,6 +146,7 @@ class PredictionTable(DataTable):
             self.add_row(
                 Text(str(rank), justify="right"),
                 shown,
+                *([Text(str(prediction.token), justify="right")] if ids else []),
                 Text(f"{prediction.score:.2%}", justify="right"),
                 bar(prediction.score / best if best else 0, width),
                 key=str(prediction.token),
@@ -149,6 +155,7 @@ class PredictionTable(DataTable):
             self.add_row(
                 Text("◆", justify="right", style="bold"),
                 f"{target.target} (#{target.rank})",
+                *([Text(" ".join(map(str, target.pieces)), justify="right")] if ids else []),
                 Text(f"{target.score:.2%}", justify="right"),
                 bar(target.score / best if best else 0, width),
                 key="watch:" + target.target,
@@ -228,6 +235,44 @@ class PredictionTable(DataTable):
                 key=f"attention:{index}",
             )
         self.move_cursor(row=0, animate=False)
+
+    def show_rows(
+        self,
+        key: tuple[object, ...],
+        columns: list[tuple[str, int, bool]],
+        rows: list[tuple[object, ...]],
+        *,
+        subject: object = None,
+        cursor: int = 0,
+        bar_column: int | None = None,
+    ) -> None:
+        """Rows a view formatted itself: ``columns`` are ``(label, width, right-aligned)``; ``key`` says
+        what the rows were built from (the same again is not rebuilt). ``bar_column``: that column's
+        width is what the table has left, and its cells are fractions drawn as bars."""
+        widths = [w for _, w, _ in columns]
+        if bar_column is not None:
+            widths[bar_column] = self._bar_width(sum(widths) - widths[bar_column], len(columns) - 1)
+            self._redo = partial(
+                self.show_rows, key, columns, rows, subject=subject, cursor=cursor, bar_column=bar_column
+            )
+        else:
+            self._redo = None
+        if self._same("rows", *key, tuple(widths)):
+            return
+        keep = self._begin(subject)
+        for (label, _, right), width in zip(columns, widths, strict=True):
+            self.add_column(Text(label, justify="right") if right else label, width=width)
+        for number, row in enumerate(rows):
+            cells = []
+            for index, cell in enumerate(row):
+                if index == bar_column and isinstance(cell, float):
+                    cells.append(bar(cell, widths[index]) if cell == cell else "")
+                elif columns[index][2] and isinstance(cell, str):
+                    cells.append(Text(cell, justify="right"))
+                else:
+                    cells.append(cell)
+            self.add_row(*cells, key=f"row:{number}")
+        self.move_cursor(row=min(keep or cursor, max(0, len(rows) - 1)), animate=False)
 
     def show_scores(self, scores: ScoreResult, selected: int) -> None:
         """Token scores around the ``selected`` token, with the cursor on it.

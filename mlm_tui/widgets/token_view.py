@@ -132,6 +132,9 @@ class TokenView(ScrollView, can_focus=True):
     shade: reactive[dict[int, float] | None] = reactive(None)
     """Attention per cell as a fraction of the largest on show (the attention view); wins over surprisal."""
     revealed: reactive[dict[int, str] | None] = reactive(None, repaint=False)
+    show_ids: reactive[bool] = reactive(False, repaint=False)
+    """Each cell's token id on the line under it (the mask's id on a mask)."""
+    mask_id: int | None = None
     """Masks shown filled, with these labels (a joint fill's replay)."""
     placeholder: reactive[str] = reactive("", repaint=False)
     mask_token: reactive[str] = reactive("[MASK]", repaint=False)
@@ -211,6 +214,17 @@ class TokenView(ScrollView, can_focus=True):
 
     def watch_masked(self) -> None:
         self._relayout()
+
+    def watch_show_ids(self) -> None:
+        self._relayout()
+
+    def cell_id(self, index: int) -> int:
+        """The id the model reads at ``index``: the mask's on a mask."""
+        assert self.encoding is not None
+        token = self.encoding.tokens[index]
+        if self.is_masked(index) and not token.is_mask and self.mask_id is not None:
+            return self.mask_id
+        return token.id
 
     def watch_revealed(self) -> None:
         self._relayout()
@@ -361,6 +375,8 @@ class TokenView(ScrollView, can_focus=True):
                 joined = token.word is not None and token.word == previous_word
                 previous_word = token.word
                 label = self._label(token.index, joined)
+                if self.show_ids:
+                    label = label.ljust(len(str(self.cell_id(token.index))) + (1 if joined else 0))
                 size = cell_len(label)
                 gap = 0 if joined or not lines[-1] else 1
                 if lines[-1] and x + gap + size > width:
@@ -369,8 +385,20 @@ class TokenView(ScrollView, can_focus=True):
                 lines[-1].append(Cell(token.index, x + gap, label))
                 line_of[token.index] = len(lines) - 1
                 x += gap + size
+        if self.show_ids and self.encoding is not None:  # a line of ids under each line of cells
+            with_ids: list[list[Cell]] = []
+            for line in lines:
+                with_ids.append(line)
+                with_ids.append([Cell(c.index, c.x, self._id_label(c)) for c in line])
+            lines = with_ids
+            line_of = {index: 2 * number for index, number in line_of.items()}
         self._layouts[width] = (lines, line_of)
         return lines, line_of
+
+    def _id_label(self, cell: Cell) -> str:
+        joined = cell.label.startswith("·")
+        text = str(self.cell_id(cell.index))
+        return ((" " if joined else "") + text).ljust(cell_len(cell.label))
 
     @property
     def _width(self) -> int:
