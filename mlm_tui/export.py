@@ -84,21 +84,34 @@ def export_data(
     prediction: PredictResult | None = None,
     score: ScoreResult | None = None,
     created: datetime | None = None,
+    mask_id: int | None = None,
 ) -> dict[str, Any]:
     """Everything an export holds, as plain JSON values.
 
     ``masked`` are the positions the user masked; masks typed into the text and every position
-    ``prediction`` answered are included too. ``created`` defaults to now (UTC).
+    ``prediction`` answered are included too. ``created`` defaults to now (UTC). ``tokens`` and
+    ``ids`` are what the model reads: the masked positions as ``mask_id`` (the model's mask token;
+    when not given, the id of a mask typed in the text, else the prediction's input ids).
     """
     by_position = {m.position: m for m in prediction.masks} if prediction else {}
     positions = sorted(set(masked) | set(encoding.mask_positions) | set(by_position))
     mask_token = model.mask_token if isinstance(model, ModelInfo) else MASK_PLACEHOLDER
+    ids = (
+        list(prediction.ids) if prediction is not None and len(prediction.ids) == len(encoding.ids) else None
+    )
+    ids = ids or list(encoding.ids)
+    typed = [encoding.tokens[i].id for i in encoding.mask_positions]
+    mask = mask_id if mask_id is not None else typed[0] if typed else None
+    if mask is not None:
+        ids = [mask if i in positions else token for i, token in enumerate(ids)]
     data: dict[str, Any] = {
         "mlm_tui": __version__,
         "created": (created or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
         "model": _model_dict(model),
         "text": encoding.text,
         "masked_text": _masked_text(encoding, positions, mask_token),
+        "tokens": [mask_token if i in positions else t.text for i, t in enumerate(encoding.tokens)],
+        "ids": ids,
         "masks": [_mask_dict(encoding, i, by_position.get(i)) for i in positions],
         "score": None,
     }
@@ -167,6 +180,11 @@ def _pane_markdown(data: Mapping[str, Any]) -> str:
     masks = data["masks"]
     if masks:
         lines.append(f"- **Masked:** {_cell(data['masked_text'])}")
+    if data.get("ids"):
+        pairs = " ".join(
+            f"{token}={token_id}" for token, token_id in zip(data["tokens"], data["ids"], strict=True)
+        )
+        lines.append(f"- **Token ids:** {_cell(pairs)}")
     for number, mask in enumerate(masks, start=1):
         start, end = mask["span"]
         original = f" (`{mask['original']}`)" if mask["original"] else ""

@@ -154,3 +154,21 @@ def test_small_probabilities_stay_apart():
         assert float(shown[:-1]) / 100 == pytest.approx(p, rel=5e-3)
     assert len({percent(p) for p in (1.04e-6, 1.26e-6, 1.49e-6)}) == 3
     assert percent(0.0) == "0.0000%"
+
+
+def test_the_export_holds_the_ids_the_model_reads(bert, two_masks):
+    """Issue 22: text → tokens → ids → [MASK] id, as transformers' tokenizer gives them."""
+    from transformers import AutoTokenizer
+
+    encoding, chosen, result = two_masks
+    tokenizer = AutoTokenizer.from_pretrained(bert.info.path)
+    want = tokenizer(encoding.text)["input_ids"]
+    want[chosen] = tokenizer.mask_token_id
+    for prediction in (result, None):  # from the prediction's input, or from the mask typed in the text
+        data = export_data(encoding, model=bert.info, masked=[chosen], prediction=prediction)
+        assert data["ids"] == want
+        assert data["tokens"] == [tokenizer.convert_ids_to_tokens(i) for i in want]
+        markdown = render_markdown(data)
+        assert (
+            f"[MASK]={tokenizer.mask_token_id}" in markdown and f"{data['tokens'][1]}={want[1]}" in markdown
+        )

@@ -731,6 +731,7 @@ class ExplorerScreen(Screen[None]):
                 masked=p.tokens.masked,
                 prediction=p.predictions,
                 score=p.scores,
+                mask_id=p.tokens.mask_id,
             )
             for p in self.panes
             if p.engine is not None and p.encoding is not None
