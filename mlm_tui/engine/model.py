@@ -769,8 +769,13 @@ class MaskedLM:
             if states is not None:
                 self._states.move_to_end(key)
         if states is None:
+            read = getattr(self.forward, "hidden_states", None)
+            if read is None:
+                raise EngineError(
+                    f"the {self.info.backend} backend gives no hidden states for the layer lens; use --backend torch"
+                )
             with self._lock:
-                states = self.forward.hidden_states(window)  # type: ignore[attr-defined]
+                states = read(window)
             states.setflags(write=False)
             with self._cache_lock:
                 self._states[key] = states
