@@ -350,3 +350,19 @@ def test_layers_warns_about_the_window_on_a_long_text(bert_dir, capfd):
     assert "longer than" in err
     data = json.loads(out)
     assert any(v is None for v in data["similarity"][0]["cosine"][1])  # outside the window: null
+
+
+def test_the_grid_runs_the_head_in_chunks_of_bounded_size(bert_dir, monkeypatch):
+    from mlm_tui.engine import layers
+
+    lm = MaskedLM.load(str(bert_dir), backend="torch")
+    encoding = lm.encode(TEXT)
+    whole = lm.lens_grid(encoding)
+    sizes = []
+    original = lm.forward.head_logits
+    monkeypatch.setattr(lm.forward, "head_logits", lambda rows: sizes.append(len(rows)) or original(rows))
+    monkeypatch.setattr(layers, "GRID_CHUNK_BYTES", 4 * lm.info.vocab_size * 5)  # 5 rows of logits
+    chunked = lm.lens_grid(encoding)
+    assert max(sizes) == 5 and sum(sizes) == whole.top_ids.size
+    assert chunked.top_ids.tolist() == whole.top_ids.tolist()
+    np.testing.assert_allclose(chunked.top_probs, whole.top_probs, atol=1e-6)

@@ -159,7 +159,12 @@ def _print_plain(data: dict[str, Any], text: str) -> None:
                 f"{'#' + str(layer['final_rank']):>6}  {percent(layer['final_prob']):>9}  {_top_line(layer)}"
             )
     for block in data.get("similarity", ()):
-        print(f"\ncosine similarity at layer {block['layer']}")
+        kind = (
+            "cosine similarity, each dimension standardised,"
+            if data.get("standardised")
+            else "cosine similarity"
+        )
+        print(f"\n{kind} at layer {block['layer']}")
         tokens = [shown_token(t)[:8] for t in data["tokens"]]
         print(" " * 9 + " ".join(f"{t:>8}" for t in tokens))
         for token, row in zip(tokens, block["cosine"], strict=True):
@@ -188,7 +193,12 @@ def _markdown(data: dict[str, Any], text: str) -> str:
             rows,
         )
     for block in data.get("similarity", ()):
-        lines += ["", f"## Cosine similarity at layer {block['layer']}", ""]
+        kind = (
+            "Cosine similarity, each dimension standardised,"
+            if data.get("standardised")
+            else "Cosine similarity"
+        )
+        lines += ["", f"## {kind} at layer {block['layer']}", ""]
         tokens = [shown_token(t) for t in data["tokens"]]
         rows = [
             (token, *("" if v is None else f"{v:.3f}" for v in row))
