@@ -8,8 +8,7 @@ import re
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from mlm_tui.engine import (
     AttentionResult,
@@ -17,7 +16,11 @@ from mlm_tui.engine import (
     EngineError,
     Fill,
     FillStep,
+    HiddenStates,
     JointResult,
+    LensGrid,
+    LensLayer,
+    LensResult,
     MaskResult,
     ModelInfo,
     Prediction,
@@ -29,81 +32,6 @@ from mlm_tui.engine import (
     UnmaskedResult,
     UnmaskedToken,
 )
-
-
-@dataclass(frozen=True)
-class FakeLensLayer:
-    layer: int
-    top: tuple[Prediction, ...]
-    entropy: float
-    kl_to_final: float
-    final_rank: int
-    final_prob: float
-
-
-@dataclass(frozen=True)
-class FakeLensResult:
-    """As :class:`mlm_tui.engine.LensResult`."""
-
-    tokens: tuple[str, ...]
-    ids: tuple[int, ...]
-    position: int
-    layers: tuple[FakeLensLayer, ...]
-    log_probs: Any = field(compare=False, repr=False)
-    elapsed_ms: float = 0.0
-
-    def rank_prob(self, layer: int, token_id: int) -> tuple[int, float]:
-        row = self.log_probs[layer]
-        return 1 + int((row > row[token_id]).sum()), float(math.exp(row[token_id]))
-
-
-@dataclass(frozen=True)
-class FakeLensGrid:
-    tokens: tuple[str, ...]
-    ids: tuple[int, ...]
-    top_ids: Any
-    top_probs: Any
-    top_strs: tuple[tuple[str, ...], ...]
-    window: tuple[int, int] = (0, 0)
-    elapsed_ms: float = 0.0
-
-
-@dataclass(frozen=True)
-class FakeHiddenStates:
-    """As :class:`mlm_tui.engine.HiddenStates`, with the same definitions of cosine and strip."""
-
-    tokens: tuple[str, ...]
-    ids: tuple[int, ...]
-    states: Any = field(compare=False, repr=False)
-    window: tuple[int, int] = (0, 0)
-    elapsed_ms: float = 5.0
-
-    @property
-    def layers(self) -> int:
-        return int(self.states.shape[0])
-
-    def cosine(self, layer: int, standardise: bool = False):
-        import numpy as np
-
-        vectors = self.states[layer].astype(np.float64)
-        if standardise:
-            vectors = (vectors - vectors.mean(axis=0)) / (vectors.std(axis=0) + 1e-12)
-        unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-        return unit @ unit.T
-
-    def strip(self, position: int) -> list[tuple[float, float, float]]:
-        import numpy as np
-
-        rows = []
-        for layer in range(self.layers):
-            v = self.states[layer, position].astype(np.float64)
-
-            def cos(w, v=v):
-                return float(v @ w / (np.linalg.norm(v) * np.linalg.norm(w)))
-
-            previous = cos(self.states[layer - 1, position]) if layer else math.nan
-            rows.append((float(np.linalg.norm(v)), previous, cos(self.states[0, position])))
-        return rows
 
 
 @dataclass(frozen=True)
@@ -398,8 +326,8 @@ class FakeEngine:
             row = log_probs_array[layer].astype(np.float64)
             kl = float((np.exp(last) * (last - row)).sum())
             rank = 1 + int((row > row[best]).sum())
-            result_layers.append(FakeLensLayer(layer, top, entropy, kl, rank, float(np.exp(row[best]))))
-        return FakeLensResult(
+            result_layers.append(LensLayer(layer, top, entropy, kl, rank, float(np.exp(row[best]))))
+        return LensResult(
             tokens=tuple(t.text for t in encoding.tokens),
             ids=encoding.ids,
             position=position,
@@ -424,7 +352,7 @@ class FakeEngine:
                 ids[layer.layer, position] = layer.top[0].token
                 probs[layer.layer, position] = layer.top[0].score
                 strs[layer.layer][position] = layer.top[0].token_str
-        return FakeLensGrid(
+        return LensGrid(
             tokens=tuple(t.text for t in encoding.tokens),
             ids=encoding.ids,
             top_ids=ids,
@@ -446,7 +374,7 @@ class FakeEngine:
             states[0, i] = [((token_id * (k + 3)) % 17) - 8 + 0.5 for k in range(4)]
         for layer in range(1, self.LAYERS):
             states[layer] = states[layer - 1] + 0.5 * np.roll(states[layer - 1], 1, axis=0) + layer
-        return FakeHiddenStates(
+        return HiddenStates(
             tokens=tuple(t.text for t in encoding.tokens), ids=tuple(ids), states=states, window=(0, n)
         )
 

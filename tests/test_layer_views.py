@@ -1,4 +1,4 @@
-"""Pilot tests of the views of the model's layers (issue 22): the MLM lens (``L``), its grid (``o``),
+"""Pilot tests of the views of the model's layers (issue 22): the MLM lens (``L``), its grid (``#``),
 token similarity (``v``, ``<``/``>``, ``z``), salience (``d``, ``z``) and the token ids (``i``).
 
 Every expected value comes from the engine the app was given (the fake's lens, hidden states and
@@ -68,7 +68,7 @@ async def test_lens_grid_shows_every_layer_and_follows_the_selection():
     engine = FakeEngine()
     app = fake_app(engine)
     async with opened(app) as (pilot, screen, pane):
-        await step(pilot, "home", "right", "m", "o")
+        await step(pilot, "home", "right", "m", "number_sign")
         assert pane.shown.kind == "grid"
         grid = engine.lens_grid(pane.encoding, sorted(pane.tokens.masked))
         assert pane.table.row_count == grid.top_probs.shape[0]
@@ -89,7 +89,7 @@ async def test_lens_grid_shows_every_layer_and_follows_the_selection():
         selected = pane.tokens.selected
         assert selected > KEYS and f"▸{pane.cell_label(selected)[:9]}" in labels
         assert "▸[MASK]" not in labels
-        await step(pilot, "o")
+        await step(pilot, "number_sign")
         assert screen.view is None
 
 

@@ -146,7 +146,7 @@ def test_watched_words(snap_compare):
 
 LAYER_VIEWS = {
     "lens": ("right", "m", "down", "L"),
-    "grid": ("right", "m", "o"),
+    "grid": ("right", "m", "number_sign"),
     "similarity": ("right", "right", "v", "less_than_sign"),
     "salience": ("right", "m", "d"),
     "ids": ("right", "m", "i"),

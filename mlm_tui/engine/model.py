@@ -520,6 +520,11 @@ class MaskedLM:
         """Put token ``token_id`` in the text in place of the token at ``position`` (see :mod:`.text`)."""
         return self.text.substitute(encoding, position, token_id)
 
+    @property
+    def mask_id(self) -> int:
+        """The id of the model's mask token."""
+        return self.text.mask_id
+
     def token_str(self, token_id: int) -> str:
         return self.text.token_str(token_id)
 

@@ -391,6 +391,29 @@ class Engine(Protocol):
 
     def attention(self, encoding: Encoding, position: int, masked: Iterable[int] = ()) -> AttentionResult: ...
 
+    # the views of the model's layers (issue 22): results from :mod:`.layers` and :mod:`.salience`
+    mask_id: int
+
+    def lens(
+        self, encoding: Encoding, position: int, masked: Iterable[int] = (), *, top_k: int = 3
+    ) -> Any: ...
+
+    def lens_grid(self, encoding: Encoding, masked: Iterable[int] = ()) -> Any: ...
+
+    def hidden_states(self, encoding: Encoding, masked: Iterable[int] = ()) -> Any: ...
+
+    def salience(
+        self,
+        encoding: Encoding,
+        position: int,
+        target: int | str,
+        masked: Iterable[int] = (),
+        *,
+        method: str = "ig",
+        steps: int = 20,
+        baseline: str = "mask",
+    ) -> Any: ...
+
 
 @dataclass(frozen=True)
 class ModelInfo:

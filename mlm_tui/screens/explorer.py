@@ -215,10 +215,11 @@ class ExplorerScreen(Screen[None]):
             tooltip="The MLM lens: the model's head on every layer at the selected token (L again closes)",
         ),
         Binding(
-            "o",
+            "number_sign",
             "view('grid')",
             "Lens grid",
             show=False,
+            key_display="#",
             id="grid",
             tooltip="The MLM lens for the whole sentence: the top-1 of every token at every layer",
         ),
@@ -1023,7 +1024,7 @@ class ExplorerScreen(Screen[None]):
                 partial(self.action_view, "lens"),
             )
             yield (
-                "MLM lens grid (o)",
+                "MLM lens grid (#)",
                 "The top-1 of every token at every layer",
                 partial(self.action_view, "grid"),
             )

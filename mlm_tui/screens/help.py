@@ -18,7 +18,7 @@ INTRO = (
     "predicts there as it reads it (its probability, rank and entropy). With several masks, f fills "
     "them together (best joint fills first; ] replays the best one step by step). a shades the "
     "tokens by the attention the selected one pays; t watches words at every mask. Inside the "
-    "model: L applies its own head to every layer at the selected token (the MLM lens), o for every "
+    "model: L applies its own head to every layer at the selected token (the MLM lens), # for every "
     "token at once; v shades the tokens by how like the selected one they are at a layer; d shows "
     "which tokens make it predict the highlighted word (gradients); i shows the token ids. "
     "Tab moves between the sentence, the tokens and the table. "
@@ -44,6 +44,7 @@ _SHOWN = {
     "greater_than_sign": ">",
     "comma": ",",
     "full_stop": ".",
+    "number_sign": "#",
 }
 
 

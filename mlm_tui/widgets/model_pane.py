@@ -201,7 +201,7 @@ class ModelPane(Vertical):
             view.name: view
             for view in (self.attention, self.lens, GridView(self), SimilarityView(self), self.salience)
         }
-        """The views the screen opens on every pane (``a``, ``L``, ``o``, ``v``, ``d``), by name:
+        """The views the screen opens on every pane (``a``, ``L``, ``#``, ``v``, ``d``), by name:
         :attr:`view` picks one."""
         # what the views asked for: each answer kept with the key it answers, and the latest request
         self._answers: dict[str, tuple[object, object]] = {}

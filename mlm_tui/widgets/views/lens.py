@@ -1,7 +1,7 @@
 """The MLM lens: the model's own head applied to every layer's hidden state (Din et al. 2024).
 
 Two forms: one token, a row per layer (``L``), and the whole sentence, a layer × token grid of the
-top-1 shaded by its probability (``o``). The engine runs one forward pass with the hidden states (in
+top-1 shaded by its probability (``#``). The engine runs one forward pass with the hidden states (in
 the ``lens``/``grid`` worker) and the head at one position per layer, or at every position for the grid.
 """
 
