@@ -324,3 +324,89 @@ def test_the_missing_package_is_named_as_pip_names_it(constant, package):
     assert missing_package(message) == package
     assert missing_package("You need to install rjieba to use RoFormerTokenizer.") == "rjieba"
     assert missing_package("No module named 'foo'") is None
+
+
+# ---------------------------------------------------------------- the MLM lens (issue 22)
+
+LENS_REFUSED = {
+    "bart": "decoder",
+    "mbart": "decoder",
+    "mvp": "decoder",
+    "funnel": "pools",
+    "perceiver": "latent",
+    "reformer": "reversible",
+}
+"""Types whose head cannot be applied per layer, and a word the one-line refusal must hold."""
+
+
+def _plain_model(zoo, model_type: str):
+    """The type's tiny model straight from transformers, and inputs for it (ids inside its vocabulary)."""
+    import torch
+    from transformers import AutoModelForMaskedLM
+
+    model = AutoModelForMaskedLM.from_pretrained(zoo(model_type), dtype=torch.float32).eval()
+    vocab = model.get_output_embeddings().weight.shape[0] if model.get_output_embeddings() is not None else 30
+    ids = torch.tensor([[(5 + 7 * i) % min(vocab, 30) + 3 for i in range(9)]])
+    inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+    if model_type == "tapas":
+        inputs["token_type_ids"] = torch.zeros((1, 9, 7), dtype=torch.long)
+    return model, inputs
+
+
+@pytest.mark.parametrize("model_type", TYPES)
+def test_the_lens_head_on_the_last_hidden_state_is_the_models_own_logits(zoo, model_type):
+    """hidden_states[-1] of output_hidden_states=True through the lens's head equals the model's logits; where
+    the type normalises after its last layer, the lens reads the state before that normalisation at every layer."""
+    import torch
+
+    from mlm_tui.engine.backends.lens_head import layer_states, lens_head
+
+    model, inputs = _plain_model(zoo, model_type)
+    if model_type in LENS_REFUSED:
+        with pytest.raises(EngineError) as refused:
+            lens_head(model, model_type)
+        message = str(refused.value)
+        assert len(message.splitlines()) == 1 and LENS_REFUSED[model_type] in message
+        return
+    head = lens_head(model, model_type)
+    with torch.no_grad():
+        out = model(**inputs, output_hidden_states=True)
+        hidden = out.hidden_states
+        states = layer_states(model, head, inputs)
+        assert len(states) == len(hidden) and all(
+            s.shape == h.shape for s, h in zip(states, hidden, strict=True)
+        )
+        for before, ours in zip(hidden[:-1], states[:-1], strict=True):
+            assert torch.equal(before, ours)  # every layer but the last: transformers' own
+        if head.norm is None:
+            assert torch.equal(states[-1], hidden[-1])
+            got = head(hidden[-1])
+        else:  # hidden_states[-1] is after the final normalisation; the lens reads it before
+            torch.testing.assert_close(head.norm(states[-1]), hidden[-1], atol=1e-6, rtol=0)
+            got = head(states[-1])
+            steps_only = hidden[-1]
+            for step in head.steps:
+                steps_only = step(steps_only)
+            torch.testing.assert_close(steps_only, out.logits, atol=1e-5, rtol=0)
+    torch.testing.assert_close(got, out.logits, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("model_type", TYPES)
+def test_the_lens_last_layer_equals_predict(zoo, model_type):
+    lm = engine_for(zoo, model_type)
+    encoding = lm.encode(sample_text(zoo(model_type)))
+    position = encoding.mask_positions[0]
+    if model_type in LENS_REFUSED:
+        with pytest.raises(EngineError) as refused:
+            lm.lens(encoding, position)
+        assert len(str(refused.value).splitlines()) == 1
+        return
+    result = lm.lens(encoding, position, top_k=5)
+    predicted = lm.predict(encoding, top_k=5).masks[0].predictions
+    assert [p.token for p in result.layers[-1].top] == [p.token for p in predicted]
+    np.testing.assert_allclose(
+        [p.score for p in result.layers[-1].top], [p.score for p in predicted], atol=1e-5
+    )
+    assert result.layers[-1].kl_to_final == pytest.approx(0.0, abs=1e-5)
+    grid = lm.lens_grid(encoding)
+    assert grid.top_ids[-1, position] == predicted[0].token

@@ -26,34 +26,6 @@ LOG_PROB_TOLERANCE = 1e-5
 """Log-probabilities of the head, and the lens's last layer against ``predict`` (the issue's 1e-5)."""
 
 
-@pytest.fixture(autouse=True)
-def torch_primitives(monkeypatch):
-    """Stand-ins for the PyTorch layer primitives until branch ``lens`` commits them (same contract)."""
-    from mlm_tui.engine.backends.torch_backend import TorchForward
-
-    if hasattr(TorchForward, "hidden_states"):
-        return
-    import torch
-
-    from mlm_tui.engine.backends.lens_head import layer_states, lens_head
-
-    def hidden_states(self, ids):
-        head = lens_head(self.model, self.model.config.model_type)
-        row = torch.tensor([list(ids)])
-        with torch.inference_mode():
-            states = layer_states(
-                self.model, head, {"input_ids": row, "attention_mask": torch.ones_like(row)}
-            )
-            return torch.stack([s[0] for s in states]).numpy()
-
-    def head_logits(self, hidden):
-        with torch.inference_mode():
-            return lens_head(self.model, self.model.config.model_type)(torch.from_numpy(hidden)).numpy()
-
-    monkeypatch.setattr(TorchForward, "hidden_states", hidden_states, raising=False)
-    monkeypatch.setattr(TorchForward, "head_logits", head_logits, raising=False)
-
-
 @pytest.fixture
 def cache(tmp_path, monkeypatch) -> Path:
     """A fresh, empty graph cache for one test."""
@@ -270,3 +242,24 @@ def test_attention_after_the_export_is_unchanged(cache, bert_dir):
     assert engine.prepare_layers() is None
     after = engine.attention(encoding, 1).weights
     assert np.array_equal(before, after)
+
+
+@pytest.mark.parametrize("kind", ["bert", "roberta"])
+def test_the_engine_lens_grid_and_states_on_onnx_equal_pytorch(
+    cache, kind, bert_dir, roberta_dir, bert, roberta
+):
+    """MaskedLM's layer views route to the ONNX primitives and give PyTorch's answers."""
+    on_torch = bert if kind == "bert" else roberta
+    engine = MaskedLM.load(str(bert_dir if kind == "bert" else roberta_dir), backend="onnx")
+    encoding = engine.encode(TEXT)
+    position = engine.predict(encoding).masks[0].position
+    lens, want = engine.lens(encoding, position), on_torch.lens(encoding, position)
+    assert np.abs(lens.log_probs - want.log_probs).max() <= LOG_PROB_TOLERANCE
+    assert [[p.token for p in layer.top] for layer in lens.layers] == [
+        [p.token for p in layer.top] for layer in want.layers
+    ]
+    grid, want_grid = engine.lens_grid(encoding), on_torch.lens_grid(encoding)
+    assert np.array_equal(grid.top_ids, want_grid.top_ids)
+    np.testing.assert_allclose(grid.top_probs, want_grid.top_probs, atol=LOG_PROB_TOLERANCE)
+    states, want_states = engine.hidden_states(encoding), on_torch.hidden_states(encoding)
+    assert relative(states.states, want_states.states) <= STATES_TOLERANCE

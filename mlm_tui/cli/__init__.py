@@ -20,12 +20,12 @@ from ..config import Config, load_config
 from ..engine import BUNDLED_MODEL, DEFAULT_MODEL, MASK_ALIAS, EngineError, cache_dir
 from ..inputs import InputError
 from ..journal import JournalError
-from . import attention, pairs, persist, predict, probe, score, tui
+from . import attention, layers, pairs, persist, predict, probe, score, tui
 from .common import PROG, UsageError, _model_options, _warn, engine_options
 
 __all__ = ["PROG", "build_parsers", "engine_options", "main"]
 
-COMMANDS = ("predict", "score", "attention", "probe", "pairs")
+COMMANDS = ("predict", "score", "attention", "probe", "pairs", "layers")
 PERSIST_COMMANDS = ("sessions", "config", "serve")
 EXAMPLE = "Paris is the capital of France."
 
@@ -41,6 +41,7 @@ A keyboard-driven terminal explorer for masked language models (BERT-style fill-
   mlm-tui predict TEXT --joint   fills of every mask that fit together (beam search, joint log p)
   mlm-tui predict TEXT --unmasked  what the model predicts at every token, nothing masked
   mlm-tui attention TEXT -p N    what token N attends to (a layer, a head or the mean over heads)
+  mlm-tui layers TEXT            the MLM lens: the model's head on every layer at each mask (--similarity too)
   mlm-tui probe FILE             cloze probes (LAMA, TSV/JSONL): P@1, P@k, MRR per group
   mlm-tui pairs FILE             minimal pairs (BLiMP) by PLL; CrowS-Pairs as its metric.py
   mlm-tui --resume               reopen the last session (text, masks, model, undo history)
@@ -48,7 +49,7 @@ A keyboard-driven terminal explorer for masked language models (BERT-style fill-
   mlm-tui config path|show       where the config file is, and what it sets
   mlm-tui serve [ARGS]           the explorer in a browser (http://127.0.0.1:8000)
 
-Run `mlm-tui COMMAND --help` (predict, score, attention, probe, pairs) for their options.
+Run `mlm-tui COMMAND --help` (predict, score, attention, layers, probe, pairs) for their options.
 """
 
 EPILOG = f"""\
@@ -88,6 +89,10 @@ def build_parsers(config: Config | None = None) -> dict[str, argparse.ArgumentPa
         "pairs": pairs.parser(common),
     }
     parsers.update(persist.persist_parsers(parsers, config or Config()))
+    parsers["layers"] = layers.parser(common)
+    defaults = (config or Config()).cli_defaults()
+    defaults.pop("top_k", None)  # the lens shows 3 per layer unless -k says otherwise
+    parsers["layers"].set_defaults(**defaults)
     return parsers
 
 
@@ -95,6 +100,7 @@ RUNNERS = {
     "predict": predict.run_predict,
     "score": score.run_score,
     "attention": attention.run_attention,
+    "layers": layers.run_layers,
     "probe": probe.run_probe,
     "pairs": pairs.run_pairs,
     "tui": tui.run_tui,

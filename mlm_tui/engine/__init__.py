@@ -2,6 +2,7 @@
 
 from .backends import BACKENDS
 from .errors import EngineError
+from .layers import HiddenStates, LensGrid, LensLayer, LensResult
 from .loading import BUNDLED_MODEL, DEFAULT_MODEL, bundled_models, default_model, resolve_model
 from .model import FAST_MODES, MASK_ALIAS, MaskedLM, make_fast, resolve_device, vocab_digest
 from .onnx_cache import cache_dir
@@ -39,7 +40,11 @@ __all__ = [
     "EngineOptions",
     "Fill",
     "FillStep",
+    "HiddenStates",
     "JointResult",
+    "LensGrid",
+    "LensLayer",
+    "LensResult",
     "MaskResult",
     "MaskedLM",
     "ModelInfo",

@@ -41,12 +41,17 @@ from .types import (
 
 if TYPE_CHECKING:  # pragma: no cover
     from .backends import Forward
+    from .layers import HiddenStates, LensGrid, LensResult
 
 __all__ = ["BACKENDS", "FAST_MODES", "MASK_ALIAS", "SCORE_BATCH", "MaskedLM", "vocab_digest"]
 
 CACHE_SIZE = 256
 """Prediction results kept per engine, so going back to a mask already seen answers at once."""
 SCORE_BATCH = 32
+STATES_CACHE_SIZE = 8
+"""Texts whose hidden states are kept (the lens, the grid and similarity on one text share one forward pass)."""
+STATES_CACHE_BYTES = 256 * 1024 * 1024
+"""And at most this much of them (the newest is always kept)."""
 """Masked copies per forward pass when scoring."""
 
 FAST_MODES = ("auto", "bf16", "fp16")
@@ -215,6 +220,8 @@ class MaskedLM:
         self._eager: Any = None
         """On ONNX: a PyTorch copy of the model, loaded the first time attention weights are asked for."""
         self._eager_lock = threading.Lock()
+        self._states: OrderedDict[tuple[object, ...], np.ndarray] = OrderedDict()
+        """Hidden states of the last few windows read (:meth:`hidden_states`), shared by lens, grid and similarity."""
 
     @property
     def _head(self) -> tuple[Any, ...] | None:
@@ -688,6 +695,99 @@ class MaskedLM:
             say=lambda _msg: None,
         )
         return model
+
+    # ------------------------------------------------------------------ layers (the MLM lens, similarity)
+
+    def lens(
+        self, encoding: Encoding, position: int, masked: Iterable[int] = (), *, top_k: int = 3
+    ) -> LensResult:
+        """The MLM lens at ``position``: the model's own head on every layer's hidden state there.
+
+        One row per layer (0 = embeddings … last, which equals :meth:`predict` there), each with the
+        head's top-k, entropy, KL(final ‖ layer) and the rank and probability of the last layer's
+        top-1. ``masked`` as in :meth:`predict`; a text longer than the model reads is read in the
+        window around ``position`` and the masks (as attention). :class:`EngineError` in one line for
+        a type whose head cannot be applied per layer.
+        """
+        from .layers import lens_ids, lens_result
+
+        started = time.perf_counter()
+        ids = lens_ids(self.text, encoding, tuple(masked))
+        if not 0 <= position < len(ids):
+            raise EngineError(f"position {position} is outside the text (0 to {len(ids) - 1})")
+        states, where, window = self._window_states(encoding, ids, position)
+        hidden = states[:, where.index(position), :]
+        result = lens_result(self.text, encoding, ids, position, hidden, self._head_logits, top_k, window)
+        return dataclasses.replace(result, elapsed_ms=(time.perf_counter() - started) * 1000)
+
+    def lens_grid(self, encoding: Encoding, masked: Iterable[int] = ()) -> LensGrid:
+        """The lens's top-1 and its probability at every layer and token (the "logit lens" picture).
+
+        Over the window predictions use when the text is longer than the model reads (-1, NaN and ""
+        outside it). The head runs on chunks of rows, so at most ~64 MB of logits are held at once.
+        """
+        from .layers import lens_grid, lens_ids
+
+        started = time.perf_counter()
+        ids = lens_ids(self.text, encoding, tuple(masked))
+        states, where, window = self._window_states(encoding, ids, None)
+        grid = lens_grid(
+            self.text, encoding, ids, states, where, self._head_logits, self.info.vocab_size, window
+        )
+        return dataclasses.replace(grid, elapsed_ms=(time.perf_counter() - started) * 1000)
+
+    def hidden_states(self, encoding: Encoding, masked: Iterable[int] = ()) -> HiddenStates:
+        """Every layer's vector for every token (float32 (layers, n, d)), for similarity and a token's path.
+
+        Cached per text and ids: after :meth:`lens` or :meth:`lens_grid` on the same text (and window),
+        no forward pass runs.
+        """
+        from .layers import hidden_states, lens_ids
+
+        started = time.perf_counter()
+        ids = lens_ids(self.text, encoding, tuple(masked))
+        states, where, window = self._window_states(encoding, ids, None)
+        result = hidden_states(encoding, ids, states, where, window)
+        return dataclasses.replace(result, elapsed_ms=(time.perf_counter() - started) * 1000)
+
+    def _head_logits(self, hidden: np.ndarray) -> np.ndarray:
+        """The lens's head (the backend's ``head_logits``) on rows of hidden vectors, one call at a time."""
+        with self._lock:
+            return self.forward.head_logits(hidden)  # type: ignore[attr-defined]
+
+    def _window_states(
+        self, encoding: Encoding, ids: list[int], position: int | None
+    ) -> tuple[np.ndarray, list[int], tuple[int, int]]:
+        """The hidden states of the window read for ``position`` (see :func:`.layers.window_around`), from
+        the cache when this text and window were read already; with the window's text positions and span."""
+        from .layers import window_around, window_span
+
+        window, where = window_around(
+            encoding, ids, position, self.text.mask_id, self.info.max_length, self.info.name
+        )
+        key = (encoding.text, tuple(window), tuple(where))
+        with self._cache_lock:
+            states = self._states.get(key)
+            if states is not None:
+                self._states.move_to_end(key)
+        if states is None:
+            read = getattr(self.forward, "hidden_states", None)
+            if read is None:
+                raise EngineError(
+                    f"the {self.info.backend} backend gives no hidden states for the layer lens; use --backend torch"
+                )
+            with self._lock:
+                states = read(window)
+            states.setflags(write=False)
+            with self._cache_lock:
+                self._states[key] = states
+                total = sum(s.nbytes for s in self._states.values())
+                while len(self._states) > 1 and (
+                    len(self._states) > STATES_CACHE_SIZE or total > STATES_CACHE_BYTES
+                ):
+                    _key, dropped = self._states.popitem(last=False)
+                    total -= dropped.nbytes
+        return states, where, window_span(encoding, where)
 
     # ------------------------------------------------------------------ layers (ONNX)
 

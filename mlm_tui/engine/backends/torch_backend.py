@@ -116,11 +116,47 @@ class TorchForward:
         self.module = _MaskedLogits(model, head, takes_token_types, token_type_width).eval()
         self.device = torch.device(device)
         self._pad_id = pad_id
+        self.model_type = model_type
+        self._fast = fast
+        self._lens: Any = None
 
     def logits_at(self, rows: Sequence[Sequence[int]], positions: Sequence[Sequence[int]]) -> np.ndarray:
         tensors = [torch.from_numpy(a).to(self.device) for a in pack(rows, positions, self._pad_id)]
         with torch.inference_mode():
             return self.module(*tensors).float().cpu().numpy()
+
+    @property
+    def lens(self) -> Any:
+        """The MLM lens's head (:func:`.lens_head.lens_head`), found the first time it is asked for; float32
+        in the fast modes, as the prediction head. :class:`EngineError` for a type it cannot read."""
+        if self._lens is None:
+            from .lens_head import lens_head
+
+            head = lens_head(self.model, self.model_type)
+            self._lens = copy.deepcopy(head).float() if self._fast else head
+        return self._lens
+
+    def hidden_states(self, ids: Sequence[int]) -> np.ndarray:
+        """Every layer's hidden states for one row of ids, as the lens reads them: float32 (layers, n, d),
+        layer 0 the embeddings' output (see :func:`.lens_head.layer_states`)."""
+        from .lens_head import layer_states
+
+        lens = self.lens
+        input_ids = torch.tensor([list(ids)], device=self.device)
+        inputs = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
+        if self.module.takes_token_types:
+            inputs["token_type_ids"] = token_types(input_ids, self.module.token_type_width)
+        with torch.inference_mode():
+            states = layer_states(self.model, lens, inputs)
+            return torch.stack([s[0] for s in states]).float().cpu().numpy()
+
+    def head_logits(self, hidden: np.ndarray) -> np.ndarray:
+        """The lens's head on rows of hidden vectors: float32 (m, d) to float32 (m, vocab)."""
+        lens = self.lens
+        dtype = next(lens.parameters()).dtype
+        with torch.inference_mode():
+            vectors = torch.tensor(np.asarray(hidden, dtype=np.float32), device=self.device, dtype=dtype)
+            return lens(vectors).float().cpu().numpy()
 
 
 def token_types(input_ids: Any, width: int = 0) -> Any:
