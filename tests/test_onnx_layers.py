@@ -263,3 +263,22 @@ def test_the_engine_lens_grid_and_states_on_onnx_equal_pytorch(
     np.testing.assert_allclose(grid.top_probs, want_grid.top_probs, atol=LOG_PROB_TOLERANCE)
     states, want_states = engine.hidden_states(encoding), on_torch.hidden_states(encoding)
     assert relative(states.states, want_states.states) <= STATES_TOLERANCE
+
+
+def test_nothing_the_layer_exporter_prints_reaches_stdout(cache, bert_dir, monkeypatch, capfd):
+    import torch
+
+    engine = MaskedLM.load(str(bert_dir), backend="onnx")
+
+    def chatty(*_args, **_kwargs):
+        print("graph(%input.1 : Long(*, *)) from Python")
+        os.write(1, b"Torch IR graph at exception: from C++\n")
+        raise RuntimeError("Exporting the operator 'aten::fft_fftn' is not supported")
+
+    monkeypatch.setattr(torch.onnx, "export", chatty)
+    capfd.readouterr()
+    note = engine.prepare_layers()
+    print("after")
+    out, _err = capfd.readouterr()
+    assert out == "after\n"
+    assert note is not None and "aten::fft_fftn" in note
