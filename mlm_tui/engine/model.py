@@ -334,7 +334,9 @@ class MaskedLM:
             vocab_digest=text.settings.vocab_digest,
             backend="onnx",
         )
-        return cls(forward, text, info, source=resolved)
+        engine = cls(forward, text, info, source=resolved)
+        forward.open_layers = engine._open_layers  # the layer graphs: made or opened on first use
+        return engine
 
     @classmethod
     def _load_torch(
@@ -791,6 +793,28 @@ class MaskedLM:
                     _key, dropped = self._states.popitem(last=False)
                     total -= dropped.nbytes
         return states, where, window_span(encoding, where)
+
+    # ------------------------------------------------------------------ layers (ONNX)
+
+    def prepare_layers(self, progress: Callable[[str], None] | None = None) -> str | None:
+        """Make ready what ``forward.hidden_states`` and ``forward.head_logits`` answer from.
+
+        On ONNX the first call (in this process) opens the cached layer graphs, or,
+        once per model, loads the PyTorch weights and exports them (seconds to a
+        minute; ``progress`` hears each stage); the primitives call it themselves,
+        so calling it first, in a worker and outside the engine's lock, only moves
+        the wait. Returns a one-line note when the layers are answered by PyTorch
+        because the graphs cannot be made, else ``None`` (and always on PyTorch).
+        """
+        prepare = getattr(self.forward, "prepare_layers", None)
+        if prepare is None:
+            return None
+        return getattr(prepare(progress), "note", None)
+
+    def _open_layers(self, progress: Callable[[str], None]) -> Any:
+        from .onnx_layers import open_layers
+
+        return open_layers(self, progress)
 
     # ------------------------------------------------------------------ score
 

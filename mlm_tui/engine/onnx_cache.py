@@ -156,3 +156,50 @@ def store(folder: Path, write: Callable[[Path], None]) -> None:
                 raise
     finally:
         remove(tmp)
+
+
+# --------------------------------------------------------------------------- the layer graphs
+
+LAYERS_DIR = "layers"
+"""Beside a prediction graph: the graphs of the lens and similarity views (:mod:`.onnx_layers`), in
+their own folder, stored with :func:`store` (so atomically) and removed with the prediction graph."""
+LAYERS_FORMAT = 1
+STATES_FILE = "states.onnx"
+HEAD_FILE = "head.onnx"
+LAYERS_INFO_FILE = "layers.json"
+
+
+@dataclass(frozen=True)
+class LayersInfo:
+    """What was exported beside a prediction graph for the layer views, and how well it agreed with PyTorch."""
+
+    layers: int
+    """Hidden states per token: the embedding output and one per layer."""
+    hidden_size: int
+    vocab_size: int
+    states_bytes: int
+    head_bytes: int
+    states_difference: float
+    """Largest difference from PyTorch in the hidden states when checked, relative to their largest value."""
+    head_difference: float
+    """Largest difference from PyTorch in the head's log-probabilities when checked."""
+
+    def save(self, folder: Path) -> None:
+        fields = dict(self.__dict__, format=LAYERS_FORMAT)
+        (folder / LAYERS_INFO_FILE).write_text(json.dumps(fields, indent=1), encoding="utf-8")
+
+    @classmethod
+    def read(cls, folder: Path) -> LayersInfo:
+        """The info of a complete layers folder; :class:`EngineError` when any part is missing or damaged."""
+        try:
+            fields = json.loads((folder / LAYERS_INFO_FILE).read_text(encoding="utf-8"))
+            if fields.pop("format", None) != LAYERS_FORMAT:
+                raise ValueError("another cache format")
+            info = cls(**fields)
+            if (folder / STATES_FILE).stat().st_size != info.states_bytes:
+                raise ValueError(f"{STATES_FILE} is truncated")
+            if (folder / HEAD_FILE).stat().st_size != info.head_bytes:
+                raise ValueError(f"{HEAD_FILE} is truncated")
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise EngineError(f"damaged cached layer graphs in {folder}: {exc}") from exc
+        return info

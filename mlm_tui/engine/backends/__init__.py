@@ -1,4 +1,5 @@
-"""Forward passes: the only modules that import torch (:mod:`.torch_backend`) or onnxruntime (:mod:`.onnx_backend`).
+"""Forward passes: the only modules that import torch (:mod:`.torch_backend`, :mod:`.lens_head`, and
+:mod:`.layers_onnx` when the layer graphs are exported) or onnxruntime (:mod:`.onnx_backend`).
 
 A backend turns rows of token ids into vocabulary logits at chosen positions,
 as a float32 numpy array; everything before (text) and after (softmax, top-k,
