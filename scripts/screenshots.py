@@ -41,6 +41,10 @@ async def main(model: str | None, out: Path, compare: str | None = None, only: s
         await probe_sets(model, out)
     if only == "results":
         return
+    if only in ("all", "layers"):
+        await layer_views(model, out)
+    if only == "layers":
+        return
 
     # Loading: the real loader, held at its first stage while the picture is taken.
     release = threading.Event()
@@ -115,6 +119,38 @@ async def main(model: str | None, out: Path, compare: str | None = None, only: s
             await shoot(app, name, out, one_mask, size=size)
 
 
+async def layer_views(model: str | None, out: Path) -> None:
+    """Inside the model: the MLM lens and its grid, token similarity, salience, the ids."""
+    text = "The capital of France is [MASK], and its largest city is also Paris."
+    to_mask = ("right",) * 5  # from "the" (the first selected token) to the mask
+
+    async def lens(pilot):
+        await pilot.press(*to_mask, "L")
+
+    async def grid(pilot):
+        await pilot.press(*to_mask, "number_sign")
+
+    async def similarity(pilot):
+        await pilot.press(*to_mask, "v")
+        await settle(pilot)
+        await pilot.press("less_than_sign", "less_than_sign", "less_than_sign")
+
+    async def salience(pilot):
+        await pilot.press(*to_mask, "d")
+
+    async def ids(pilot):
+        await pilot.press(*to_mask, "i")
+
+    for name, keys in [
+        ("lens", lens),
+        ("lens-grid", grid),
+        ("similarity", similarity),
+        ("salience", salience),
+        ("ids", ids),
+    ]:
+        await shoot(make_app(text, options=EngineOptions(model=model)), name, out, keys)
+
+
 async def probe_sets(model: str | None, out: Path) -> None:
     """The results screen of a probe set, and a minimal pair opened from it in the explorer."""
     from mlm_tui.probes.sets import open_probe_set
@@ -160,7 +196,10 @@ if __name__ == "__main__":
     )
     parser.add_argument("--out", type=Path, default=Path("screenshots"))
     parser.add_argument(
-        "--only", choices=("all", "results"), default="all", help="results: only the probe-set screens"
+        "--only",
+        choices=("all", "results", "layers"),
+        default="all",
+        help="results: only the probe-set screens; layers: only the views of the layers",
     )
     args = parser.parse_args()
     asyncio.run(main(args.model, args.out.resolve(), args.compare, args.only))

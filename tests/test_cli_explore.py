@@ -241,12 +241,12 @@ def test_attention_long_text_json_as_a_process(bert_dir):
 
 
 BAD = [
-    (["attention", PLAIN, "--position", "12"], 1, "position"),
-    (["attention", PLAIN, "--position", "-1"], 1, "position"),
-    (["attention", PLAIN, "--position", "3", "--layer", "2"], 1, "--layer"),
-    (["attention", PLAIN, "--position", "3", "--layer", "-1"], 1, "--layer"),
-    (["attention", PLAIN, "--position", "3", "--head", "2"], 1, "--head"),
-    (["attention", PLAIN, "--position", "3", "--head", "-1"], 1, "--head"),
+    (["attention", PLAIN, "--position", "12"], 2, "position"),
+    (["attention", PLAIN, "--position", "-1"], 2, "position"),
+    (["attention", PLAIN, "--position", "3", "--layer", "2"], 2, "--layer"),
+    (["attention", PLAIN, "--position", "3", "--layer", "-1"], 2, "--layer"),
+    (["attention", PLAIN, "--position", "3", "--head", "2"], 2, "--head"),
+    (["attention", PLAIN, "--position", "3", "--head", "-1"], 2, "--head"),
     (["attention", PLAIN], 2, "--position"),
     (["attention", PLAIN, "--position", "three"], 2, "--position"),
     (["predict", PLAIN, "--joint"], 2, "no mask"),
@@ -275,7 +275,7 @@ def test_bad_input_gets_one_line(bert_dir, capsys, args, code, needle):
 @pytest.mark.parametrize(
     ("args", "code", "needle"),
     [
-        (["attention", PLAIN, "--position", "40"], 1, "position"),
+        (["attention", PLAIN, "--position", "40"], 2, "position"),
         (["predict", JOINT, "--joint", "--beam", "0"], 2, "--beam"),
     ],
 )

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..engine import EngineError
-from .common import PROG, _describe, _load, _Parser, _read_text, _text_help, _warn
+from .common import PROG, UsageError, _describe, _load, _Parser, _read_text, _text_help, _warn
 from .explore import add_attention_parser, attention_output, print_attention
 
 
@@ -26,7 +25,7 @@ def run_attention(args: argparse.Namespace) -> int:
     engine = _load(args)
     encoding = engine.encode(text)
     if not 0 <= args.position < len(encoding.tokens):
-        raise EngineError(
+        raise UsageError(
             f"--position {args.position}: the text has tokens 0 to {len(encoding.tokens) - 1} "
             "(counting special tokens)"
         )

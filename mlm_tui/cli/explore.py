@@ -8,7 +8,8 @@ import math
 import sys
 
 from ..bars import bar
-from ..engine import EngineError, shown_token
+from ..engine import shown_token
+from .common import UsageError
 
 
 def print_joint(result, *, as_json: bool, top: int | None) -> None:
@@ -65,9 +66,9 @@ def attention_output(result, layer: int | None, head: int | None) -> dict[str, o
     if layer is None:
         layer = result.layers - 1
     if not 0 <= layer < result.layers:
-        raise EngineError(f"--layer {layer}: the model has layers 0 to {result.layers - 1}")
+        raise UsageError(f"--layer {layer}: the model has layers 0 to {result.layers - 1}")
     if head is not None and not 0 <= head < result.heads:
-        raise EngineError(f"--head {head}: the model has heads 0 to {result.heads - 1}")
+        raise UsageError(f"--head {head}: the model has heads 0 to {result.heads - 1}")
     weights = [None if math.isnan(w) else w for w in result.row(layer, head)]
     return {
         "tokens": list(result.tokens),

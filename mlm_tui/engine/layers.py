@@ -251,11 +251,14 @@ def lens_grid(
     prob = np.empty(len(rows), dtype=np.float32)
     for start in range(0, len(rows), chunk):
         logits = head_logits(rows[start : start + chunk])
+        if not logits.flags.writeable:
+            logits = logits.copy()
         top = logits.argmax(axis=-1)
-        peak = logits[np.arange(len(top)), top]
         best[start : start + chunk] = top
-        # p(top) = 1 / Σ exp(logit - top logit)
-        prob[start : start + chunk] = 1.0 / np.exp(logits - peak[:, None]).sum(axis=-1)
+        # p(top) = 1 / Σ exp(logit - top logit), in place: no second array of logits
+        logits -= np.take_along_axis(logits, top[:, None], axis=-1)
+        np.exp(logits, out=logits)
+        prob[start : start + chunk] = 1.0 / logits.sum(axis=-1)
         del logits
     n = len(encoding.tokens)
     top_ids = np.full((layers, n), -1, dtype=np.int64)
