@@ -37,7 +37,7 @@ def persist_parsers(
     """Config defaults on the model commands, their new options, and the commands of issue 12."""
     defaults = config.cli_defaults()
     top_k = defaults.pop("top_k", None)
-    for name in ("tui", "predict", "score", "attention", "probe", "pairs"):
+    for name in ("tui", "predict", "score", "attention", "probe", "pairs", "salience"):
         parsers[name].set_defaults(**defaults)
     if top_k is not None:
         parsers["tui"].set_defaults(top_k=top_k)

@@ -7,6 +7,7 @@ from .loading import BUNDLED_MODEL, DEFAULT_MODEL, bundled_models, default_model
 from .model import FAST_MODES, MASK_ALIAS, MaskedLM, make_fast, resolve_device, vocab_digest
 from .onnx_cache import cache_dir
 from .options import EngineOptions
+from .salience import SalienceResult
 from .types import (
     AttentionResult,
     Encoding,
@@ -50,6 +51,7 @@ __all__ = [
     "ModelInfo",
     "PredictResult",
     "Prediction",
+    "SalienceResult",
     "ScoreResult",
     "TargetScore",
     "Token",

@@ -42,6 +42,7 @@ from .types import (
 if TYPE_CHECKING:  # pragma: no cover
     from .backends import Forward
     from .layers import HiddenStates, LensGrid, LensResult
+    from .salience import AttributionRequest, SalienceResult
 
 __all__ = ["BACKENDS", "FAST_MODES", "MASK_ALIAS", "SCORE_BATCH", "MaskedLM", "vocab_digest"]
 
@@ -682,6 +683,56 @@ class MaskedLM:
             if self._eager is None:
                 self._eager = self._load_eager()
             return attention_row(self._eager, "cpu", window, query, *self._token_types)
+
+    def salience(
+        self,
+        encoding: Encoding,
+        position: int,
+        target: int | str,
+        masked: Iterable[int] = (),
+        *,
+        method: str = "ig",
+        steps: int = 20,
+        baseline: str = "mask",
+    ) -> SalienceResult:
+        """Which input tokens make the model predict ``target`` at the mask at ``position`` (see :mod:`.salience`).
+
+        ``method``: ``"ig"`` (integrated gradients, ``steps`` midpoint-rule points, from the ``"mask"`` or
+        ``"zero"`` baseline) or ``"grad-input"``. ``target``: a token id, or a word of one piece there (a
+        word of several pieces is refused). ``masked`` as in :meth:`attention`; a text longer than the
+        model reads uses the window predictions use. Gradients need PyTorch: on the ONNX backend (and in a
+        fast mode) a float32 PyTorch copy of the model is loaded the first time, as for attention.
+        """
+        from .salience import salience
+
+        return salience(
+            self.text,
+            self.info,
+            encoding,
+            position,
+            target,
+            masked,
+            method=method,
+            steps=steps,
+            baseline=baseline,
+            attribute=self._attribute,
+        )
+
+    @property
+    def salience_loads_weights(self) -> bool:
+        """True when :meth:`salience` would first load the PyTorch weights (ONNX backend, fast modes)."""
+        return (self.model is None or self.info.dtype != "float32") and self._eager is None
+
+    def _attribute(self, request: AttributionRequest) -> tuple[np.ndarray, float, float]:
+        from .backends.torch_salience import attribute
+
+        if self.model is not None and self.info.dtype == "float32":
+            with self._lock:
+                return attribute(self.model, self.info.device, request)
+        with self._eager_lock:
+            if self._eager is None:
+                self._eager = self._load_eager()
+            return attribute(self._eager, "cpu", request)
 
     @property
     def _token_types(self) -> tuple[bool, int]:
