@@ -8,7 +8,6 @@ import re
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 
 from mlm_tui.engine import (
     AttentionResult,
@@ -25,6 +24,7 @@ from mlm_tui.engine import (
     ModelInfo,
     Prediction,
     PredictResult,
+    SalienceResult,
     ScoreResult,
     TargetScore,
     Token,
@@ -32,23 +32,6 @@ from mlm_tui.engine import (
     UnmaskedResult,
     UnmaskedToken,
 )
-
-
-@dataclass(frozen=True)
-class FakeSalience:
-    tokens: tuple[str, ...]
-    ids: tuple[int, ...]
-    position: int
-    target: int
-    target_str: str
-    log_prob: float
-    method: str
-    steps: int
-    baseline: str
-    attributions: tuple[float, ...]
-    completeness: tuple[float, float]
-    elapsed_ms: float = 0.0
-
 
 VOCAB = [
     "capital",
@@ -398,7 +381,7 @@ class FakeEngine:
             ((zlib.crc32(f"{method}{baseline}{token}{i}".encode()) % 200) - 80) / 100.0 for i in range(n)
         )
         total = sum(attributions)
-        return FakeSalience(
+        return SalienceResult(
             tokens=tuple(t.text for t in encoding.tokens),
             ids=encoding.ids,
             position=position,

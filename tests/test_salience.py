@@ -342,6 +342,41 @@ def test_a_thousand_steps_run_in_bounded_passes(bert):
     assert result.completeness_error < 0.01
 
 
+def _integrand(power: int, calls: list[int]):
+    """A backend whose path integral is known: d/dα α^power, so the attributions should add up to 1."""
+
+    def attribute(request):
+        alphas, weights = np.asarray(request.alphas), np.asarray(request.weights)
+        calls.append(len(alphas))
+        found = np.zeros(len(request.ids), dtype=np.float32)
+        found[1] = float((weights * power * alphas ** (power - 1)).sum())
+        return found, 0.0, -1.0  # log p(x) − log p(baseline) = 1
+
+    return attribute
+
+
+@pytest.mark.parametrize(
+    ("power", "steps", "used"),
+    [
+        (2, None, [20]),  # the midpoint rule is exact for a linear integrand: no refinement
+        (30, None, [20, 40, 80]),  # 9 % off at 20 steps, 2.3 % at 40, 0.6 % at 80
+        (400, None, [20, 40, 80, 160, 320]),  # never within 1 %: stops at 320 and says so
+        (30, 20, [20]),  # steps given: taken as given
+    ],
+)
+def test_default_steps_double_until_completeness_holds(bert, monkeypatch, power, steps, used):
+    calls: list[int] = []
+    monkeypatch.setattr(bert, "_attribute", _integrand(power, calls))
+    encoding = bert.encode(TEXT)
+    result = bert.salience(encoding, encoding.mask_positions[0], 5, steps=steps)
+    assert calls == used and result.steps == used[-1]
+    midpoints = (np.arange(used[-1]) + 0.5) / used[-1]
+    assert result.completeness[0] == pytest.approx(float((power * midpoints ** (power - 1)).mean()), rel=1e-5)
+    assert result.completeness[1] == 1.0
+    if power == 30 and steps is None:
+        assert result.completeness_error <= 0.01
+
+
 # ---------------------------------------------------------------- ONNX backend
 
 

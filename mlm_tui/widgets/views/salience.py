@@ -53,12 +53,12 @@ class SalienceView(View):
             self.name,
             (encoding.text, tuple(masked), mask, target, method, baseline),
             lambda: engine.salience(
-                encoding, mask, target, masked, method=method, steps=STEPS, baseline=baseline or "mask"
+                encoding, mask, target, masked, method=method, steps=None, baseline=baseline or "mask"
             ),
         )
         heading = f"Salience of {shown_token(target_str)!r} at {where!r} (token {mask})"
         if result is None:
-            waiting = f"Integrating gradients ({STEPS} steps)…" if method == "ig" else "Taking the gradient…"
+            waiting = f"Integrating gradients ({STEPS}+ steps)…" if method == "ig" else "Taking the gradient…"
             if engine.info.backend == "onnx":
                 waiting += " (the first time on ONNX Runtime loads the PyTorch weights: a few seconds)"
             return pane.waiting(heading, self.name, waiting)
