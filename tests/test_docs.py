@@ -41,7 +41,8 @@ HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
 
 
 def split_code(text: str) -> tuple[str, list[str]]:
-    """The prose (fenced blocks blanked, lines kept) and the code: every fenced block and inline span."""
+    """The prose (fenced blocks and comments blanked, inline code kept) and the code: every fenced block
+    and inline span."""
     prose, code, block, fenced = [], [], [], False
     for line in text.splitlines():
         if FENCE.match(line.lstrip()):
@@ -57,12 +58,12 @@ def split_code(text: str) -> tuple[str, list[str]]:
             prose.append(line)
     plain = HTML_COMMENT.sub("", "\n".join(prose))
     code += [m.group(2) for m in INLINE_CODE.finditer(plain)]
-    return INLINE_CODE.sub("``", plain), code
+    return plain, code
 
 
 def links(page: Path) -> list[str]:
     prose, _ = split_code(page.read_text(encoding="utf-8"))
-    return [m.group(1) for m in LINK.finditer(prose)]
+    return [m.group(1) for m in LINK.finditer(INLINE_CODE.sub("``", prose))]
 
 
 def heading_text(raw: str) -> str:
@@ -123,10 +124,10 @@ def test_every_relative_link_and_image_exists(page):
 def test_a_broken_link_or_anchor_is_found(tmp_path):
     """The check itself: a missing file, a missing anchor and a path out of the repository all fail."""
     (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "b.md").write_text("# B\n\n## Two words: `--ray`\n\n```sh\n# not a heading\n```\n")
+    (tmp_path / "docs" / "b.md").write_text("# B\n\n## Two `words`\n\n```sh\n# not a heading\n```\n")
     page = tmp_path / "docs" / "a.md"
     page.write_text(
-        "# A\n\n[ok](b.md) [ok](b.md#b) [ok](#a) [web](https://example.org/x)\n"
+        "# A\n\n[ok](b.md) [ok](b.md#b) [ok](b.md#two-words) [ok](#a) [web](https://example.org/x)\n"
         "`[in code](missing.md)`\n\n```sh\n[in a block](missing.md)\n```\n"
         "[gone](gone.md) ![gone](../screenshots/gone.svg) [no anchor](b.md#not-a-heading)\n"
         "[code heading](b.md#not-a-heading-1) [out](../../elsewhere.md)\n"
@@ -237,7 +238,8 @@ def test_the_docs_show_the_commands():
 def test_every_command_shown_answers_help_with_its_own_usage(command, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     usage = help_text(command)
-    assert usage.startswith(f"usage: mlm-tui {command}".rstrip() + " "), usage[:200]
+    own = f"usage: mlm-tui {command}".rstrip() + " "
+    assert usage.startswith(own), f"mlm-tui {command} --help does not print its own usage: {usage[:80]!r}"
     known = usage + (help_text("") if command == "serve" else "")  # serve passes the explorer's flags on
     unknown = sorted(f for f in SHOWN[command] if not re.search(rf"(?<![\w-]){re.escape(f)}(?![\w-])", known))
     assert unknown == [], f"mlm-tui {command}: flags shown in the docs that --help does not list"
