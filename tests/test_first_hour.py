@@ -333,18 +333,21 @@ async def test_surprisal_on_a_mask_says_where_the_scores_are():
         assert any("select an unmasked token" in n.message for n in app._notifications)
 
 
-# ---------------------------------------------------------------- 7. key overrides, help and README
+# ---------------------------------------------------------------- 7. key overrides, help and the manual
 
 
-def test_the_readme_lists_every_binding_id():
+def test_the_manual_lists_every_binding_id():
+    """The config page's table of binding ids (the README links to it) is the app's bindings, id for id."""
     from pathlib import Path
 
     from mlm_tui.app import MlmApp
     from mlm_tui.screens.help import keys_markdown
 
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    start = readme.index("<!-- binding ids:")
-    table = readme[readme.index("\n", start) + 1 : readme.index("<!-- end of binding ids -->")]
+    root = Path(__file__).parent.parent
+    page = (root / "docs" / "sessions.md").read_text()
+    assert "docs/sessions.md#config-file" in (root / "README.md").read_text()
+    start = page.index("<!-- binding ids:")
+    table = page[page.index("\n", start) + 1 : page.index("<!-- end of binding ids -->")]
     assert table == keys_markdown(MlmApp.all_bindings())
     ids = {b.id for b in MlmApp.all_bindings() if b.id}
     assert {line.split("`")[1] for line in table.splitlines()[2:]} == ids
@@ -476,11 +479,11 @@ def test_config_show_without_a_file_prints_the_defaults_in_effect(home, capsys):
         assert line in out
 
 
-def test_the_readme_example_of_a_word_in_pieces_is_true_for_the_bundled_model(bundled_engine):
+def test_the_manuals_example_of_a_word_in_pieces_is_true_for_the_bundled_model(bundled_engine):
     from pathlib import Path
 
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    assert "(`giraffe` → `gi ##raf ##fe` in the bundled model)" in readme
+    cli_page = (Path(__file__).parent.parent / "docs" / "cli.md").read_text()
+    assert "(`giraffe` → `gi ##raf ##fe` in the bundled model)" in cli_page
     pieces = [bundled_engine.text.id_to_piece(i) for i in bundled_engine.text.pieces("giraffe")]
     assert pieces == ["gi", "##raf", "##fe"]
 
