@@ -335,7 +335,7 @@ def leaderboard_text(
                 label = ""
             lines.append(_aligned([label, n, *values], widths))
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"
 
 
 def leaderboard_markdown(
