@@ -29,7 +29,9 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
     out = parser.add_argument_group("output")
     exclusive = out.add_mutually_exclusive_group()
     exclusive.add_argument(
-        "--json", action="store_true", help="one JSON document: models, format, summary, items"
+        "--json",
+        action="store_true",
+        help="one JSON document: models, format, summary, items (with --compare: comparisons, disagreements)",
     )
     exclusive.add_argument(
         "--jsonl",
@@ -45,7 +47,8 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=BOOTSTRAP,
         metavar="N",
-        help=f"bootstrap resamples for the 95%% intervals (default {BOOTSTRAP}, seeded; 0: none)",
+        help=f"bootstrap resamples for the summaries' 95%% intervals (default {BOOTSTRAP}, seeded; 0: none, "
+        f"and no interval for the --compare differences either, which draw {PAIRED_BOOTSTRAP:,})",
     )
     out.add_argument(
         "--compare",
