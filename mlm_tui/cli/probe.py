@@ -26,9 +26,12 @@ def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
         '         {"text", "answer": "x" or ["x", "y"], "group"}\n\n'
         "Without --json, --jsonl, --markdown or --table, on a terminal, the\n"
         "results open in the explorer (with --ray: the table).\n\n"
+        "--compare B C ... runs every model on every item: a leaderboard (one\n"
+        "column per model) and, for each pair of models, McNemar's exact test\n"
+        "on hit@1 and a paired bootstrap of the difference in P@1.\n\n"
         "--ray runs the items on Ray workers, in chunks of 4 x --batch-size,\n"
-        "with the same output byte for byte; --compare B then runs the two\n"
-        "models one after the other.\n\n"
+        "with the same output byte for byte; --compare then runs the models\n"
+        "one after the other.\n\n"
         f"examples:\n  {PROG} probe examples/facts.jsonl --relations examples/relations.jsonl\n  {PROG} probe facts.jsonl --relations relations.jsonl --ray --json",
         parents=[common],
         formatter_class=argparse.RawDescriptionHelpFormatter,

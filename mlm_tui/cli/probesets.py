@@ -1,4 +1,4 @@
-"""What ``probe`` and ``pairs`` share: output options, the run over one or two models, the outputs."""
+"""What ``probe`` and ``pairs`` share: output options, the run over one or several models, the outputs."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from ..probes.formats import BadItem, FormatError, Item, item_to_dict
 from ..probes.metrics import BOOTSTRAP
 from ..probes.run import Tally
 from ..probes.sets import count_items
+from ..probes.significance import PAIRED_BOOTSTRAP, Outcome, comparisons, outcome
 from .common import PROG, _load, _report, _top_k, engine_options, ray_cluster
 
 
@@ -28,7 +29,9 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
     out = parser.add_argument_group("output")
     exclusive = out.add_mutually_exclusive_group()
     exclusive.add_argument(
-        "--json", action="store_true", help="one JSON document: models, format, summary, items"
+        "--json",
+        action="store_true",
+        help="one JSON document: models, format, summary, items (with --compare: comparisons, disagreements)",
     )
     exclusive.add_argument(
         "--jsonl",
@@ -44,10 +47,17 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=BOOTSTRAP,
         metavar="N",
-        help=f"bootstrap resamples for the 95%% intervals (default {BOOTSTRAP}, seeded; 0: none)",
+        help=f"bootstrap resamples for the summaries' 95%% intervals (default {BOOTSTRAP}, seeded; 0: none, "
+        f"and no interval for the --compare differences either, which draw {PAIRED_BOOTSTRAP:,})",
     )
     out.add_argument(
-        "--compare", default=None, metavar="B", help="also run model B on every item, side by side"
+        "--compare",
+        nargs="+",
+        action="extend",
+        default=None,
+        metavar="B",
+        help="also run model B (and C …: several, or the flag again) on every item: a leaderboard, one "
+        "column per model, and for each pair McNemar's exact test and a paired bootstrap of the difference",
     )
     out.add_argument(
         "--export-dir",
@@ -120,7 +130,7 @@ def _sources(
     cluster = ray_cluster(args)
     size = chunk_lines(args.batch_size)
     sources = []
-    for model in [args.model] + ([args.compare] if args.compare else []):
+    for model in [args.model, *(args.compare or [])]:
         if cluster is None:
             engine = _load(args, model)
             run = functools.partial(stream, chunk=size, engine=engine, function=function, **params)
@@ -136,7 +146,9 @@ def _sources(
 def _spooled(
     rows: Iterator[dict[str, Any]], advance: Callable[[], None]
 ) -> Iterator[Iterator[dict[str, Any]]]:
-    """``rows`` run to the end into a temporary file, then read back: one Ray run at a time for ``--compare``."""
+    """``rows`` run to the end into a temporary file, then read back: one Ray run at a time for ``--compare``.
+
+    Entered one after the other, the models before the last run to the end in turn; the last streams."""
     with tempfile.TemporaryFile("w+", encoding="utf-8") as spool, contextlib.closing(rows):
         for row in rows:
             spool.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -153,14 +165,16 @@ def run_probeset(
     source: TextInput,
     records: Records,
     function: BatchFunction,
+    group_by: str = "group",
     **params: Any,
 ) -> int:
-    """Run one or two models over the items and write what the output options ask for.
+    """Run one or several models over the items and write what the output options ask for.
 
     ``function(engine, records, **params)`` scores one chunk (:func:`mlm_tui.probes.run.probe_chunk`,
     :func:`~mlm_tui.probes.run.pairs_chunk`), here or on Ray actors: the same chunks either way,
-    so the output is the same, byte for byte. With ``--ray --compare`` the two models run one
-    after the other (the first model's rows wait in a temporary file).
+    so the output is the same, byte for byte. With ``--ray --compare`` the models run one
+    after the other (the rows of all but the last wait in temporary files). ``group_by``: the key of
+    a result row that groups the summaries (``--group-by``).
     """
     if args.bootstrap < 0:
         raise FormatError("--bootstrap must be 0 or more")
@@ -169,7 +183,8 @@ def run_probeset(
     total = count_items(source, fmt) if sys.stderr.isatty() else None  # only a bar needs it
     one_by_one = args.ray is not None and len(sources) > 1
     k = getattr(args, "top_k", None) if kind == "cloze" else None
-    tallies = [Tally(kind, k=k or 10) for _ in sources]
+    tallies = [Tally(kind, k=k or 10, group_by=group_by) for _ in sources]
+    outcomes: list[list[Outcome | None]] = [[] for _ in sources] if len(sources) > 1 else []
     out = sys.stdout
     items: list[dict[str, Any]] = []
     label = "probing" if kind == "cloze" else "scoring pairs"
@@ -177,36 +192,36 @@ def run_probeset(
         progress(total and total * len(sources) if one_by_one else total, label) as advance,
         contextlib.ExitStack() as stack,
     ):
-        streams = [
-            stack.enter_context(contextlib.closing(rows(records()))) for _, rows in sources[one_by_one:]
+        spooled = sources[:-1] if one_by_one else []
+        streams = [stack.enter_context(_spooled(rows(records()), advance)) for _, rows in spooled]
+        streams += [
+            stack.enter_context(contextlib.closing(rows(records()))) for _, rows in sources[len(spooled) :]
         ]
-        if one_by_one:
-            streams.insert(0, stack.enter_context(_spooled(sources[0][1](records()), advance)))
         for rows in zip(*streams, strict=True):
             for tally, row in zip(tallies, rows, strict=True):
                 tally.add(row)
-            item = rows[0] if len(rows) == 1 else report.compared_item(kind, rows[0], rows[1])
+            for seen, row in zip(outcomes, rows, strict=False):
+                seen.append(outcome(kind, row))
+            item = rows[0] if len(rows) == 1 else report.compared_item(kind, *rows)
             if args.jsonl:
                 out.write(json.dumps(item, ensure_ascii=False) + "\n")
                 out.flush()  # every finished item on disk, whatever ends the process
             elif args.json or item.get("disagree"):  # a table keeps only the disagreements, not every item
                 items.append(item)
             advance()
-    failed = tallies[0].failed + (tallies[1].failed if len(tallies) > 1 else 0)
+    failed = sum(t.failed for t in tallies)
     if args.jsonl:
         out.flush()
         return 1 if failed else 0
     summaries = [t.summary(args.bootstrap) for t in tallies]
+    paired = comparisons(kind, outcomes, PAIRED_BOOTSTRAP if args.bootstrap else 0) if outcomes else None
     if args.json:
-        out.write(
-            json.dumps(report.document(models, fmt, summaries, items), ensure_ascii=False, indent=2) + "\n"
-        )
+        document = report.document(models, fmt, summaries, items, paired)
+        out.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
     elif args.markdown:
-        out.write(report.full_markdown(kind, summaries, models, k, items))
+        out.write(report.full_markdown(kind, summaries, models, k, items, paired))
     else:
-        out.write(report.text_table(kind, summaries, models, k))
-        if len(summaries) > 1:
-            out.write(report.disagreements_text(kind, items, models))
+        out.write(report.full_text(kind, summaries, models, k, items, paired))
     out.flush()
     return 1 if failed else 0
 

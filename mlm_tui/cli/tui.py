@@ -150,6 +150,11 @@ def run_results_app(args: argparse.Namespace, command: str) -> int:
 
     if args.bootstrap < 0:
         raise FormatError("--bootstrap must be 0 or more")
+    others = args.compare or []  # probe/pairs' --compare: a list (B C …)
+    if len(others) > 1:
+        raise FormatError(
+            "the results screen shows two models at most: add --table, --markdown or --json to compare more"
+        )
     probe_set = open_probe_set(
         args.file,
         command=command,
@@ -162,9 +167,10 @@ def run_results_app(args: argparse.Namespace, command: str) -> int:
         max_tokens=args.max_tokens,
         max_item_tokens=args.max_item_tokens,
         n_boot=args.bootstrap,
+        group_by=getattr(args, "group_by", None),
     )
     options = engine_options(args)
-    compare = engine_options(args, args.compare) if args.compare else None
+    compare = engine_options(args, others[0]) if others else None
     top_k = getattr(args, "top_k", 10)
     journal = _journal(None, [o for o in (options, compare) if o is not None], top_k)
     app = make_app(

@@ -25,6 +25,8 @@ from ..inputs import InputError, TextInput, Warn, open_text
 MASK = "[MASK]"
 PROBE_FORMATS = ("lama", "plain")
 PAIR_FORMATS = ("blimp", "plain", "crows")
+GROUP_BY = ("UID", "field", "linguistics_term")
+"""What a BLiMP summary can be grouped by: its 67 paradigms (UID, the default), 4 fields or 12 phenomena."""
 CROWS_COLUMNS = ("sent_more", "sent_less", "stereo_antistereo", "bias_type")
 
 
@@ -431,3 +433,26 @@ def read_pairs(source: Source, *, format: str | None = None) -> tuple[str, Itera
                     yield BadItem(number, str(exc))
 
     return kind, items()
+
+
+def group_key(group_by: str | None) -> str:
+    """The key of a result row that ``--group-by`` groups by (UID is the row's ``group``)."""
+    return "group" if group_by in (None, "UID") else group_by
+
+
+def check_group_by(source: TextInput, fmt: str, group_by: str | None) -> None:
+    """:class:`FormatError` (one line) unless ``group_by`` is unset, or the file is BLiMP and its first row
+    has that field. A later row without it counts in the group ``(none)``."""
+    if group_by is None:
+        return
+    if group_by not in GROUP_BY:
+        raise FormatError(f"--group-by {group_by}: choose {', '.join(GROUP_BY)}")
+    if fmt != "blimp":
+        raise FormatError(
+            f"--group-by needs a BLiMP file (JSONL rows with sentence_good, sentence_bad, UID, field, "
+            f"linguistics_term); {source.name} is in the {fmt} format"
+        )
+    number, first = first_line(source)
+    record = _peek_record(first) or {}
+    if _group(record.get(group_by)) is None:
+        raise FormatError(f"--group-by {group_by}: {source.name}, line {number} has no {group_by!r} field")

@@ -104,12 +104,14 @@ def pairs_summary(
             "ci": {"accuracy": bootstrap_ci(values, n_boot, seed)},
         }
 
-    per_group = {name: block(v) for name, v in _by_group(groups, c).items()}
+    parts = _by_group(groups, c)
+    per_group = {name: block(v) for name, v in parts.items()}
     result: dict[str, object] = {"overall": block(c), "groups": per_group}
     if per_group:
         result["mean_over_groups"] = {
             "groups": len(per_group),
             "accuracy": float(np.mean([g["accuracy"] for g in per_group.values()])),
+            "ci": {"accuracy": _group_mean_ci(parts, n_boot, seed)},  # items resampled within each group
         }
     return result
 

@@ -306,6 +306,8 @@ class Tally:
 
     kind: str
     k: int = DEFAULT_K
+    group_by: str = "group"
+    """The row's key whose value groups the summary (``field`` or ``linguistics_term`` for BLiMP by phenomenon)."""
     groups: list[str | None] = field(default_factory=list)
     values: list[Any] = field(default_factory=list)
     failed: int = 0
@@ -318,7 +320,8 @@ class Tally:
         if "skipped" in row:
             self.skipped += 1
             return
-        self.groups.append(row.get("group"))  # type: ignore[arg-type]
+        group = row.get(self.group_by)
+        self.groups.append(None if group is None else str(group))
         if self.kind == "cloze":
             self.values.append(row["rank"])
         elif self.kind == "crows":

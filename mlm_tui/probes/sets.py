@@ -20,7 +20,9 @@ from .formats import (
     FormatError,
     Source,
     as_input,
+    check_group_by,
     first_line,
+    group_key,
     load_relations,
     read_pairs,
     read_probes,
@@ -48,6 +50,9 @@ class ProbeSet:
     n_boot: int = BOOTSTRAP
     total: int | None = None
     """The number of items expected (non-blank lines; a CSV's header counted out), for the progress bar."""
+    group_by: str = "group"
+    """The key of a result row that groups the summary: ``group``, or for BLiMP ``field`` or
+    ``linguistics_term`` (``--group-by``; :class:`~mlm_tui.probes.run.Tally` takes it as is)."""
 
     @property
     def name(self) -> str:
@@ -83,6 +88,7 @@ def open_probe_set(
     max_tokens: int | None = 16384,
     max_item_tokens: int | None = None,
     n_boot: int = BOOTSTRAP,
+    group_by: str | None = None,
     warn: Warn | None = None,
 ) -> ProbeSet:
     """Open ``path`` once and read its head (a bad file raises :class:`FormatError` with one line); say how to run it.
@@ -90,6 +96,7 @@ def open_probe_set(
     ``command`` (``probe`` or ``pairs``) is recognised from the content when not given. Each run
     reads the set again: a regular file from disk, a pipe, FIFO or stdin (``-``) from the copy
     kept as it was first read. ``warn`` is told when bytes that do not decode were replaced.
+    ``group_by`` (BLiMP only: UID, field or linguistics_term) raises :class:`FormatError` on another file.
     """
     source = as_input(path, warn)
     path = source.name  # "stdin" for -
@@ -130,8 +137,9 @@ def open_probe_set(
             max_item_tokens=max_item_tokens,
         )
 
+    check_group_by(source, fmt, group_by)
     kind = "crows" if fmt == "crows" else "pairs"
-    return ProbeSet(path, kind, fmt, pairs, DEFAULT_K, n_boot, count_items(source, fmt))
+    return ProbeSet(path, kind, fmt, pairs, DEFAULT_K, n_boot, count_items(source, fmt), group_key(group_by))
 
 
 def differing_spans(a: Encoding, b: Encoding) -> tuple[list[Span], list[Span]]:
