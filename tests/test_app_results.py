@@ -411,7 +411,7 @@ async def test_compare_shows_both_models_and_the_disagreements_first():
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await filled(pilot)
         headings = [c.heading for c in screen.columns]
-        assert {"rank A", "rank B", "Δ rank", "≠"} <= set(headings)
+        assert {"A rank", "B rank", "Δ rank", "≠"} <= set(headings)
         a = [cloze_row(i, 0) for i in range(30)]
         b = [cloze_row(i, 1) for i in range(30)]
         disagree = [
