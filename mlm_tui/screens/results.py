@@ -493,8 +493,10 @@ class ResultsScreen(Screen[None]):
         table = self.summary_table
         rows = table.row_count
         most = max(4, int(self.size.height * SUMMARY_SHARE)) if self.size.height else 10
-        table.styles.max_height = min(rows + 3, most)  # the heading, the borders
-        shown = min(rows, most - 3)
+        room = (self.size.width or 80) - 2 - (2 if rows + 3 > most else 0)  # the borders, a scrollbar
+        sideways = 1 if table.needed_width(room) > room else 0  # a horizontal scrollbar takes a line
+        table.styles.max_height = min(rows + 3 + sideways, most)  # the heading, the borders
+        shown = min(rows, most - 3 - sideways)
         table.border_subtitle = f"{shown} of {rows} rows · scroll for more" if shown < rows else ""
 
     def on_resize(self) -> None:

@@ -55,14 +55,21 @@ def fit(
     pending = sorted(flex, key=lambda n: (widths[n] / weight(n), n))
     while pending:
         unit = left / sum(weight(n) for n in pending)
-        if widths[pending[0]] <= unit * weight(pending[0]):
+        if widths[pending[0]] <= unit * weight(pending[0]):  # narrower than its share: its own width
             n = pending.pop(0)
             left -= widths[n]
+            continue
+        under = [n for n in pending if unit * weight(n) < least[n]]
+        if under:  # a share under the least width: the least, and the others share the rest
+            for n in under:
+                out[n] = least[n]
+                left -= least[n]
+                pending.remove(n)
             continue
         shares = {n: int(unit * weight(n)) for n in pending}
         extra = left - sum(shares.values())
         for order, n in enumerate(sorted(pending)):
-            out[n] = max(least[n], shares[n] + (1 if order < extra else 0))
+            out[n] = shares[n] + (1 if order < extra else 0)
         break
     return out, gap
 
@@ -288,6 +295,12 @@ class ResultsTable(ScrollView, can_focus=True):
         flex = [n for n, c in enumerate(self.columns) if c.flex]
         room = self.scrollable_content_region.width or self.size.width or 80
         return fit(self._widths, flex, room, [c.weight for c in self.columns])
+
+    def needed_width(self, room: int) -> int:
+        """The cells a line takes in ``room`` cells (more than ``room``: the table scrolls sideways)."""
+        flex = [n for n, c in enumerate(self.columns) if c.flex]
+        widths, gap = fit(self._widths, flex, room, [c.weight for c in self.columns])
+        return sum(widths) + gap * max(0, len(widths) - 1) + 2
 
     def visible_columns(self) -> list[str]:
         """The headings of the columns wholly on screen, as drawn (cut with … when they are)."""
