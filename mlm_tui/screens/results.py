@@ -686,23 +686,49 @@ class ResultsScreen(Screen[None]):
         self._refilter()
 
     def _regroup(self) -> None:
-        found = self._regrouped.get(self.grouping)
+        """The summary by :attr:`grouping`: at once without intervals, then (a thread: the bootstrap
+        of a large set takes seconds) with them, when the run is complete."""
+        key = self.grouping
+        found = self._regrouped.get(key)
         if found is None:
-            found = self._regrouped[self.grouping] = self._summaries_by(self.grouping)
+            tallies = self._tallies_by(key)
+            found = [t.summary(0) for t in tallies]
+            if self.final:
+                self._bootstrap_groups(key, tallies)
         self.summaries = found
         self._show_summary()
 
-    def _summaries_by(self, key: str) -> list[dict[str, Any]]:
-        """Each model's summary with the items grouped by ``key``: the run's Tally over the same
-        items, each item's group being its ``key``."""
+    def _tallies_by(self, key: str) -> list[Tally]:
+        """Each model's tally with the items grouped by ``key``: the run's Tally over the same items,
+        each item's group being its ``key``."""
         kind = self.probe_set.kind
         tallies = [Tally(kind, k=self.probe_set.k) for _ in self.models]
         for item in self.items:
             shared = {k: v for k, v in item.items() if k not in ("results", "difference", "disagree")}
             for model, tally in enumerate(tallies):
                 tally.add({**shared, **view.values(item, model), "group": item.get(key)})
-        n_boot = self.probe_set.n_boot if self.final else 0
-        return [t.summary(n_boot) for t in tallies]
+        return tallies
+
+    @dataclass
+    class Regrouped(Message):
+        """The summaries by another grouping, with their intervals."""
+
+        grouping: str
+        summaries: list[dict[str, Any]]
+
+    @work(thread=True, exclusive=True, group="regroup", exit_on_error=False)
+    def _bootstrap_groups(self, key: str, tallies: list[Tally]) -> None:
+        n_boot = self.probe_set.n_boot
+        summaries = [t.summary(n_boot) for t in tallies]
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.Regrouped(key, summaries))
+
+    @on(Regrouped)
+    def _regrouped_ready(self, message: Regrouped) -> None:
+        self._regrouped[message.grouping] = message.summaries
+        if self.grouping == message.grouping:
+            self.summaries = message.summaries
+            self._show_summary()
 
     def action_outcome(self, _kind: str = "") -> None:
         self.outcome = (self.outcome + 1) % len(self.outcomes)
@@ -743,9 +769,10 @@ class ResultsScreen(Screen[None]):
         self.post_message(self.Opened(self, self.items[event.item]))
 
     def action_export(self) -> None:
-        """Write ``<stem>.json`` and ``<stem>.md`` as ``--json`` and ``--markdown`` write them."""
+        """Write ``<stem>.json`` and ``<stem>.md`` as ``--json`` and ``--markdown`` write them (the summary
+        by the file's own groups, as the CLI's default, whatever ``G`` shows)."""
         try:
-            self._exported = self._write(self.items, self.summaries, stem=Path(self.probe_set.path).stem)
+            self._exported = self._write(self.items, self._run_summaries, stem=Path(self.probe_set.path).stem)
         except OSError as exc:
             self.notify(f"could not export: {exc}", severity="error", timeout=8)
             return
@@ -760,7 +787,7 @@ class ResultsScreen(Screen[None]):
         self.stop()
         with self._lock:  # the run's thread adds nothing more once cancelled
             items = self.items + self._buffer
-            summaries = self.summaries if complete else [t.summary(0) for t in self._tallies]
+            summaries = self._run_summaries if complete else [t.summary(0) for t in self._tallies]
         if not items:
             return None
         if not complete or self._exported is None:
