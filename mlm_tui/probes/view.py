@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 Item = dict[str, Any]
@@ -223,7 +223,9 @@ def columns(
         head = [line, group, _text_or_error("text", "text", width), _shared("answer", "answer", 16)]
         if models <= 1:
             return head + [
-                _per_model("top", "top", _top, lambda r: _short(r, 12) if r else "–", 0),
+                replace(
+                    _per_model("top", "top", _top, lambda r: _short(r, 12) if r else "–", 0), numeric=False
+                ),
                 _per_model("rank", "rank", lambda v: v["rank"], lambda r: _number(r, 0), 0),
                 _per_model("score", "prob", lambda v: v["score"], _probability, 0),
                 _per_model("pieces", "pieces", lambda v: v["pieces"], lambda r: _number(r, 0), 0),
