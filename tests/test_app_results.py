@@ -411,7 +411,7 @@ async def test_compare_shows_both_models_and_the_disagreements_first():
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await filled(pilot)
         headings = [c.heading for c in screen.columns]
-        assert {"rank A", "rank B", "Δ rank", "≠"} <= set(headings)
+        assert {"A rank", "B rank", "Δ rank", "≠"} <= set(headings)
         a = [cloze_row(i, 0) for i in range(30)]
         b = [cloze_row(i, 1) for i in range(30)]
         disagree = [
@@ -992,3 +992,304 @@ def test_the_cli_says_where_the_results_were_kept_and_exits_as_the_app_did(monke
     assert cli.main(["probe", str(path), "-m", "minilm-mlm-en"]) == 130
     err = capsys.readouterr().err
     assert err.strip() == "mlm-tui: the run stopped after 1 of 2 items; results kept in a.json and a.md"
+
+
+# ------------------------------------------------------------------------------------------ issue 25: 80 columns, N models, grouping
+
+BIAS_TYPES = (
+    "race-color",
+    "socioeconomic",
+    "gender",
+    "disability",
+    "nationality",
+    "sexual-orientation",
+    "physical-appearance",
+    "religion",
+    "age",
+)
+FIELDS = {"agreement": ("morphology", "subject_verb_agreement"), "island": ("syntax", "island_effects")}
+
+
+def crows_row(n: int) -> dict:
+    more = -20.0 - (n * 7) % 11 + 0.125
+    less = -20.0 - (n * 5) % 13 + 0.5
+    return {
+        "line": n + 2,
+        "sent_more": f"People of kind {n} are said to be bad with new phones, as everyone knows.",
+        "sent_less": f"People of other kind {n} are said to be bad with new phones, as everyone knows.",
+        "direction": "stereo" if n % 3 else "antistereo",
+        "group": BIAS_TYPES[n % len(BIAS_TYPES)],
+        "sent_more_score": more,
+        "sent_less_score": less,
+        "score": int(more > less),
+    }
+
+
+def blimp_row(n: int, salt: int = 0) -> dict:
+    """A BLiMP item: the paradigm (UID) is the group; field and linguistics_term as BLiMP has them."""
+    uid = ("distractor_agreement", "island_wh", "regular_plural_agreement", "adjunct_island")[n % 4]
+    field, term = FIELDS["island" if "island" in uid else "agreement"]
+    good, bad = -10.0 - (n * 3 + salt) % 7, -10.0 - (n * 5 + 2 * salt) % 6
+    return {
+        "line": n + 1,
+        "good": f"The keys {n} to the long and winding cabinet are on the table.",
+        "bad": f"The keys {n} to the long and winding cabinet is on the table.",
+        "group": uid,
+        "field": field,
+        "linguistics_term": term,
+        "pll_good": good,
+        "pll_bad": bad,
+        "correct": good > bad,
+    }
+
+
+def blimp_set(n: int = 24, salts: dict[str, int] | None = None) -> ProbeSet:
+    """BLiMP-like rows; with ``salts``, each engine (by name) gets its own scores."""
+
+    def rows(engine):
+        salt = (salts or {}).get(engine.info.name, 0)
+        return [blimp_row(i, salt) for i in range(n)]
+
+    made = rows(FakeEngine())
+    return ProbeSet(
+        "blimp.jsonl", "pairs", "blimp", lambda e: iter(rows(e)), k=10, n_boot=50, total=len(made)
+    )
+
+
+def crows_set(n: int = 27) -> ProbeSet:
+    rows = [crows_row(i) for i in range(n)]
+    return ProbeSet("crows.csv", "crows", "crows", lambda _e: iter(rows), k=10, n_boot=50, total=n)
+
+
+def three_models(probe_set: ProbeSet, names=("fake-bert", "fake-b", "fake-c")):
+    """The app, and a function that opens ``probe_set`` run by three fake models (as --compare B C)."""
+    app = make_app(
+        "Paris is the capital of France.", options=_options(names[0]), loader=instant_loader(FakeEngine())
+    )
+    loaders = [(instant_loader(FakeEngine(name=name)), name) for name in names]
+    return app, lambda: app.show_results(probe_set, loaders)
+
+
+DECISIONS = {
+    "cloze": ["answer", "top", "rank", "prob", "pieces", "@1", "@10"],
+    "pairs": ["PLL good", "PLL bad", "margin", "correct"],
+    "crows": ["score more", "score less", "margin", "prefers"],
+}
+
+
+def test_fit_keeps_the_decision_columns_and_shares_the_rest_by_weight():
+    """The pure layout against hand-worked widths."""
+    from mlm_tui.widgets.results_table import GAP, MIN_FLEX, fit
+
+    # room enough: every column its widest cell
+    assert fit([4, 20, 30, 8], [1, 2], 100) == ([4, 20, 30, 8], GAP)
+    # 60 cells: 4 + 8 fixed, 3 gaps of 2, 2 edges: 40 for the two sentences (weights 1 and 1)
+    assert fit([4, 50, 50, 8], [1, 2], 60) == ([4, 20, 20, 8], GAP)
+    # a short one keeps its width, the other takes the rest
+    assert fit([4, 10, 50, 8], [1, 2], 60) == ([4, 10, 30, 8], GAP)
+    # weights 1 and 2: 39 cells split 13 / 26
+    assert fit([4, 50, 50, 8], [1, 2], 59, [1, 1, 2, 1]) == ([4, 13, 26, 8], GAP)
+    # too narrow even at the least width: gaps of one, the sentences at MIN_FLEX, the rest as it was
+    widths, gap = fit([4, 50, 50, 30], [1, 2], 40)
+    assert (widths, gap) == ([4, MIN_FLEX, MIN_FLEX, 30], 1)
+
+
+@pytest.mark.parametrize("kind", ["cloze", "pairs", "crows"])
+@pytest.mark.parametrize("size", [(80, 24), (130, 40)], ids=["80x24", "130x40"])
+async def test_the_decision_columns_are_on_screen_at_80x24(kind, size):
+    """Every decision column is whole on screen without scrolling; the sentences give way."""
+    probe_set = {"cloze": cloze_set(30), "pairs": blimp_set(), "crows": crows_set()}[kind]
+    app = app_with(probe_set)
+    async with app.run_test(size=size) as pilot:
+        screen = await filled(pilot)
+        table = screen.table
+        visible = table.visible_columns()
+        assert set(DECISIONS[kind]) <= set(visible), visible
+        assert visible[0] == "line"
+        assert table.virtual_size.width <= table.scrollable_content_region.width  # nothing scrolls sideways
+        # the sentence columns are cut with … on a narrow screen, never the numbers
+        row = screen.items[table.rows[0]]
+        drawn = table.render_line(1).text
+        for column in screen.columns:
+            if not column.flex:
+                assert column.text(row).strip() in drawn, column.heading
+        if size == (80, 24):
+            sentence = {"cloze": "text", "pairs": "good", "crows": "sent_more"}[kind]
+            assert row[sentence] not in drawn and "…" in drawn
+
+
+@pytest.mark.parametrize("size", [(130, 40), (80, 24)], ids=["130x40", "80x24"])
+async def test_the_crows_summary_fits_at_130x40_or_says_that_it_scrolls(size):
+    app = app_with(crows_set())
+    async with app.run_test(size=size) as pilot:
+        screen = await filled(pilot)
+        summary = screen.summary_table
+        rows = summary.row_count
+        assert rows == 1 + len(BIAS_TYPES)  # overall and the nine bias types (CrowS has no mean)
+        inside = summary.scrollable_content_region.height - 1  # below the heading
+        if size == (130, 40):
+            assert inside >= rows and summary.border_subtitle == ""
+        else:
+            assert inside < rows
+            assert summary.border_subtitle == f"{inside} of {rows} rows · scroll for more"
+
+
+async def test_c_chooses_the_sort_column_from_a_list():
+    """c, arrows, enter (in one burst): sorted by the chosen column; c, enter on it again: reversed."""
+    app = app_with(blimp_set())
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await filled(pilot)
+        headings = [c.heading for c in screen.columns]
+        at = headings.index("margin")
+        await pilot.press("c", *["down"] * at, "enter", "down")  # the last down moves in the table
+        await pilot.pause()
+        rows = [blimp_row(i) for i in range(24)]
+        by_margin = [r["line"] for r in sorted(rows, key=lambda r: (r["pll_good"] - r["pll_bad"], r["line"]))]
+        assert screen.sort_column == at and table_lines(screen) == by_margin
+        # the list closed at once: the key after enter moved the table's cursor (the item kept its row)
+        assert app.focused is screen.table and screen.table.cursor_row == by_margin.index(1) + 1
+        assert "sorted by margin ↑" in status(screen)
+        await pilot.press("c", "enter")  # the list opens on the current column: the same again reverses
+        await pilot.pause()
+        assert "sorted by margin ↓" in status(screen)
+        assert table_lines(screen) == [
+            r["line"] for r in sorted(rows, key=lambda r: (-(r["pll_good"] - r["pll_bad"]), -r["line"]))
+        ]
+        await pilot.press("c", "up", "escape")  # escape: the order stays
+        await pilot.pause()
+        assert "sorted by margin ↓" in status(screen) and app.focused is screen.table
+        await palette(pilot, "Sort by PLL bad")
+        assert screen.sort_column == headings.index("PLL bad")
+        assert table_lines(screen) == [
+            r["line"] for r in sorted(rows, key=lambda r: (r["pll_bad"], r["line"]))
+        ]
+
+
+async def test_three_models_one_column_each_sorted_by_any():
+    salts = {"fake-bert": 0, "fake-b": 1, "fake-c": 2}
+    app, open_set = three_models(blimp_set(salts=salts))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        open_set()
+        screen = await filled(pilot)
+        headings = [c.heading for c in screen.columns]
+        assert headings[-4:] == ["A margin", "B margin", "C margin", "≠"]
+        assert set(headings[-4:]) <= set(screen.table.visible_columns())
+        per_model = {name: [blimp_row(i, salt) for i in range(24)] for name, salt in salts.items()}
+        # each model's cell: its decision and its margin, from the rows each model gave
+        first = screen.items[screen.table.rows[0]]
+        for n, name in enumerate(salts):
+            row = per_model[name][first["line"] - 1]
+            margin = row["pll_good"] - row["pll_bad"]
+            expected = f"{'✓' if row['correct'] else '✗'} {margin:+.2f}"
+            assert screen.columns[-4 + n].text(first) == expected
+        # disagreements first: an item where any model decides otherwise than A
+        decisions = [[per_model[name][i]["correct"] for name in salts] for i in range(24)]
+        disagree = [i + 1 for i in range(24) if len(set(decisions[i])) > 1]
+        agree = [i + 1 for i in range(24) if i + 1 not in disagree]
+        assert disagree and agree and table_lines(screen) == disagree + agree
+        # sort by C's margin from the list
+        await pilot.press("c", *["down"] * headings.index("C margin"), "enter")
+        await pilot.pause()
+        c_rows = per_model["fake-c"]
+        assert table_lines(screen) == [
+            r["line"] for r in sorted(c_rows, key=lambda r: (r["pll_good"] - r["pll_bad"], r["line"]))
+        ]
+        assert "sorted by C margin ↑" in status(screen)
+        title = str(screen.summary_table.border_title)
+        assert "A fake-bert · B fake-b · C fake-c" in title
+        summary = screen.summary_table  # three models' summaries scroll sideways at 80 columns
+        inside = summary.scrollable_content_region.height - 1
+        rows = summary.row_count
+        assert inside < rows and summary.border_subtitle == f"{inside} of {rows} rows · scroll for more"
+        assert summary_cells(screen)[0][0] == "overall" and len(summary_cells(screen)[0]) == 1 + 3 * 3
+
+
+async def test_big_g_groups_blimp_by_field_and_linguistics_term_in_the_summary_order():
+    app = app_with(blimp_set())
+    async with app.run_test(size=(130, 40)) as pilot:
+        screen = await filled(pilot)
+        rows = [blimp_row(i) for i in range(24)]
+
+        def expected(key: str) -> list[list[str]]:
+            """Accuracy per group of ``key``, worked out here, in the summary's (alphabetical) order,
+            which is not the order the groups first appear in."""
+            names = sorted({r[key] for r in rows})
+            assert names != list(dict.fromkeys(r[key] for r in rows)) or key != "group"
+            out = []
+            for name in names:
+                mine = [r for r in rows if r[key] == name]
+                out.append([name, str(len(mine)), f"{100 * sum(r['correct'] for r in mine) / len(mine):.1f}"])
+            return out
+
+        heading = screen.summary_table.columns[0].heading
+        assert heading == "UID"
+        assert [r[:3] for r in summary_cells(screen)[2:]] == expected("group")
+        for key in ("field", "linguistics_term"):
+            await pilot.press("G")
+            await settle(pilot)  # the intervals come from a thread
+            ci = summary_cells(screen)[0][3]
+            assert ci.startswith("[") and ci.endswith("]"), ci
+            assert screen.summary_table.columns[0].heading == key
+            cells = summary_cells(screen)
+            assert cells[0][:2] == ["overall", "24"]
+            assert cells[1][0] == "mean over groups"
+            assert [r[:3] for r in cells[2:]] == expected(key)
+            # g steps through the groups in the summary's order, then back to all
+            order = [r[0] for r in cells[2:]]
+            for name in order:
+                await pilot.press("g")
+                await pilot.pause()
+                assert screen.group == name
+                assert table_lines(screen) == [r["line"] for r in rows if r[key] == name]
+                assert f"group: {name}" in status(screen)
+                assert {screen.items[i][key] for i in screen.table.rows} == {name}
+            await pilot.press("g")
+            await pilot.pause()
+            assert screen.group is None and len(table_lines(screen)) == 24
+            assert screen.columns[1].key == key  # the group column shows the grouping
+        await pilot.press("G")  # back to the paradigms, the run's own summary
+        await pilot.pause()
+        assert screen.summary_table.columns[0].heading == "UID"
+        assert [r[:3] for r in summary_cells(screen)[2:]] == expected("group")
+
+
+async def test_big_g_does_nothing_for_sets_without_phenomena():
+    app = app_with(cloze_set(30))
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await filled(pilot)
+        before = summary_cells(screen)
+        await pilot.press("G")
+        await pilot.pause()
+        assert screen.grouping == "group" and summary_cells(screen) == before
+        keys = {b.binding.key for b in app.active_bindings.values() if b.enabled}
+        assert "c" in keys and "G" not in keys
+
+
+# ------------------------------------------------------------------------------------------ issue 25: snapshots
+
+
+def _snap_80(app_factory, size, before=None):
+    async def run_before(pilot):
+        if before is not None:
+            await settle(pilot)
+            before(pilot.app)
+        await filled(pilot)
+        await pilot.press("down")
+        await pilot.pause()
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", [(80, 24), (130, 40)], ids=["80x24", "130x40"])
+@pytest.mark.parametrize("kind", ["pairs", "crows"])
+def test_snapshot_results_fit(snap_compare, kind, size):
+    app = app_with(blimp_set() if kind == "pairs" else crows_set())
+    assert snap_compare(app, terminal_size=size, run_before=_snap_80(app, size))
+
+
+def test_snapshot_results_three_models_80x24(snap_compare):
+    app, open_set = three_models(blimp_set(salts={"fake-bert": 0, "fake-b": 1, "fake-c": 2}))
+    assert snap_compare(
+        app, terminal_size=(80, 24), run_before=_snap_80(app, (80, 24), lambda _a: open_set())
+    )

@@ -31,7 +31,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Input, ProgressBar, Static
+from textual.widgets import Footer, Input, OptionList, ProgressBar, Static
 from textual.worker import get_current_worker
 
 from ..engine import EngineError
@@ -48,6 +48,26 @@ TAKE = 500
 """Items taken into the table per turn of the event loop (a run faster than the screen waits)."""
 SUMMARY_EVERY = 1.0
 """While items arrive, the summary (without intervals) is brought up to date this often (seconds)."""
+SUMMARY_SHARE = 0.4
+"""The most of the screen's height the summary takes (the rest scrolls; its border says so)."""
+GROUPING_NAMES = {"field": "field", "linguistics_term": "linguistics_term"}
+
+
+class ColumnChooser(OptionList):
+    """The columns to sort by, one a line: enter (or a click) sorts by the highlighted one at once
+    (the keys typed after it in a burst go to the table), escape closes the list."""
+
+    BINDINGS = [Binding("escape", "close", "Close", show=False)]
+
+    def __init__(self, on_choose: Callable[[int | None], object], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._on_choose = on_choose
+
+    def action_select(self) -> None:
+        self._on_choose(self.highlighted)
+
+    def action_close(self) -> None:
+        self._on_choose(None)
 
 
 @dataclass(frozen=True)
@@ -71,14 +91,45 @@ class RunState:
 
 
 class ResultsScreen(Screen[None]):
-    """A probe set's summary and items, for one model or two."""
+    """A probe set's summary and items, for one model or several."""
+
+    DEFAULT_CSS = """
+    ResultsScreen #results-body {
+        height: 1fr;
+    }
+    ResultsScreen #results-body > #results-items {
+        width: 1fr;
+    }
+    ResultsScreen #results-sort-by {
+        width: 22;
+        height: 1fr;
+        border: round $accent;
+        border-title-color: $text;
+    }
+    """
 
     BINDINGS = [
         Binding(
             "s", "sort", "Sort", id="results-sort", tooltip="Sort by the next column (s again: the next)"
         ),
         Binding("S", "reverse", "Reverse", show=False, id="results-reverse", tooltip="Reverse the order"),
+        Binding(
+            "c",
+            "sort_by",
+            "Sort by…",
+            id="results-sort-by",
+            tooltip="Choose the column to sort by from a list (the same again: reverse)",
+            priority=True,  # the list takes the keys typed right after c
+        ),
         Binding("g", "group", "Group", id="results-group", tooltip="Show one group at a time (g cycles)"),
+        Binding(
+            "G",
+            "grouping",
+            "Group by",
+            show=False,
+            id="results-group-by",
+            tooltip="Group BLiMP by UID, field or linguistics_term (G cycles; the summary follows)",
+        ),
         Binding(
             "h",
             "outcome('cloze')",
@@ -118,6 +169,7 @@ class ResultsScreen(Screen[None]):
     sort_column: reactive[int | None] = reactive(None, bindings=True)
     reverse: reactive[bool] = reactive(False)
     group: reactive[str | None] = reactive(None)
+    grouping: reactive[str] = reactive("group")
     outcome: reactive[int] = reactive(0)
     search: reactive[str] = reactive("")
     state: reactive[RunState] = reactive(RunState("loading", "loading the model…"))
@@ -170,13 +222,18 @@ class ResultsScreen(Screen[None]):
         self._export_dir = export_dir
         self.compare = len(loaders) > 1
         self.models: tuple[str, ...] = tuple(label for _, label in loaders)
-        self.columns = view.columns(probe_set.kind, compare=self.compare, k=probe_set.k)
-        self.outcomes = view.outcomes(probe_set.kind, compare=self.compare, k=probe_set.k)
+        self.columns = self._columns("group")
+        self.outcomes = view.outcomes(probe_set.kind, models=len(loaders), k=probe_set.k)
         self.items: list[dict[str, Any]] = []
         """Every item received, in input order."""
         self.matching: list[int] = []
         """The items that pass the filters, in input order."""
         self.summaries: list[dict[str, Any]] = []
+        """The summaries shown (by :attr:`grouping`)."""
+        self._run_summaries: list[dict[str, Any]] = []
+        """The run's own summaries, by ``group`` (what the CLI prints by default)."""
+        self._regrouped: dict[str, list[dict[str, Any]]] = {}
+        """The final summaries by another grouping, each worked out once."""
         self.final = False
         self._buffer: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -198,23 +255,36 @@ class ResultsScreen(Screen[None]):
         with Horizontal(id="results-progress"):
             yield ProgressBar(total=self.probe_set.total, show_eta=True, id="results-bar")
             yield Static("", id="results-stage")
-        yield ResultsTable(id="results-items")
+        with Horizontal(id="results-body"):
+            yield ResultsTable(id="results-items")
+            chooser = ColumnChooser(self._sort_chosen, id="results-sort-by")
+            chooser.border_title = "Sort by"
+            chooser.border_subtitle = "⏎ sort · esc"
+            yield chooser
         yield Input(placeholder="search the items (enter applies, escape clears)", id="results-find")
         yield Static("", id="results-status")
         yield Footer()
 
     def _title(self) -> str:
-        models = " vs ".join(self.models)
+        if len(self.models) > 1:  # the letters of the headings
+            models = " · ".join(f"{view.letter(n)} {name}" for n, name in enumerate(self.models))
+        else:
+            models = "".join(self.models)
         return f"{self.probe_set.name} ({self.probe_set.fmt}) · {models}"
 
     def on_mount(self) -> None:
-        table = self.table
-        table.set_columns([TableColumn(c.heading, c.numeric, c.flex) for c in self.columns], self._cells)
+        self._set_table_columns()
         self.query_one("#results-find", Input).display = False
+        self.query_one("#results-sort-by", ColumnChooser).display = False
         self._show_summary()
         self._sync_status()
-        table.focus()
+        self.table.focus()
         self._run()
+
+    def _set_table_columns(self) -> None:
+        self.table.set_columns(
+            [TableColumn(c.heading, c.numeric, c.flex, c.weight) for c in self.columns], self._cells
+        )
 
     @property
     def table(self) -> ResultsTable:
@@ -256,7 +326,7 @@ class ResultsScreen(Screen[None]):
             for rows in zip(*streams, strict=True):
                 if worker.is_cancelled:
                     return
-                item = rows[0] if len(rows) == 1 else report.compared_item(kind, rows[0], rows[1])
+                item = view.combined(kind, rows)
                 with self._lock:  # an item is in the tallies exactly when it is in the buffer
                     for tally, row in zip(tallies, rows, strict=True):
                         tally.add(row)
@@ -328,9 +398,13 @@ class ResultsScreen(Screen[None]):
 
     @on(SummaryReady)
     def _summary_ready(self, message: SummaryReady) -> None:
-        self.summaries = message.summaries
+        self._run_summaries = message.summaries
         self.final = message.final
-        self._show_summary()
+        if self.grouping == "group":
+            self.summaries = message.summaries
+            self._show_summary()
+        elif message.final:
+            self._regroup()
         self._sync_status()
 
     # ------------------------------------------------------------------ the table
@@ -373,7 +447,7 @@ class ResultsScreen(Screen[None]):
 
     def _filter(self) -> Callable[[dict[str, Any]], bool]:
         outcome = self.outcomes[self.outcome] if self.outcome else None
-        return view.Filter(self.group, outcome, self.search, self._search_text)
+        return view.Filter(self.group, outcome, self.search, self._search_text, self.grouping)
 
     def _search_text(self, item: dict[str, Any]) -> str:
         key = id(item)  # items live as long as the screen: their ids are stable
@@ -397,8 +471,8 @@ class ResultsScreen(Screen[None]):
         cols = [c for c in report.columns(kind) if self.final or not c[1].startswith("ci:")]  # CIs come last
         k = self.probe_set.k if kind == "cloze" else None
         heads = [h.replace("@k", f"@{k}") if k else h for h, _ in cols]
-        prefixes = ["A ", "B "][: len(self.models)] if self.compare else [""]
-        headings = [TableColumn("group")]
+        prefixes = [f"{view.letter(n)} " for n in range(len(self.models))] if self.compare else [""]
+        headings = [TableColumn(self._grouping_name(self.grouping))]
         headings += [TableColumn(prefix + head, right=True) for prefix in prefixes for head in heads]
         labelled = [report.summary_rows(kind, s) for s in self.summaries]
         lines: list[tuple[str, ...]] = []
@@ -411,6 +485,36 @@ class ResultsScreen(Screen[None]):
         table = self.summary_table
         table.set_columns(headings, lines.__getitem__)
         table.show_rows(list(range(len(lines))))
+        self._fit_summary()
+
+    def _fit_summary(self) -> None:
+        """The summary takes up to :data:`SUMMARY_SHARE` of the screen; when its rows need more,
+        its border says how many show and that it scrolls."""
+        table = self.summary_table
+        rows = table.row_count
+        most = max(4, int(self.size.height * SUMMARY_SHARE)) if self.size.height else 10
+        room = (self.size.width or 80) - 2 - (2 if rows + 3 > most else 0)  # the borders, a scrollbar
+        sideways = 1 if table.needed_width(room) > room else 0  # a horizontal scrollbar takes a line
+        table.styles.max_height = min(rows + 3 + sideways, most)  # the heading, the borders
+        shown = min(rows, most - 3 - sideways)
+        table.border_subtitle = f"{shown} of {rows} rows · scroll for more" if shown < rows else ""
+
+    def on_resize(self) -> None:
+        self._fit_summary()
+
+    def _columns(self, grouping: str) -> list[view.Column]:
+        return view.columns(
+            self.probe_set.kind,
+            models=len(self._loaders),
+            k=self.probe_set.k,
+            grouping=grouping,
+            group_heading="group" if grouping == "group" else self._grouping_name(grouping),
+        )
+
+    def _grouping_name(self, grouping: str) -> str:
+        if grouping == "group":
+            return "UID" if self.probe_set.fmt == "blimp" else "group"
+        return GROUPING_NAMES.get(grouping, grouping)
 
     def watch_state(self) -> None:
         stage = self.query_one("#results-stage", Static)
@@ -452,7 +556,12 @@ class ResultsScreen(Screen[None]):
             return parameters == (self.probe_set.kind,)
         if action == "export" and self.state.stage != "done":
             return None  # only a complete set is written
-        return True
+        if action == "grouping":
+            if len(self.groupings()) < 2:
+                return False
+            return True if self.state.stage == "done" else None  # the summary is regrouped when complete
+        # a c typed in the search box is a c
+        return not (action == "sort_by" and self.focused is not None and self.focused.id == "results-find")
 
     def commands(self) -> Iterator[tuple[str, str, Callable[[], object]]]:
         """Entries for the command palette while this screen is on top: its keys that can act now."""
@@ -478,6 +587,20 @@ class ResultsScreen(Screen[None]):
             parameters = (self.probe_set.kind,) if action == "outcome" else ()
             if self.check_action(action, parameters) is True:
                 yield title, help_text, callback
+        for n, column in enumerate(self.columns):
+            yield (
+                f"Sort by {column.heading}",
+                "Sort the items by this column (again: reverse)",
+                lambda n=n: self.sort_by(n),
+            )
+        if self.check_action("grouping", ()) is True:
+            for key in self.groupings():
+                name = self._grouping_name(key)
+                yield (
+                    f"Group by {name}",
+                    f"The summary and g's groups by {name}",
+                    lambda k=key: self.group_by(k),
+                )
         if len(self.app.screen_stack) > 1:
             yield "Back to the explorer", "Leave the results (escape comes back to them)", self.action_leave
 
@@ -495,21 +618,117 @@ class ResultsScreen(Screen[None]):
 
     @on(ResultsTable.HeadingClicked)
     def _heading_clicked(self, event: ResultsTable.HeadingClicked) -> None:
-        if self.sort_column == event.column:
+        self.sort_by(event.column)
+
+    def sort_by(self, column: int) -> None:
+        """Sort by a column (ascending); by the same column again: reverse the order."""
+        if self.sort_column == column:
             self.reverse = not self.reverse
         else:
-            self.sort_column, self.reverse = event.column, False
+            self.sort_column, self.reverse = column, False
         self._reorder()
+
+    def action_sort_by(self) -> None:
+        """Show the list of columns, the current one highlighted; enter sorts, escape closes it."""
+        chooser = self.query_one("#results-sort-by", ColumnChooser)
+        chooser.clear_options()
+        marks = {self.sort_column: " ↓" if self.reverse else " ↑"}
+        chooser.add_options([f"{c.heading}{marks.get(n, '')}" for n, c in enumerate(self.columns)])
+        chooser.highlighted = self.sort_column if self.sort_column is not None else 0
+        chooser.display = True
+        self.set_focus(chooser)  # at once: the keys typed right after c move in the list
+
+    def _sort_chosen(self, column: int | None) -> None:
+        chooser = self.query_one("#results-sort-by", ColumnChooser)
+        if not chooser.display:
+            return
+        chooser.display = False
+        self.set_focus(self.table)
+        if column is not None:
+            self.sort_by(column)
 
     def _reorder(self) -> None:
         self._show(list(self.table.rows))
         self._sync_status()
 
     def action_group(self) -> None:
-        names: list[str | None] = [None, *view.groups(self.items)]
+        """The next group, in the summary's order (then any group the summary lacks), then all."""
+        first = list(self.summaries[0].get("groups", {})) if self.summaries else []
+        names: list[str | None] = [None, *view.groups(self.items, self.grouping, first)]
         at = names.index(self.group) if self.group in names else 0
         self.group = names[(at + 1) % len(names)]
         self._refilter()
+
+    def groupings(self) -> list[str]:
+        """What the items can be grouped by: ``group`` (BLiMP: the UID), and BLiMP's field and
+        linguistics_term when the items carry them."""
+        if self.probe_set.kind != "pairs":
+            return ["group"]
+        return view.groupings(self.items)
+
+    def action_grouping(self) -> None:
+        found = self.groupings()
+        at = found.index(self.grouping) if self.grouping in found else 0
+        self.group_by(found[(at + 1) % len(found)])
+
+    def group_by(self, grouping: str) -> None:
+        """Group the summary and ``g``'s groups by ``grouping`` (the filter goes back to all groups)."""
+        self.grouping = grouping
+        self.group = None
+        self.columns = self._columns(grouping)  # the group column shows the grouping
+        self._values.clear()
+        self._set_table_columns()
+        if grouping == "group":
+            self.summaries = self._run_summaries
+            self._show_summary()
+        else:
+            self._regroup()
+        self._refilter()
+
+    def _regroup(self) -> None:
+        """The summary by :attr:`grouping`: at once without intervals, then (a thread: the bootstrap
+        of a large set takes seconds) with them, when the run is complete."""
+        key = self.grouping
+        found = self._regrouped.get(key)
+        if found is None:
+            tallies = self._tallies_by(key)
+            found = [t.summary(0) for t in tallies]
+            if self.final:
+                self._bootstrap_groups(key, tallies)
+        self.summaries = found
+        self._show_summary()
+
+    def _tallies_by(self, key: str) -> list[Tally]:
+        """Each model's tally with the items grouped by ``key``: the run's Tally over the same items,
+        each item's group being its ``key``."""
+        kind = self.probe_set.kind
+        tallies = [Tally(kind, k=self.probe_set.k) for _ in self.models]
+        for item in self.items:
+            shared = {k: v for k, v in item.items() if k not in ("results", "difference", "disagree")}
+            for model, tally in enumerate(tallies):
+                tally.add({**shared, **view.values(item, model), "group": item.get(key)})
+        return tallies
+
+    @dataclass
+    class Regrouped(Message):
+        """The summaries by another grouping, with their intervals."""
+
+        grouping: str
+        summaries: list[dict[str, Any]]
+
+    @work(thread=True, exclusive=True, group="regroup", exit_on_error=False)
+    def _bootstrap_groups(self, key: str, tallies: list[Tally]) -> None:
+        n_boot = self.probe_set.n_boot
+        summaries = [t.summary(n_boot) for t in tallies]
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.Regrouped(key, summaries))
+
+    @on(Regrouped)
+    def _regrouped_ready(self, message: Regrouped) -> None:
+        self._regrouped[message.grouping] = message.summaries
+        if self.grouping == message.grouping:
+            self.summaries = message.summaries
+            self._show_summary()
 
     def action_outcome(self, _kind: str = "") -> None:
         self.outcome = (self.outcome + 1) % len(self.outcomes)
@@ -534,6 +753,10 @@ class ResultsScreen(Screen[None]):
             self._refilter()
 
     def action_leave(self) -> None:
+        chooser = self.query_one("#results-sort-by", ColumnChooser)
+        if chooser.display:
+            self._sort_chosen(None)
+            return
         find = self.query_one("#results-find", Input)
         if find.display:
             self._close_search("")  # escape in the search box clears the search
@@ -546,9 +769,10 @@ class ResultsScreen(Screen[None]):
         self.post_message(self.Opened(self, self.items[event.item]))
 
     def action_export(self) -> None:
-        """Write ``<stem>.json`` and ``<stem>.md`` as ``--json`` and ``--markdown`` write them."""
+        """Write ``<stem>.json`` and ``<stem>.md`` as ``--json`` and ``--markdown`` write them (the summary
+        by the file's own groups, as the CLI's default, whatever ``G`` shows)."""
         try:
-            self._exported = self._write(self.items, self.summaries, stem=Path(self.probe_set.path).stem)
+            self._exported = self._write(self.items, self._run_summaries, stem=Path(self.probe_set.path).stem)
         except OSError as exc:
             self.notify(f"could not export: {exc}", severity="error", timeout=8)
             return
@@ -563,7 +787,7 @@ class ResultsScreen(Screen[None]):
         self.stop()
         with self._lock:  # the run's thread adds nothing more once cancelled
             items = self.items + self._buffer
-            summaries = self.summaries if complete else [t.summary(0) for t in self._tallies]
+            summaries = self._run_summaries if complete else [t.summary(0) for t in self._tallies]
         if not items:
             return None
         if not complete or self._exported is None:

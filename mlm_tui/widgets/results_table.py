@@ -26,9 +26,52 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 GAP = 2
-"""Cells between two columns."""
-MIN_FLEX = 12
-"""The narrowest a sentence column gets (the rest is one scroll away)."""
+"""Cells between two columns (1 when the table would not fit otherwise)."""
+MIN_FLEX = 6
+"""The narrowest a sentence column gets on a narrow screen (the whole sentence is one enter away)."""
+
+
+def fit(
+    widths: Sequence[int], flex: Sequence[int], room: int, weights: Sequence[int] | None = None
+) -> tuple[list[int], int]:
+    """Each column's width on a screen ``room`` cells wide, and the gap between columns.
+
+    The columns not in ``flex`` (what decides an item: scores, ranks, marks) keep their widest cell;
+    the ``flex`` ones (sentences, groups) share what they leave in proportion to their ``weights``
+    (column ``n``'s weight is ``weights[n]``, 1 when not given): one narrower than its share keeps
+    its width and the others split the rest, none under :data:`MIN_FLEX` (or its own width). When
+    even that does not fit at two cells a gap, the gap is one; what still does not fit scrolls.
+    """
+    count = len(widths)
+
+    def weight(n: int) -> int:
+        return max(1, weights[n]) if weights is not None else 1
+
+    fixed = sum(w for n, w in enumerate(widths) if n not in flex)
+    least = {n: min(widths[n], MIN_FLEX) for n in flex}
+    gap = GAP if fixed + sum(least.values()) + GAP * max(0, count - 1) + 2 <= room else 1
+    left = room - fixed - gap * max(0, count - 1) - 2
+    out = list(widths)
+    pending = sorted(flex, key=lambda n: (widths[n] / weight(n), n))
+    while pending:
+        unit = left / sum(weight(n) for n in pending)
+        if widths[pending[0]] <= unit * weight(pending[0]):  # narrower than its share: its own width
+            n = pending.pop(0)
+            left -= widths[n]
+            continue
+        under = [n for n in pending if unit * weight(n) < least[n]]
+        if under:  # a share under the least width: the least, and the others share the rest
+            for n in under:
+                out[n] = least[n]
+                left -= least[n]
+                pending.remove(n)
+            continue
+        shares = {n: int(unit * weight(n)) for n in pending}
+        extra = left - sum(shares.values())
+        for order, n in enumerate(sorted(pending)):
+            out[n] = shares[n] + (1 if order < extra else 0)
+        break
+    return out, gap
 
 
 @dataclass(frozen=True)
@@ -38,6 +81,8 @@ class TableColumn:
     """Numbers are aligned to the right."""
     flex: bool = False
     """A sentence: it takes the width the other columns leave (cut with … when longer)."""
+    weight: int = 1
+    """A flex column's share of the room, against the other flex columns' (a sentence 2, a group 1)."""
 
 
 class ResultsTable(ScrollView, can_focus=True):
@@ -241,27 +286,40 @@ class ResultsTable(ScrollView, can_focus=True):
     # -------------------------------------------------------------- drawing
 
     def _resize(self) -> None:
-        width = sum(self._drawn_widths()) + GAP * max(0, len(self._widths) - 1) + 2
+        widths, gap = self.drawn_widths()
+        width = sum(widths) + gap * max(0, len(widths) - 1) + 2
         self.virtual_size = Size(width, len(self._rows) + 1)
 
-    def _drawn_widths(self) -> list[int]:
-        """Each column's width on screen: its widest cell, the sentence columns sharing what is left."""
+    def drawn_widths(self) -> tuple[list[int], int]:
+        """Each column's width on screen and the gap between columns (see :func:`fit`)."""
         flex = [n for n, c in enumerate(self.columns) if c.flex]
-        if not flex:
-            return self._widths
-        room = (self.scrollable_content_region.width or self.size.width or 80) - 2
-        room -= GAP * max(0, len(self._widths) - 1)
-        room -= sum(w for n, w in enumerate(self._widths) if n not in flex)
-        share = max(MIN_FLEX, room // len(flex))
-        return [
-            min(w, max(share, cell_len(self.columns[n].heading))) if n in flex else w
-            for n, w in enumerate(self._widths)
-        ]
+        room = self.scrollable_content_region.width or self.size.width or 80
+        return fit(self._widths, flex, room, [c.weight for c in self.columns])
+
+    def needed_width(self, room: int) -> int:
+        """The cells a line takes in ``room`` cells (more than ``room``: the table scrolls sideways)."""
+        flex = [n for n, c in enumerate(self.columns) if c.flex]
+        widths, gap = fit(self._widths, flex, room, [c.weight for c in self.columns])
+        return sum(widths) + gap * max(0, len(widths) - 1) + 2
+
+    def visible_columns(self) -> list[str]:
+        """The headings of the columns wholly on screen, as drawn (cut with … when they are)."""
+        widths, gap = self.drawn_widths()
+        room = self.scrollable_content_region.width or self.size.width
+        left, x, shown = self.scroll_offset.x, 1, []
+        for column, width in zip(self.columns, widths, strict=False):
+            if x >= left and x + width <= left + room:
+                heading = column.heading
+                shown.append(
+                    heading if cell_len(heading) <= width else set_cell_size(heading, width - 1) + "…"
+                )
+            x += width + gap
+        return shown
 
     def on_resize(self) -> None:
         self._resize()
 
-    def _line(self, cells: Sequence[str], widths: Sequence[int]) -> list[tuple[str, int]]:
+    def _line(self, cells: Sequence[str], widths: Sequence[int], gap: int) -> list[tuple[str, int]]:
         """The line's text pieces and the column each belongs to (-1: a gap)."""
         out: list[tuple[str, int]] = [(" ", -1)]
         for n, (column, text, width) in enumerate(zip(self.columns, cells, widths, strict=False)):
@@ -269,7 +327,7 @@ class ResultsTable(ScrollView, can_focus=True):
                 text = set_cell_size(text, width - 1) + "…"
             pad = " " * (width - cell_len(text))
             out.append((pad + text if column.right else text + pad, n))
-            out.append((" " * GAP if n < len(self.columns) - 1 else " ", -1))
+            out.append((" " * gap if n < len(self.columns) - 1 else " ", -1))
         return out
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
@@ -279,14 +337,14 @@ class ResultsTable(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width or self.size.width
         base = self.rich_style
         scroll_x = self.scroll_offset.x
-        widths = self._drawn_widths()
+        widths, gap = self.drawn_widths()
         if y == 0:
             header = base + self.get_component_rich_style("results-table--header", partial=True)
             segments = [
                 Segment(
                     text, header + Style.from_meta({"@click": f"click_heading({n})"}) if n >= 0 else header
                 )
-                for text, n in self._line([c.heading for c in self.columns], widths)
+                for text, n in self._line([c.heading for c in self.columns], widths, gap)
             ]
             return Strip(segments).crop_extend(scroll_x, scroll_x + width, header)
         row = y - 1 + self.scroll_offset.y
@@ -299,5 +357,5 @@ class ResultsTable(ScrollView, can_focus=True):
             style += self.get_component_rich_style("results-table--cursor", partial=True)
         if self.show_cursor:
             style += Style.from_meta({"@click": f"click_row({row})"})
-        text = "".join(piece for piece, _ in self._line(self._cells(self._rows[row]), widths))
+        text = "".join(piece for piece, _ in self._line(self._cells(self._rows[row]), widths, gap))
         return Strip([Segment(text, style)]).crop_extend(scroll_x, scroll_x + width, style)
