@@ -146,9 +146,12 @@ class MlmApp(InOrderKeysApp[None]):
         journal: Journal | None = None,
         export_dir: Path | None = None,
         results: ProbeSet | None = None,
+        results_loaders: Sequence[tuple[Loader, str]] = (),
     ) -> None:
         super().__init__()
         self._results = results
+        self._results_loaders = list(results_loaders)
+        """Models that run the probe set beside the explorer's (a third model and on), not shown in panes."""
         self._pair: OpenPair | None = None
         self._panes = panes
         self._text = text or EXAMPLE_TEXT
@@ -178,7 +181,8 @@ class MlmApp(InOrderKeysApp[None]):
 
     def on_mount(self) -> None:
         if self._results is not None:
-            self.show_results(self._results, [(loader, label) for loader, label, _ in self._panes])
+            panes = [(loader, label) for loader, label, _ in self._panes]
+            self.show_results(self._results, panes + self._results_loaders)
         for notice in self._notices:
             self.notify(notice, title="Config file", severity="warning", timeout=15, markup=False)
         if self._resume is not None and self._resume.skipped:
@@ -473,6 +477,7 @@ def make_app(
     journal: Journal | None = None,
     export_dir: Path | None = None,
     results: ProbeSet | None = None,
+    results_models: Sequence[EngineOptions] = (),
 ) -> MlmApp:
     """Build the app; the CLI, the tests and the screenshot script all come through here.
 
@@ -485,7 +490,8 @@ def make_app(
     broken config file), ``resume`` a session to reopen (text, masks, undo history),
     ``journal`` where every applied change is written before it is shown, and
     ``export_dir`` where ``x`` writes (default: the user data dir); ``results`` a probe set
-    whose results screen opens at once, run by the same model(s) as the explorer (loaded once).
+    whose results screen opens at once, run by the same model(s) as the explorer (loaded once),
+    and by ``results_models`` after them (a third model and on: the results screen shows N models).
     """
     options = options or EngineOptions()
     factory = loader_factory or engine_loader
@@ -515,4 +521,5 @@ def make_app(
         journal=journal,
         export_dir=export_dir,
         results=results,
+        results_loaders=[(shared_loader(factory(more)), more.label) for more in results_models],
     )

@@ -326,13 +326,24 @@ async def test_results_screen_still_opens_with_two_models(monkeypatch, bert_dir,
         assert [len(item["results"]) for item in screen.items] == [2, 2, 2]
 
 
-def test_results_screen_says_two_models_at_most(monkeypatch, capsys, bert_dir, roberta_dir, tmp_path):
-    path = write_tsv(tmp_path / "p.tsv", PAIRS_N[:2])
-    status, opened = _app_of(
-        monkeypatch, ["pairs", path, "-m", str(bert_dir), "--compare", str(roberta_dir), str(bert_dir)]
-    )
-    err = capsys.readouterr().err.strip().splitlines()
-    assert (status, opened, len(err)) == (2, [], 1) and "--table, --markdown or --json" in err[0]
+async def test_results_screen_opens_with_three_models(monkeypatch, bert_dir, roberta_dir, tmp_path):
+    """--compare B C on a terminal: one screen, every model on every item, a column each."""
+    from test_app_results import filled
+
+    path = write_tsv(tmp_path / "p.tsv", PAIRS_N[:3])
+    argv = ["pairs", path, "-m", str(bert_dir), "--compare", str(roberta_dir), str(bert_dir)]
+    status, opened = _app_of(monkeypatch, [*argv, "--export-dir", str(tmp_path)])
+    assert status == 0 and len(opened) == 1
+    async with opened[0].run_test(size=(120, 40)) as pilot:
+        screen = await filled(pilot)
+        assert len(screen.models) == 3 and len(screen.summaries) == 3
+        assert [len(item["results"]) for item in screen.items] == [3, 3, 3]
+    # the same numbers as --json gives for the same three models
+    doc = json.loads(run(*argv, "--json").stdout)
+    for shown, item in zip(sorted(screen.items, key=lambda i: i["line"]), doc["items"], strict=True):
+        for on_screen, printed in zip(shown["results"], item["results"], strict=True):
+            assert on_screen["correct"] == printed["correct"]
+            assert on_screen["pll_good"] == pytest.approx(printed["pll_good"], abs=1e-4)
 
 
 # ------------------------------------------------------------------------------------------- BLiMP by phenomenon

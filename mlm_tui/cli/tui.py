@@ -151,10 +151,6 @@ def run_results_app(args: argparse.Namespace, command: str) -> int:
     if args.bootstrap < 0:
         raise FormatError("--bootstrap must be 0 or more")
     others = args.compare or []  # probe/pairs' --compare: a list (B C …)
-    if len(others) > 1:
-        raise FormatError(
-            "the results screen shows two models at most: add --table, --markdown or --json to compare more"
-        )
     probe_set = open_probe_set(
         args.file,
         command=command,
@@ -183,5 +179,6 @@ def run_results_app(args: argparse.Namespace, command: str) -> int:
         journal=journal,
         export_dir=getattr(args, "export_dir", None),
         results=probe_set,
+        results_models=[engine_options(args, other) for other in others[1:]],
     )
     return _run_app(app, journal)
