@@ -338,8 +338,18 @@ async def test_results_screen_opens_with_three_models(monkeypatch, bert_dir, rob
         screen = await filled(pilot)
         assert len(screen.models) == 3 and len(screen.summaries) == 3
         assert [len(item["results"]) for item in screen.items] == [3, 3, 3]
-    # the same numbers as --json gives for the same three models
+        # a line per pair under the summary: McNemar's p and the difference, as --json gives them
+        shown = str(screen.query_one("#results-comparisons").render()).splitlines()
+        saved = screen._write(screen.items, screen._run_summaries, stem="p")
     doc = json.loads(run(*argv, "--json").stdout)
+    assert [line.split(":")[0] for line in shown] == ["A − B", "A − C", "B − C"]
+    for line, pair in zip(shown, doc["comparisons"], strict=True):
+        assert f"McNemar p {pair['p_value']:.3g} ({pair['a_only']}/{pair['b_only']} of {pair['n']})" in line
+        assert f"Δ accuracy {pair['difference'] * 100:+.1f}" in line
+    exported = json.loads(saved[0].read_text())
+    assert exported["comparisons"] == doc["comparisons"]  # the export holds them too
+    assert "McNemar" in saved[1].read_text()
+    # the same numbers as --json gives for the same three models
     for shown, item in zip(sorted(screen.items, key=lambda i: i["line"]), doc["items"], strict=True):
         for on_screen, printed in zip(shown["results"], item["results"], strict=True):
             assert on_screen["correct"] == printed["correct"]

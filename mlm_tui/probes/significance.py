@@ -111,3 +111,30 @@ def comparisons(
         for i in range(len(outcomes))
         for j in range(i + 1, len(outcomes))
     ]
+
+
+def of_items(
+    kind: str, items: Sequence[dict[str, Any]], models: int, n_boot: int = PAIRED_BOOTSTRAP
+) -> list[dict[str, Any]]:
+    """:func:`comparisons` of items that hold every model's row in ``"results"`` (``[]`` for one model)."""
+    if models < 2:
+        return []
+    outcomes = [
+        [outcome(kind, item["results"][m]) for item in items if "results" in item] for m in range(models)
+    ]
+    return comparisons(kind, outcomes, n_boot)
+
+
+def line(comparison: dict[str, Any], letters: Sequence[str]) -> str:
+    """One pair in a line: the difference in the headline metric with its interval, and McNemar's test."""
+    i, j = comparison["models"]
+    scale = 1.0 if comparison["metric"] == "metric_score" else 100.0  # fractions to points
+    name = {"p@1": "P@1", "accuracy": "accuracy", "metric_score": "metric score"}[comparison["metric"]]
+    difference = comparison["difference"]
+    text = f"{letters[i]} − {letters[j]}: Δ {name} "
+    text += "–" if difference is None else f"{difference * scale:+.1f}"
+    if comparison["ci95"] is not None:
+        lo, hi = comparison["ci95"]
+        text += f" [{lo * scale:+.1f}, {hi * scale:+.1f}]"
+    text += f" · McNemar p {comparison['p_value']:.3g} ({comparison['a_only']}/{comparison['b_only']} of {comparison['n']})"
+    return text

@@ -19,7 +19,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -35,10 +35,11 @@ from textual.widgets import Footer, Input, OptionList, ProgressBar, Static
 from textual.worker import get_current_worker
 
 from ..engine import EngineError
-from ..probes import report, view
+from ..probes import report, significance, view
 from ..probes.formats import FormatError
 from ..probes.run import Tally
 from ..probes.sets import ProbeSet
+from ..probes.significance import PAIRED_BOOTSTRAP, Outcome, comparisons, outcome
 from ..widgets.results_table import ResultsTable, TableColumn
 from .prompt import LinePrompt
 
@@ -197,6 +198,8 @@ class ResultsScreen(Screen[None]):
 
         summaries: list[dict[str, Any]]
         final: bool
+        comparisons: list[dict[str, Any]] = field(default_factory=list)
+        """With several models and ``final``: every pair's McNemar test and paired bootstrap."""
 
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, ResultsScreen.SummaryReady) and not message.final
@@ -235,6 +238,8 @@ class ResultsScreen(Screen[None]):
         self._regrouped: dict[str, list[dict[str, Any]]] = {}
         """The final summaries by another grouping, each worked out once."""
         self.final = False
+        self.comparisons: list[dict[str, Any]] = []
+        """Every pair of models' tests, once the run is done (several models)."""
         self._buffer: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._failed = 0
@@ -252,6 +257,7 @@ class ResultsScreen(Screen[None]):
         summary = ResultsTable(id="results-summary", cursor=False)
         summary.border_title = self._title()
         yield summary
+        yield Static("", id="results-comparisons", markup=False)
         with Horizontal(id="results-progress"):
             yield ProgressBar(total=self.probe_set.total, show_eta=True, id="results-bar")
             yield Static("", id="results-stage")
@@ -276,6 +282,7 @@ class ResultsScreen(Screen[None]):
         self._set_table_columns()
         self.query_one("#results-find", Input).display = False
         self.query_one("#results-sort-by", ColumnChooser).display = False
+        self.query_one("#results-comparisons", Static).display = False
         self._show_summary()
         self._sync_status()
         self.table.focus()
@@ -321,6 +328,7 @@ class ResultsScreen(Screen[None]):
             self.post_message(self.Stage(RunState("running"), models))
             tallies = [Tally(kind, k=self.probe_set.k) for _ in engines]
             self._tallies = tallies
+            outcomes: list[list[Outcome | None]] = [[] for _ in engines]
             streams = [self.probe_set.results(engine) for engine in engines]
             summarised = time.monotonic()
             for rows in zip(*streams, strict=True):
@@ -328,8 +336,9 @@ class ResultsScreen(Screen[None]):
                     return
                 item = view.combined(kind, rows)
                 with self._lock:  # an item is in the tallies exactly when it is in the buffer
-                    for tally, row in zip(tallies, rows, strict=True):
+                    for tally, row, decided in zip(tallies, rows, outcomes, strict=True):
                         tally.add(row)
+                        decided.append(outcome(kind, row))
                     first = not self._buffer  # the screen takes the whole buffer: one message is enough
                     self._buffer.append(item)
                 if first:
@@ -342,7 +351,9 @@ class ResultsScreen(Screen[None]):
                 return
             self.post_message(self.Arrived())
             summaries = [t.summary(self.probe_set.n_boot) for t in tallies]
-            self.post_message(self.SummaryReady(summaries, final=True))
+            n_boot = PAIRED_BOOTSTRAP if self.probe_set.n_boot else 0
+            paired = comparisons(kind, outcomes, n_boot) if len(engines) > 1 else []
+            self.post_message(self.SummaryReady(summaries, final=True, comparisons=paired))
             failed = sum(t.failed for t in tallies)
             note = f"{failed} item{'s' if failed != 1 else ''} failed" if failed else ""
             self.post_message(self.Stage(RunState("done", note)))
@@ -400,6 +411,11 @@ class ResultsScreen(Screen[None]):
     def _summary_ready(self, message: SummaryReady) -> None:
         self._run_summaries = message.summaries
         self.final = message.final
+        self.comparisons = message.comparisons
+        shown = self.query_one("#results-comparisons", Static)
+        letters = [view.letter(n) for n in range(len(self.models))]
+        shown.update("\n".join(significance.line(c, letters) for c in self.comparisons))
+        shown.display = bool(self.comparisons)
         if self.grouping == "group":
             self.summaries = message.summaries
             self._show_summary()
@@ -802,8 +818,9 @@ class ResultsScreen(Screen[None]):
 
         kind, probe_set = self.probe_set.kind, self.probe_set
         k = probe_set.k if kind == "cloze" else None
-        document = report.document(self.models, probe_set.fmt, summaries, items)
-        markdown = report.full_markdown(kind, summaries, self.models, k, items)
+        paired = significance.of_items(kind, items, len(self.models)) or None
+        document = report.document(self.models, probe_set.fmt, summaries, items, paired)
+        markdown = report.full_markdown(kind, summaries, self.models, k, items, paired)
         folder = self._export_dir if self._export_dir is not None else exports_dir()
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
         stem = f"{stem}-{stamp}"
