@@ -976,11 +976,13 @@ class ExplorerScreen(Screen[None]):
         surprisal: bool | None = None,
         marked: list[tuple[int, int]] | tuple[tuple[int, int], ...] = (),
         select_at: int | None = None,
+        counted: str | None = None,
     ) -> bool:
         """Show ``text`` from outside the screen (an item of a probe set): its ``[MASK]`` masked, the
         ``watched`` words watched, the surprisal view on or off, the tokens in ``marked`` (character
-        spans of ``text``) underlined, and the token at character ``select_at`` selected. False, with
-        one line to the user, when a model cannot read it."""
+        spans of ``text``) underlined, and the token at character ``select_at`` selected; ``counted``
+        names the sum of the underlined tokens' log-probabilities when a metric counts them (the
+        surprisal title shows it). False, with one line to the user, when a model cannot read it."""
         if self.editing:
             self.set_focus(self.active.tokens)
         if not self.commit(Snapshot(text), kind="open", select_at=select_at):
@@ -990,7 +992,7 @@ class ExplorerScreen(Screen[None]):
         if surprisal is not None:
             self.show_surprisal = surprisal
         for pane in self.panes:
-            pane.tokens.mark(text, tuple(marked))
+            pane.tokens.mark(text, tuple(marked), counted=counted)
         return True
 
     # ------------------------------------------------------------------ a second model
