@@ -106,6 +106,8 @@ class OpenPair:
     names: tuple[str, str]
     counted: str | None = None
     """What the sum of the marked tokens' log-probabilities is, when a metric counts them (CrowS-Pairs)."""
+    source: tuple[str, str] | None = None
+    """The probe set's file and kind (the export's header names them)."""
 
 
 CROWS_COUNTED = "metric.py score"
@@ -432,7 +434,11 @@ class MlmApp(InOrderKeysApp[None]):
             text = str(item["text"])
             at = text.find(MASK_ALIAS)
             opened = explorer.open_text(
-                text, watched=answers(item), surprisal=False, select_at=at if at >= 0 else None
+                text,
+                watched=answers(item),
+                surprisal=False,
+                select_at=at if at >= 0 else None,
+                source=(str(message.screen.probe_set.path), kind),
             )
         else:
             sentences = pair_sentences(kind, item)
@@ -453,10 +459,16 @@ class MlmApp(InOrderKeysApp[None]):
                 except EngineError:  # the marks are a help; the sentence still opens (and says why not)
                     pass
             names = ("more stereotyping", "less stereotyping") if kind == "crows" else ("good", "bad")
-            self._pair = OpenPair(sentences, marked, names, counted)
+            source = (str(message.screen.probe_set.path), kind)
+            self._pair = OpenPair(sentences, marked, names, counted, source)
             select = _first(differing_spans_of(marked[0], sentences[0])) if counted else _first(marked[0])
             opened = explorer.open_text(
-                sentences[0], surprisal=True, marked=marked[0], select_at=select, counted=counted
+                sentences[0],
+                surprisal=True,
+                marked=marked[0],
+                select_at=select,
+                counted=counted,
+                source=(str(message.screen.probe_set.path), kind),
             )
         if opened:
             self.pop_screen()
@@ -480,7 +492,9 @@ class MlmApp(InOrderKeysApp[None]):
         marked = pair.marked[which]
         text = pair.sentences[which]
         select = _first(differing_spans_of(marked, text)) if pair.counted else _first(marked)
-        if explorer.open_text(text, surprisal=True, marked=marked, select_at=select, counted=pair.counted):
+        if explorer.open_text(
+            text, surprisal=True, marked=marked, select_at=select, counted=pair.counted, source=pair.source
+        ):
             self.notify(f"The {pair.names[which]} sentence", timeout=3)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

@@ -108,3 +108,39 @@ async def test_a_crows_pair_underlines_the_counted_tokens_and_its_sum_is_the_row
                     await settle(pilot)
             checked += 1
         assert checked >= 5
+
+
+# ---------------------------------------------------------------- issue 25, item 7: the explorer's export header
+
+
+async def test_the_explorer_export_starts_with_the_provenance(tmp_path):
+    from importlib.metadata import version
+
+    engine = FakeEngine()
+    app = make_app("The [MASK] barked.", loader=instant_loader(engine), export_dir=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("x")
+        await until(pilot, lambda: any(tmp_path.glob("*.md")), "the export")
+    markdown = next(tmp_path.glob("*.md")).read_text().splitlines()
+    assert markdown[0] == "# mlm-tui export"
+    assert markdown[2] == "- **File:** none (a sentence typed in the explorer)"
+    assert markdown[3].startswith(f"- **Model:** `{engine.info.name}`") and engine.info.dtype in markdown[3]
+    assert markdown[4].startswith("- **Created:** ") and markdown[5] == f"- **mlm-tui:** {version('mlm-tui')}"
+
+
+async def test_a_crows_pair_exported_from_the_explorer_names_its_file_and_the_caveat(tmp_path):
+    options = EngineOptions(model="minilm-mlm-en")
+    app = make_app(None, options=options, results=open_probe_set(str(CROWS)), export_dir=tmp_path)
+    async with app.run_test(size=(130, 40)) as pilot:
+        await until(pilot, lambda: app.get_screen("results").state.stage == "done", "the run")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is app.explorer
+        await until(pilot, lambda: app.explorer.left.scores is not None, "the scores")
+        await pilot.press("x")
+        await until(pilot, lambda: any(tmp_path.glob("mlm-tui-*.md")), "the export")
+    text = next(tmp_path.glob("mlm-tui-*.md")).read_text()
+    assert f"- **File:** `{CROWS}`" in text
+    assert "Blodgett et al. 2021" in text

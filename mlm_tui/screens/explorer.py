@@ -342,6 +342,8 @@ class ExplorerScreen(Screen[None]):
         """Text typed into the sentence box that could not be applied; ``e`` brings it back."""
         self.active_id = "left"
         self._player: Timer | None = None
+        self.source: tuple[str, str, str] | None = None
+        """The probe set's file and kind, and the text of its item shown (the export names the file)."""
         self._select_after_load: int | None = None
         """Where the first pane's selection goes once a model changed from the palette has loaded."""
         self._incoming: ModelPane | None = None
@@ -801,8 +803,9 @@ class ExplorerScreen(Screen[None]):
 
     def action_export(self) -> None:
         """Write what is on screen (every pane) as Markdown and JSON; the notification gives the paths."""
-        from ..export import export_data, write_export
+        from ..export import export_data, provenance, write_export
 
+        shown = [p for p in self.panes if p.engine is not None and p.encoding is not None]
         data = [
             export_data(
                 p.encoding,
@@ -812,13 +815,21 @@ class ExplorerScreen(Screen[None]):
                 score=p.scores,
                 mask_id=p.tokens.mask_id,
             )
-            for p in self.panes
-            if p.engine is not None and p.encoding is not None
+            for p in shown
         ]
         if not data:
             return
+        # where the sentence came from: a probe set's item, as long as it is shown unchanged
+        source = (
+            self.source if self.source and self.snapshot and self.snapshot.text == self.source[2] else None
+        )
+        header = provenance(
+            source[0] if source else None,
+            [p.engine.info for p in shown if p.engine is not None],
+            source[1] if source else None,
+        )
         try:
-            path = write_export(data if len(data) > 1 else data[0], self._export_dir)
+            path = write_export(data if len(data) > 1 else data[0], self._export_dir, header)
         except OSError as exc:
             self.notify(f"could not export: {exc}", severity="error", timeout=8)
             return
@@ -977,12 +988,14 @@ class ExplorerScreen(Screen[None]):
         marked: list[tuple[int, int]] | tuple[tuple[int, int], ...] = (),
         select_at: int | None = None,
         counted: str | None = None,
+        source: tuple[str, str] | None = None,
     ) -> bool:
         """Show ``text`` from outside the screen (an item of a probe set): its ``[MASK]`` masked, the
         ``watched`` words watched, the surprisal view on or off, the tokens in ``marked`` (character
         spans of ``text``) underlined, and the token at character ``select_at`` selected; ``counted``
         names the sum of the underlined tokens' log-probabilities when a metric counts them (the
-        surprisal title shows it). False, with one line to the user, when a model cannot read it."""
+        surprisal title shows it); ``source`` is the probe set's file and kind, for the export's header.
+        False, with one line to the user, when a model cannot read it."""
         if self.editing:
             self.set_focus(self.active.tokens)
         if not self.commit(Snapshot(text), kind="open", select_at=select_at):
@@ -993,6 +1006,7 @@ class ExplorerScreen(Screen[None]):
             self.show_surprisal = surprisal
         for pane in self.panes:
             pane.tokens.mark(text, tuple(marked), counted=counted)
+        self.source = (*source, text) if source is not None else None
         return True
 
     # ------------------------------------------------------------------ a second model
