@@ -34,6 +34,7 @@ from .probes.sets import ProbeSet
 from .screens.explorer import ExplorerScreen
 from .screens.help import HelpScreen
 from .screens.results import ResultsScreen, ResultsTable
+from .session import Span
 from .widgets.model_pane import Loader, Upgrade
 from .widgets.prediction_table import PredictionTable
 from .widgets.token_view import TokenView
@@ -103,6 +104,35 @@ class OpenPair:
     sentences: tuple[str, str]
     marked: tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]
     names: tuple[str, str]
+    counted: str | None = None
+    """What the sum of the marked tokens' log-probabilities is, when a metric counts them (CrowS-Pairs)."""
+    source: tuple[str, str] | None = None
+    """The probe set's file and kind (the export's header names them)."""
+
+
+CROWS_COUNTED = "metric.py score"
+"""The surprisal title's name for the sum of a CrowS-Pairs sentence's underlined (shared) tokens."""
+
+
+def crows_counted(
+    engine: Any, sentences: tuple[str, str], direction: object
+) -> tuple[list[Span], list[Span]]:
+    """The character spans of the tokens CrowS-Pairs' ``metric.py`` scores in each sentence (more, less).
+
+    The tokens both sentences share (difflib over token ids, the sentences in the order the
+    metric takes them: the more stereotyping first for ``stereo`` pairs), but the first and
+    the last shared ones (``[CLS]``, ``[SEP]``): the same positions the results row summed.
+    """
+    from .engine.probing import shared_tokens
+
+    more, less = engine.encode(sentences[0]), engine.encode(sentences[1])
+    first, second = (more, less) if direction == "stereo" else (less, more)
+    templates = shared_tokens(list(first.ids), list(second.ids))
+    spans = [
+        [(encoding.tokens[i].start, encoding.tokens[i].end) for i in template[1:-1]]
+        for encoding, template in zip((first, second), templates, strict=True)
+    ]
+    return (spans[0], spans[1]) if direction == "stereo" else (spans[1], spans[0])
 
 
 class MlmApp(InOrderKeysApp[None]):
@@ -408,7 +438,11 @@ class MlmApp(InOrderKeysApp[None]):
             text = str(item["text"])
             at = text.find(MASK_ALIAS)
             opened = explorer.open_text(
-                text, watched=answers(item), surprisal=False, select_at=at if at >= 0 else None
+                text,
+                watched=answers(item),
+                surprisal=False,
+                select_at=at if at >= 0 else None,
+                source=(str(message.screen.probe_set.path), kind),
             )
         else:
             sentences = pair_sentences(kind, item)
@@ -417,22 +451,39 @@ class MlmApp(InOrderKeysApp[None]):
                 return
             marked: tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]] = ((), ())
             engine = explorer.left.engine
+            counted = None
             if engine is not None:
                 try:
-                    a, b = differing_spans(engine.encode(sentences[0]), engine.encode(sentences[1]))
+                    if kind == "crows":  # the tokens its metric counts: the shared ones
+                        a, b = crows_counted(engine, sentences, item.get("direction"))
+                        counted = CROWS_COUNTED
+                    else:  # the tokens that make the pair minimal
+                        a, b = differing_spans(engine.encode(sentences[0]), engine.encode(sentences[1]))
                     marked = (tuple(a), tuple(b))
                 except EngineError:  # the marks are a help; the sentence still opens (and says why not)
                     pass
             names = ("more stereotyping", "less stereotyping") if kind == "crows" else ("good", "bad")
-            self._pair = OpenPair(sentences, marked, names)
+            source = (str(message.screen.probe_set.path), kind)
+            self._pair = OpenPair(sentences, marked, names, counted, source)
+            select = _first(differing_spans_of(marked[0], sentences[0])) if counted else _first(marked[0])
             opened = explorer.open_text(
-                sentences[0], surprisal=True, marked=marked[0], select_at=_first(marked[0])
+                sentences[0],
+                surprisal=True,
+                marked=marked[0],
+                select_at=select,
+                counted=counted,
+                source=(str(message.screen.probe_set.path), kind),
             )
         if opened:
             self.pop_screen()
             if self._pair is not None:
+                counts = (
+                    "; underlined: the tokens its metric counts (the shared ones)"
+                    if self._pair.counted
+                    else ""
+                )
                 self.notify(
-                    f"The {self._pair.names[0]} sentence; o shows the {self._pair.names[1]} one, "
+                    f"The {self._pair.names[0]} sentence{counts}; o shows the {self._pair.names[1]} one, "
                     "escape the results",
                     timeout=5,
                 )
@@ -443,7 +494,11 @@ class MlmApp(InOrderKeysApp[None]):
             return
         which = 1 if explorer.snapshot.text == pair.sentences[0] else 0
         marked = pair.marked[which]
-        if explorer.open_text(pair.sentences[which], surprisal=True, marked=marked, select_at=_first(marked)):
+        text = pair.sentences[which]
+        select = _first(differing_spans_of(marked, text)) if pair.counted else _first(marked)
+        if explorer.open_text(
+            text, surprisal=True, marked=marked, select_at=select, counted=pair.counted, source=pair.source
+        ):
             self.notify(f"The {pair.names[which]} sentence", timeout=3)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -458,8 +513,21 @@ class MlmApp(InOrderKeysApp[None]):
             )
 
 
-def _first(spans: tuple[tuple[int, int], ...]) -> int | None:
+def _first(spans: Sequence[tuple[int, int]]) -> int | None:
     return spans[0][0] if spans else None
+
+
+def differing_spans_of(shared: Sequence[Span], text: str) -> list[Span]:
+    """The stretches of ``text`` between the ``shared`` spans that hold more than blanks: where a
+    CrowS-Pairs sentence differs from its pair (the selection goes there, as for minimal pairs)."""
+    gaps, at = [], 0
+    for start, end in sorted(shared):
+        if text[at:start].strip():
+            gaps.append((at, start))
+        at = max(at, end)
+    if text[at:].strip():
+        gaps.append((at, len(text)))
+    return [(start + len(text[start:end]) - len(text[start:end].lstrip()), end) for start, end in gaps]
 
 
 def make_app(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,6 +25,67 @@ SEVERAL_PIECES = (
     "a word of several pieces: its rank is 1 + the single tokens more probable than the whole word "
     "(up to the vocabulary size + 1)"
 )
+
+
+CROWS_CAVEAT = (
+    "**CrowS-Pairs: read the data with care.** The CrowS-Pairs README itself warns that many pairs "
+    "are unreliable: they do not test the stereotype they name, or are not minimal (Blodgett et al. "
+    '2021, "Stereotyping Norwegian Salmon"). A score is a measurement of the model *on this data*, '
+    "not a verdict on the model's bias."
+)
+"""The caveat every CrowS-Pairs export carries (the manual says the same)."""
+
+_SNAPSHOT = re.compile(r"[/\\]snapshots[/\\]([0-9a-f]{40})(?:[/\\]|$)")
+
+
+def revision(path: str) -> str | None:
+    """The Hub commit a model was loaded from, when its folder is a Hugging Face cache snapshot."""
+    found = _SNAPSHOT.search(path)
+    return found.group(1) if found else None
+
+
+def provenance(
+    file: str | None,
+    models: Sequence[ModelInfo | str],
+    kind: str | None = None,
+    *,
+    created: datetime | None = None,
+) -> list[str]:
+    """Markdown lines that say what an export is, for the top of any Markdown export.
+
+    ``file`` is the probe set (or other input) the export comes from, ``None`` for a sentence
+    typed in the explorer; ``models`` every model, in the order of the export (a
+    :class:`ModelInfo`, or only a name when no model loaded); ``kind`` the probe set's kind
+    (``cloze``, ``pairs``, ``crows``): CrowS-Pairs gets its data caveat. Each model line has
+    its name, the folder it was read from, the Hub revision when the folder is a cache
+    snapshot, its vocabulary digest, the backend, device and dtype. ``created`` defaults to now (UTC).
+    """
+    lines = [
+        f"- **File:** `{_cell(file)}`" if file else "- **File:** none (a sentence typed in the explorer)"
+    ]
+    for number, model in enumerate(models, start=1):
+        label = "Model" if len(models) == 1 else f"Model {number}"
+        lines.append(f"- **{label}:** {_model_line(model)}")
+    when = (created or datetime.now(timezone.utc)).isoformat(timespec="seconds")
+    lines += [f"- **Created:** {when}", f"- **mlm-tui:** {__version__}"]
+    if kind == "crows":
+        lines += ["", f"> {CROWS_CAVEAT}"]
+    return lines
+
+
+def _model_line(model: ModelInfo | str) -> str:
+    if isinstance(model, str):
+        return f"{_cell(model)} (not loaded)"
+    parts = [f"`{_cell(model.name)}`"]
+    if model.path and model.path != model.name:
+        parts.append(f"from `{_cell(model.path)}`")
+    found = revision(model.path)
+    if found:
+        parts.append(f"revision `{found}`")
+    details = [model.model_type, f"{model.backend} backend", model.device, model.dtype]
+    if model.vocab_digest:
+        details.append(f"vocabulary digest `{model.vocab_digest}`")
+    return " ".join(parts) + " · " + " · ".join(d for d in details if d)
 
 
 def exports_dir() -> Path:
@@ -162,9 +224,15 @@ def _table(header: Sequence[str], align: str, rows: Iterable[Sequence[object]]) 
     return lines
 
 
-def render_markdown(data: Export) -> str:
-    """A short Markdown report: for each pane, one table per mask and one for the scores."""
-    return "\n".join(_pane_markdown(pane) for pane in _panes(data))
+def render_markdown(data: Export, header: Sequence[str] = ()) -> str:
+    """A short Markdown report: for each pane, one table per mask and one for the scores.
+
+    ``header`` (e.g. :func:`provenance`'s lines) comes first, under an ``# mlm-tui export`` title.
+    """
+    body = "\n".join(_pane_markdown(pane) for pane in _panes(data))
+    if not header:
+        return body
+    return "\n".join(["# mlm-tui export", "", *header, ""]) + "\n" + body
 
 
 def _pane_markdown(data: Mapping[str, Any]) -> str:
@@ -235,8 +303,10 @@ def _pane_markdown(data: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_export(data: Export, directory: Path | str | None = None) -> Path:
+def write_export(data: Export, directory: Path | str | None = None, header: Sequence[str] = ()) -> Path:
     """Write ``<stem>.md`` and ``<stem>.json`` (same stem, never overwriting); returns the ``.md`` path.
+
+    ``header`` goes at the top of the Markdown (:func:`render_markdown`).
 
     ``directory`` defaults to :func:`exports_dir`; the stem is ``mlm-tui-<UTC time>``, with a
     number added when that name is taken.
@@ -248,7 +318,7 @@ def write_export(data: Export, directory: Path | str | None = None) -> Path:
         stem = f"mlm-tui-{stamp}" + ("" if attempt == 1 else f"-{attempt}")
         markdown, as_json = folder / f"{stem}.md", folder / f"{stem}.json"
         if _create(as_json, render_json(data)):
-            if _create(markdown, render_markdown(data)):
+            if _create(markdown, render_markdown(data, header)):
                 return markdown
             as_json.unlink()
     raise OSError(f"cannot find a free file name in {folder}")  # pragma: no cover

@@ -206,7 +206,7 @@ async def test_watched_words_are_journaled_and_come_back_with_resume(home):
         await settle(pilot)
         screen = app.explorer
         assert screen.watched == ("he", "she")
-        await pilot.press("right")  # to the resumed mask
+        # a resumed session opens on its first mask (issue 25, item 4)
         await settle(pilot)
         rows = [str(screen.left.table.get_row_at(r)[1]) for r in range(screen.left.table.row_count)]
         assert [r.split(" (")[0] for r in rows if " (#" in r] == ["he", "she"]

@@ -100,8 +100,7 @@ async def test_other_vocabularies_compare_by_top_k_overlap():
     left, right = FakeEngine(name="a"), FakeEngine(name="b", salt="b", vocab="other")
     app = compare_app(left, right, text="Paris is the [MASK] of France.")
     async with app.run_test(size=WIDE) as pilot:
-        await pilot.press("right", "right", "right")  # the typed mask
-        await settle(pilot)
+        await settle(pilot)  # it opens on the typed mask (issue 25, item 4)
         a, b = pane(app, "left"), pane(app, "right")
         assert a.shown.kind == "predictions"
         assert a.predictions.masks[0].log_probs is None  # no whole distributions asked for

@@ -172,3 +172,70 @@ def test_the_export_holds_the_ids_the_model_reads(bert, two_masks):
         assert (
             f"[MASK]={tokenizer.mask_token_id}" in markdown and f"{data['tokens'][1]}={want[1]}" in markdown
         )
+
+
+# ---------------------------------------------------------------- issue 25, item 7: exports say what they are
+
+
+def _info(**changes):
+    from dataclasses import replace
+
+    from mlm_tui.engine.types import ModelInfo
+
+    base = ModelInfo(
+        name="bert-base-uncased",
+        path="/home/u/.cache/huggingface/hub/models--bert-base-uncased/snapshots/"
+        "86b5e0934494bd15c9632b12f734a8a67f723594",
+        model_type="bert",
+        device="cpu",
+        dtype="float32",
+        mask_token="[MASK]",
+        max_length=512,
+        vocab_size=30522,
+        vocab_digest="25ce4a7706153b8e",
+        backend="onnx",
+    )
+    return replace(base, **changes)
+
+
+def test_provenance_names_the_file_each_model_the_date_and_the_version():
+    from importlib.metadata import version
+
+    from mlm_tui.export import provenance
+
+    other = _info(name="./my-model", path="/data/my-model", backend="torch", dtype="float16", vocab_digest="")
+    lines = provenance("data/crows.csv", [_info(), other], "pairs", created=WHEN)
+    text = "\n".join(lines)
+    assert lines[0] == "- **File:** `data/crows.csv`"
+    model1 = next(line for line in lines if line.startswith("- **Model 1:**"))
+    for part in ("`bert-base-uncased`", "revision `86b5e0934494bd15c9632b12f734a8a67f723594`", "onnx", "cpu"):
+        assert part in model1
+    assert "float32" in model1 and "`25ce4a7706153b8e`" in model1
+    model2 = next(line for line in lines if line.startswith("- **Model 2:**"))
+    assert "`./my-model`" in model2 and "`/data/my-model`" in model2 and "revision" not in model2
+    assert "torch" in model2 and "float16" in model2 and "digest" not in model2
+    assert "- **Created:** 2026-01-02T03:04:05+00:00" in lines
+    assert f"- **mlm-tui:** {version('mlm-tui')}" in lines
+    assert "Salmon" not in text  # the caveat is CrowS-Pairs' alone
+    crows = "\n".join(provenance("data/crows.csv", [_info()], "crows", created=WHEN))
+    assert "CrowS-Pairs" in crows and "Blodgett et al. 2021" in crows and "on this data" in crows
+    typed = provenance(None, [_info()], None, created=WHEN)
+    assert typed[0].startswith("- **File:** none") and typed[1].startswith("- **Model:**")
+    assert provenance(None, ["gone"], None)[1] == "- **Model:** gone (not loaded)"
+
+
+def test_the_markdown_export_starts_with_the_header(tmp_path, bert, two_masks):
+    from mlm_tui.export import provenance
+
+    encoding, chosen, result = two_masks
+    header = provenance(None, [bert.info], None, created=WHEN)
+    path = write_export(
+        export_data(encoding, model=bert.info, masked=[chosen], prediction=result), tmp_path, header
+    )
+    lines = path.read_text().splitlines()
+    assert lines[0] == "# mlm-tui export"
+    assert lines[2 : 2 + len(header)] == header
+    assert f"`{bert.info.name}`" in lines[3]
+    # the body is the plain export, unchanged (the JSON beside it too)
+    body = render_markdown(export_data(encoding, model=bert.info, masked=[chosen], prediction=result))
+    assert path.read_text().endswith(body.split("\n", 3)[3])

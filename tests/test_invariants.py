@@ -36,6 +36,8 @@ async def test_substituting_the_masked_word_itself_is_no_defect():
     app = make_app(TEXT, loader=instant_loader(EchoEngine()))
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
+        await pilot.press("home")  # it opens on the typed mask (issue 25, item 4): go to "the"
+        await settle(pilot)
         for key in ["m", "enter", "m", "enter"]:
             before = observe(app)
             await pilot.press(key)

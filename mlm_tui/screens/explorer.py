@@ -10,6 +10,7 @@ models differ at the selected mask.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
@@ -30,6 +31,7 @@ from ..session import History, Snapshot, edit_masks
 from ..widgets.comparison import ComparisonBar, mask_line, surprisal_line
 from ..widgets.model_pane import Loader, ModelPane, Upgrade
 from ..widgets.ordered_input import OrderedInput
+from ..widgets.sentence_view import SentenceView
 from ..widgets.status_bar import StatusBar
 
 VIEW_ACTIONS = ("layer", "head", "mean_heads", "variant")
@@ -60,6 +62,47 @@ STACK_BELOW = 120
 """Terminal width under which two panes are stacked instead of side by side."""
 
 Command = tuple[str, str, Callable[[], object]]
+
+MISSPELT_MASK = re.compile(re.escape(MASK_ALIAS), re.IGNORECASE)
+"""``[mask]``, ``[Mask]``…: no tokenizer reads these as its mask (an uncased BERT lowercases the
+text but matches its special tokens as written), so the user gets a hint instead."""
+
+
+def first_mask(snapshot: Snapshot) -> int | None:
+    """Where the first mask of ``snapshot`` starts (typed ``[MASK]`` or a masked span), if it has one."""
+    starts = [span[0] for span in snapshot.masked_spans]
+    typed = snapshot.text.find(MASK_ALIAS)
+    if typed >= 0:
+        starts.append(typed)
+    return min(starts, default=None)
+
+
+def first_new_mask(before: str, after: str) -> int | None:
+    """Where the first ``[MASK]`` that an edit of ``before`` into ``after`` wrote starts in ``after``.
+
+    The edit is what lies between the longest common start and end of the two texts (as
+    :func:`~mlm_tui.session.edit_masks` sees it); a ``[MASK]`` that overlaps it is new.
+    """
+    limit = min(len(before), len(after))
+    start = 0
+    while start < limit and before[start] == after[start]:
+        start += 1
+    tail = 0
+    while tail < limit - start and before[-1 - tail] == after[-1 - tail]:
+        tail += 1
+    end = len(after) - tail
+    size = len(MASK_ALIAS)
+    at = after.find(MASK_ALIAS, max(0, start - size + 1))
+    while 0 <= at < max(end, start + 1):
+        if at + size > start:
+            return at
+        at = after.find(MASK_ALIAS, at + 1)
+    return None
+
+
+def misspelt_masks(text: str) -> list[str]:
+    """The spellings of ``[MASK]`` in ``text`` that are not ``[MASK]`` (``[mask]``…): read as plain text."""
+    return [m.group() for m in MISSPELT_MASK.finditer(text) if m.group() != MASK_ALIAS]
 
 
 VIEW_IDS = (
@@ -299,6 +342,10 @@ class ExplorerScreen(Screen[None]):
         """Text typed into the sentence box that could not be applied; ``e`` brings it back."""
         self.active_id = "left"
         self._player: Timer | None = None
+        self.source: tuple[str, str, str] | None = None
+        """The probe set's file and kind, and the text of its item shown (the export names the file)."""
+        self._select_after_load: int | None = None
+        """Where the first pane's selection goes once a model changed from the palette has loaded."""
         self._incoming: ModelPane | None = None
         """A second pane waiting for the one it replaces to be removed."""
 
@@ -313,7 +360,12 @@ class ExplorerScreen(Screen[None]):
             on_submit=self.apply_edit,
         )
         sentence.border_title = "Sentence"
-        yield sentence
+        view = SentenceView(id="sentence-view")
+        view.border_title = "Sentence"
+        view.placeholder = sentence.placeholder
+        with Container(id="sentence-box"):
+            yield sentence
+            yield view
         with Container(id="panes"):
             for (loader, label, upgrade), pane_id in zip(self._initial, ("left", "right"), strict=False):
                 yield self._new_pane(loader, label, pane_id, upgrade)
@@ -334,10 +386,17 @@ class ExplorerScreen(Screen[None]):
         return pane
 
     def on_mount(self) -> None:
+        view = self.query_one("#sentence-view", SentenceView)
+        self.watch(self.sentence, "value", lambda value: setattr(view, "text", value))
         # The cells have the focus from the first frame (AUTO_FOCUS), not a frame later: an `e` typed at
         # once has moved it to the sentence box by now, and must keep it there.
         self._layout_panes(self.size.width)
         self._sync_status()
+
+    @on(SentenceView.EditRequested)
+    def _edit_requested(self) -> None:
+        if not self.too_small:
+            self.action_edit()
 
     def on_resize(self, event: Resize) -> None:
         self._layout_panes(event.size.width)
@@ -361,6 +420,7 @@ class ExplorerScreen(Screen[None]):
         two = len(self.panes) > 1
         self.query_one("#panes").set_class(two and width < STACK_BELOW, "stacked")
         self.query_one("#panes").set_class(two, "compare")
+        self.set_class(two, "-compare")  # notifications go above the comparison line too
         self.comparison.display = two
 
     @property
@@ -404,7 +464,10 @@ class ExplorerScreen(Screen[None]):
 
         Text that cannot be applied is put back as it was, and kept as a draft that ``e`` brings back.
         """
-        if event.widget is not self.sentence or self.snapshot is None:
+        if event.widget is not self.sentence:
+            return
+        self.set_class(False, "-editing")  # the wrapped view of the sentence comes back
+        if self.snapshot is None:
             return
         typed = self.sentence.value
         if typed == self.snapshot.text:
@@ -417,6 +480,8 @@ class ExplorerScreen(Screen[None]):
             self._sync_status()
 
     def on_descendant_focus(self, event: DescendantFocus) -> None:
+        # a class of the screen, not :focus-within: Textual restyles the focused widget's siblings only then
+        self.set_class(event.widget is self.sentence, "-editing")
         for node in event.widget.ancestors_with_self:
             if isinstance(node, ModelPane):
                 if node.id != self.active_id:
@@ -452,6 +517,16 @@ class ExplorerScreen(Screen[None]):
                     return False
         if kind is not None and snapshot != self.snapshot:
             self._write_journal(kind, snapshot)
+        misspelt = misspelt_masks(snapshot.text)
+        if kind in ("edit", "open") and len(misspelt) > len(
+            misspelt_masks(self.snapshot.text if self.snapshot else "")
+        ):
+            self.notify(
+                f"{misspelt[0]} is read as text, not as a mask: write {MASK_ALIAS} in capitals",
+                severity="warning",
+                timeout=8,
+                markup=False,
+            )
         self.snapshot = snapshot
         if record:
             self.history.record(snapshot)
@@ -484,9 +559,10 @@ class ExplorerScreen(Screen[None]):
     def commit_edit(self, text: str) -> bool:
         """Apply typed ``text``: the masks the edit did not touch stay (moved with it); say if any went."""
         if self.snapshot is None:
-            return self.commit(Snapshot(text), kind="edit")
+            return self.commit(Snapshot(text), kind="edit", select_at=first_mask(Snapshot(text)))
         snapshot, dropped = edit_masks(self.snapshot, text)
-        if not self.commit(snapshot, kind="edit"):
+        # a mask just typed is where the question is: select it, its predictions show
+        if not self.commit(snapshot, kind="edit", select_at=first_new_mask(self.snapshot.text, text)):
             return False
         if dropped:
             self.notify(
@@ -522,10 +598,12 @@ class ExplorerScreen(Screen[None]):
             typing = (self.sentence.value, self.sentence.cursor_position) if self.editing else None
             text = self._initial_text if typing else self.sentence.value
             resumed = self._resume.current if self._resume is not None else None
+            # the sentence opens on its first mask, its predictions showing (as pipeline("fill-mask"))
             if resumed is not None and text == resumed.text:
-                ok = self.commit(resumed, kind=None, record=False)  # already in its journal
+                # already in its journal
+                ok = self.commit(resumed, kind=None, record=False, select_at=first_mask(resumed))
             else:
-                ok = self.commit(Snapshot(text), kind="open")
+                ok = self.commit(Snapshot(text), kind="open", select_at=first_mask(Snapshot(text)))
             if not ok:
                 event.pane.tokens.placeholder = "Press e and type a sentence; enter applies it."
             if typing is not None:
@@ -533,7 +611,9 @@ class ExplorerScreen(Screen[None]):
                     self.sentence.value, self.sentence.cursor_position = typing
                 self._sync_status()
         else:
-            event.pane.apply(self.snapshot)
+            # a model changed from the palette comes back where the user was (when no other pane says)
+            select_at, self._select_after_load = self._select_after_load, None
+            event.pane.apply(self.snapshot, select_at if event.pane is self.left else None)
             self._panes_in_step(late=event.pane)
         models = [p.label for p in self.panes]
         if self._journal is not None and tuple(models) != self._journal.models:
@@ -723,8 +803,9 @@ class ExplorerScreen(Screen[None]):
 
     def action_export(self) -> None:
         """Write what is on screen (every pane) as Markdown and JSON; the notification gives the paths."""
-        from ..export import export_data, write_export
+        from ..export import export_data, provenance, write_export
 
+        shown = [p for p in self.panes if p.engine is not None and p.encoding is not None]
         data = [
             export_data(
                 p.encoding,
@@ -734,13 +815,21 @@ class ExplorerScreen(Screen[None]):
                 score=p.scores,
                 mask_id=p.tokens.mask_id,
             )
-            for p in self.panes
-            if p.engine is not None and p.encoding is not None
+            for p in shown
         ]
         if not data:
             return
+        # where the sentence came from: a probe set's item, as long as it is shown unchanged
+        source = (
+            self.source if self.source and self.snapshot and self.snapshot.text == self.source[2] else None
+        )
+        header = provenance(
+            source[0] if source else None,
+            [p.engine.info for p in shown if p.engine is not None],
+            source[1] if source else None,
+        )
         try:
-            path = write_export(data if len(data) > 1 else data[0], self._export_dir)
+            path = write_export(data if len(data) > 1 else data[0], self._export_dir, header)
         except OSError as exc:
             self.notify(f"could not export: {exc}", severity="error", timeout=8)
             return
@@ -898,11 +987,15 @@ class ExplorerScreen(Screen[None]):
         surprisal: bool | None = None,
         marked: list[tuple[int, int]] | tuple[tuple[int, int], ...] = (),
         select_at: int | None = None,
+        counted: str | None = None,
+        source: tuple[str, str] | None = None,
     ) -> bool:
         """Show ``text`` from outside the screen (an item of a probe set): its ``[MASK]`` masked, the
         ``watched`` words watched, the surprisal view on or off, the tokens in ``marked`` (character
-        spans of ``text``) underlined, and the token at character ``select_at`` selected. False, with
-        one line to the user, when a model cannot read it."""
+        spans of ``text``) underlined, and the token at character ``select_at`` selected; ``counted``
+        names the sum of the underlined tokens' log-probabilities when a metric counts them (the
+        surprisal title shows it); ``source`` is the probe set's file and kind, for the export's header.
+        False, with one line to the user, when a model cannot read it."""
         if self.editing:
             self.set_focus(self.active.tokens)
         if not self.commit(Snapshot(text), kind="open", select_at=select_at):
@@ -912,7 +1005,8 @@ class ExplorerScreen(Screen[None]):
         if surprisal is not None:
             self.show_surprisal = surprisal
         for pane in self.panes:
-            pane.tokens.mark(text, tuple(marked))
+            pane.tokens.mark(text, tuple(marked), counted=counted)
+        self.source = (*source, text) if source is not None else None
         return True
 
     # ------------------------------------------------------------------ a second model
@@ -948,6 +1042,40 @@ class ExplorerScreen(Screen[None]):
                 self._mount_right(incoming)
 
         self.call_later(after_remove)
+
+    def change_main(self, model: str) -> None:
+        """Open ``model`` in the first pane in place of the one there (same device and options).
+
+        The text, masks and undo history stay: they belong to the screen; the selection comes back
+        to the same characters once the model has loaded. A second model opened later uses the
+        same options.
+        """
+        if self._loader_factory is None:
+            self.notify("This app was built without a way to load models", severity="error")
+            return
+        options = dataclasses.replace(self._options, model=model)
+        self._options = options
+        left = self.left
+        if left.encoding is not None and left.text_map is not None:
+            self._select_after_load = left.session_span(left.tokens.selected)[0]
+        elif self.snapshot is not None:
+            self._select_after_load = first_mask(self.snapshot)
+        left.change_model(self._loader_factory(options), options.label, self._upgrade_for(options))
+        labels = [options.label, *(p.label for p in self.panes if p is not left)]
+        self._record_models("model", labels)
+        self.refresh_bindings()
+        self._sync_full()
+        self._sync_status()
+        self._sync_comparison()
+
+    def action_change_main(self) -> None:
+        from .model_picker import ModelPicker
+
+        def chosen(model: str | None) -> None:
+            if model:
+                self.change_main(model)
+
+        self.app.push_screen(ModelPicker("Open which model in place of the first?"), chosen)
 
     def _mount_right(self, pane: ModelPane) -> None:
         if self.snapshot is not None:
@@ -1050,6 +1178,11 @@ class ExplorerScreen(Screen[None]):
                 "Write the sentence, masks and predictions as Markdown and JSON",
                 self.action_export,
             )
+        yield (
+            "Change the main model",
+            "Open another model in the first pane; the text, masks and undo history stay",
+            self.action_change_main,
+        )
         if self.right is None:
             yield ("Compare with another model", "Open a second model beside this one", self.action_compare)
         else:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -157,6 +158,25 @@ class ModelPane(Vertical):
             return isinstance(message, ModelPane.ResultsChanged) and message.pane is self.pane
 
     @dataclass
+    class LoadAnswer(Message, bubble=False):
+        """What the worker loading (or upgrading) the pane's model says, tagged with the model it is for.
+
+        The model can be changed while it loads (the palette's "Change the main model"): what a
+        worker of an earlier model says then is stale and dropped, even once it is in the queue.
+        """
+
+        load: int
+        message: Message
+
+        def can_replace(self, message: Message) -> bool:
+            return (
+                isinstance(message, ModelPane.LoadAnswer)
+                and message.load == self.load
+                and isinstance(self.message, (ModelProgress, UpgradeProgress))
+                and type(message.message) is type(self.message)
+            )
+
+    @dataclass
     class SubstituteRequested(PaneMessage):
         """The user chose a prediction: ``snapshot`` is the new session state, ``select_at`` where to look."""
 
@@ -208,6 +228,8 @@ class ModelPane(Vertical):
         self._asked: dict[str, tuple[object, int]] = {}
         self._view_errors: dict[str, tuple[object, str]] = {}
         self._view_request = 0
+        self._load = 0
+        """Which model the pane shows: :meth:`change_model` counts up, so older loads are stale."""
 
     def compose(self) -> ComposeResult:
         yield TokenView(id="tokens")
@@ -258,18 +280,70 @@ class ModelPane(Vertical):
 
     # ------------------------------------------------------------------ loading
 
+    def change_model(self, loader: Loader, label: str, upgrade: Upgrade | None = None) -> None:
+        """Load another model here; the screen applies the session's text and masks once it is ready.
+
+        Everything that belonged to the old model (its engine, results, cached answers, workers)
+        goes; what its workers still say is dropped (:class:`LoadAnswer`, request numbers).
+        """
+        self._load += 1
+        for group in ("load", "upgrade", "predict", "score", *self._asked):
+            self.workers.cancel_group(self, group)
+        self._loader, self._upgrade = loader, upgrade
+        self.engine = self.encoding = self.predictions = self.scores = None
+        self.error = self.score_error = self.upgrading = None
+        self.text_map = None
+        self.stage = "starting"
+        self.load_seconds = None
+        self._encoded = None
+        self._focus_mask = None
+        self._predict_request += 1
+        self._score_request += 1
+        self._view_request += 1
+        self._answers.clear()
+        self._asked.clear()
+        self._view_errors.clear()
+        self.fills.on, self.fills.step = False, None
+        self.label = label
+        self.tokens.encoding = None
+        self.tokens.masked = frozenset()
+        self.tokens.surprisal = self.tokens.shade = self.tokens.revealed = None
+        self.tokens.placeholder = f"Loading {label}…"
+        self.shown = Shown("message")
+        self.panel.heading, self.panel.elapsed_ms = "Predictions", None
+        self.table.show_message("The model is loading; the keys in grey wait for it.")
+        self.load_model()
+
+    def on_model_pane_load_answer(self, answer: LoadAnswer) -> None:
+        if answer.load != self._load:
+            return  # a worker of the model this pane showed before
+        handlers: dict[type, Callable[[Any], None]] = {
+            ModelProgress: self.on_model_progress,
+            ModelReady: self.on_model_ready,
+            ModelFailed: self.on_model_failed,
+            UpgradeProgress: self.on_upgrade_progress,
+            UpgradeFailed: self.on_upgrade_failed,
+            ModelUpgraded: self.on_model_upgraded,
+        }
+        handlers[type(answer.message)](answer.message)
+
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def load_model(self) -> None:
+        load, loader = self._load, self._loader
+
+        def say(message: Message) -> None:
+            self.post_message(self.LoadAnswer(load, message))
+
         started = time.perf_counter()
         try:
-            engine = self._loader(lambda stage: self.post_message(ModelProgress(stage)))
+            engine = loader(lambda stage: say(ModelProgress(stage)))
         except EngineError as exc:
-            self.post_message(ModelFailed(str(exc)))
+            say(ModelFailed(str(exc)))
             return
         except Exception as exc:  # anything else still reaches the user as one line
-            self.post_message(ModelFailed(f"{type(exc).__name__}: {exc}"))
+            say(ModelFailed(f"{type(exc).__name__}: {exc}"))
             return
-        self.post_message(ModelReady(engine, time.perf_counter() - started))
+        say(ModelReady(engine, time.perf_counter() - started))
 
     def on_model_progress(self, message: ModelProgress) -> None:
         self.stage = message.stage
@@ -297,16 +371,21 @@ class ModelPane(Vertical):
     def upgrade_model(self, engine: Engine) -> None:
         """Answer from the engine we have while the faster one is built; then switch (same answers)."""
         assert self._upgrade is not None
+        load, upgrade = self._load, self._upgrade
+
+        def say(message: Message) -> None:
+            self.post_message(self.LoadAnswer(load, message))
+
         try:
-            faster = self._upgrade(engine, lambda stage: self.post_message(UpgradeProgress(stage)))
+            faster = upgrade(engine, lambda stage: say(UpgradeProgress(stage)))
         except EngineError as exc:
-            self.post_message(UpgradeFailed(str(exc)))
+            say(UpgradeFailed(str(exc)))
             return
         except Exception as exc:  # the engine we have keeps working; say why in one line
-            self.post_message(UpgradeFailed(f"{type(exc).__name__}: {exc}"))
+            say(UpgradeFailed(f"{type(exc).__name__}: {exc}"))
             return
         if faster is not None and not get_current_worker().is_cancelled:
-            self.post_message(ModelUpgraded(faster))
+            say(ModelUpgraded(faster))
 
     def on_upgrade_progress(self, message: UpgradeProgress) -> None:
         self.upgrading = "exporting to ONNX…" if message.stage.startswith("export") else "opening ONNX…"

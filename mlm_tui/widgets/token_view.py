@@ -166,15 +166,35 @@ class TokenView(ScrollView, can_focus=True):
         super().__init__(id=id)
         self._layouts: dict[int, tuple[list[list[Cell]], dict[int, int]]] = {}
         self._marked: tuple[str, tuple[tuple[int, int], ...]] = ("", ())
+        self._marks_counted: str | None = None
 
-    def mark(self, text: str, spans: tuple[tuple[int, int], ...] | list[tuple[int, int]]) -> None:
+    def mark(
+        self,
+        text: str,
+        spans: tuple[tuple[int, int], ...] | list[tuple[int, int]],
+        *,
+        counted: str | None = None,
+    ) -> None:
         """Underline the tokens inside ``spans`` (characters of ``text``) while ``text`` is shown.
 
-        A minimal pair's differing tokens stay marked through surprisal and masks, and go
-        when the text changes.
+        A minimal pair's differing tokens (or, for CrowS-Pairs, the tokens its metric counts)
+        stay marked through surprisal and masks, and go when the text changes. ``counted``, when
+        given, names the sum of the marked tokens' log-probabilities (the surprisal view shows it).
         """
         self._marked = (text, tuple(spans))
+        self._marks_counted = counted
         self.refresh()
+
+    @property
+    def marks_counted(self) -> str | None:
+        """What the sum of the marked tokens' log-probabilities is (e.g. the CrowS-Pairs score), if it counts."""
+        return self._marks_counted if self.marked_positions() else None
+
+    def marked_positions(self) -> list[int]:
+        """The positions underlined now (none once the text has changed)."""
+        if self.encoding is None:
+            return []
+        return [t.index for t in self.encoding.tokens if self._is_marked(t.index)]
 
     def _is_marked(self, index: int) -> bool:
         text, spans = self._marked

@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
+from ...engine import ScoreResult
 from .base import Shown, View
+
+
+def heading(scores: ScoreResult, counted: str | None = None, marked: list[int] | tuple[int, ...] = ()) -> str:
+    """The title: the PLL (the sum of the rows' log p) beside the pseudo-perplexity, and, where the
+    underlined tokens are what a metric counts (a CrowS-Pairs pair), ``counted`` and their sum, to 3
+    decimals as the results row shows it."""
+    title = f"Surprisal · PLL {scores.pll:.2f} · pseudo-perplexity {scores.pseudo_perplexity:.2f}"
+    if counted:
+        positions = set(marked)
+        values = [t.log_prob for t in scores.tokens if t.index in positions]  # in token order, as metric.py
+        total = 0.0
+        for value in values:  # added one by one as metric.py does (sum() compensates since Python 3.12)
+            total += value
+        title += f" · {counted} {round(total, 3):.3f} ({len(values)} underlined)"
+    return title
 
 
 class SurprisalView(View):
@@ -29,7 +45,7 @@ class SurprisalView(View):
                 f"Cannot score: {pane.score_error}" if pane.score_error else "Scoring every token…"
             )
             return Shown("message")
-        panel.heading = f"Surprisal · pseudo-perplexity {pane.scores.pseudo_perplexity:.2f}"
+        panel.heading = heading(pane.scores, pane.tokens.marks_counted, pane.tokens.marked_positions())
         panel.elapsed_ms = pane.scores.elapsed_ms
         pane.table.show_scores(pane.scores, pane.tokens.selected)
         return Shown("scores")
