@@ -348,7 +348,14 @@ async def test_results_screen_opens_with_three_models(monkeypatch, bert_dir, rob
         assert f"Δ accuracy {pair['difference'] * 100:+.1f}" in line
     exported = json.loads(saved[0].read_text())
     assert exported["comparisons"] == doc["comparisons"]  # the export holds them too
-    assert "McNemar" in saved[1].read_text()
+    markdown = saved[1].read_text()
+    assert "McNemar" in markdown
+    # the export says what it is: the file, every model with its backend and dtype, the version
+    head = markdown.split("\n\n", 2)
+    assert head[0] == "# p.tsv (plain)" and f"- **File:** `{path}`" in head[1]
+    for n, model in enumerate([bert_dir, roberta_dir, bert_dir], start=1):
+        assert f"- **Model {n}:** `{model}`" in head[1] and "float32" in head[1]
+    assert "- **mlm-tui:** " in head[1]
     # the same numbers as --json gives for the same three models
     for shown, item in zip(sorted(screen.items, key=lambda i: i["line"]), doc["items"], strict=True):
         for on_screen, printed in zip(shown["results"], item["results"], strict=True):

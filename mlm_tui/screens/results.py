@@ -34,7 +34,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, OptionList, ProgressBar, Static
 from textual.worker import get_current_worker
 
-from ..engine import EngineError
+from ..engine import EngineError, ModelInfo
+from ..export import provenance
 from ..probes import report, significance, view
 from ..probes.formats import FormatError
 from ..probes.run import Tally
@@ -238,6 +239,8 @@ class ResultsScreen(Screen[None]):
         self._regrouped: dict[str, list[dict[str, Any]]] = {}
         """The final summaries by another grouping, each worked out once."""
         self.final = False
+        self._infos: list[ModelInfo] = []
+        """Each model's details once loaded, for the export's header."""
         self.comparisons: list[dict[str, Any]] = []
         """Every pair of models' tests, once the run is done (several models)."""
         self._buffer: list[dict[str, Any]] = []
@@ -325,6 +328,7 @@ class ResultsScreen(Screen[None]):
             # What exists now lives as long as the app: keep it out of the collector's way.
             gc.freeze()
             models = tuple(e.info.name for e in engines)
+            self._infos = [e.info for e in engines]
             self.post_message(self.Stage(RunState("running"), models))
             tallies = [Tally(kind, k=self.probe_set.k) for _ in engines]
             self._tallies = tallies
@@ -821,6 +825,8 @@ class ResultsScreen(Screen[None]):
         paired = significance.of_items(kind, items, len(self.models)) or None
         document = report.document(self.models, probe_set.fmt, summaries, items, paired)
         markdown = report.full_markdown(kind, summaries, self.models, k, items, paired)
+        header = provenance(str(probe_set.path), self._infos or list(self.models), kind)
+        markdown = "\n".join([f"# {probe_set.name} ({probe_set.fmt})", "", *header, "", ""]) + markdown
         folder = self._export_dir if self._export_dir is not None else exports_dir()
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
         stem = f"{stem}-{stamp}"
