@@ -178,6 +178,7 @@ COMMAND = re.compile(r"^[a-z][a-z0-9-]*$")
 def invocations(text: str) -> list[list[str]]:
     """The words after each ``mlm-tui`` in a piece of code, up to a pipe, redirect, ``&&`` or comment."""
     found = []
+    text = "\n".join(line for line in text.split("\n") if not line.lstrip().startswith("#"))  # comments
     for m in INVOCATION.finditer(text.replace("\\\n", " ")):
         rest = m.group(1)
         lexer = shlex.shlex(rest, posix=True, punctuation_chars=True)
@@ -251,4 +252,5 @@ def test_a_command_that_does_not_exist_is_found(monkeypatch):
     assert invocations('x && mlm-tui nonsense "a b" --flag # c\npip install "mlm-tui[ray]"') == [
         ["nonsense", "a b", "--flag"]
     ]
+    assert invocations("# mlm-tui export\n  # mlm-tui score is commented out") == []  # a comment or a heading
     assert not help_text("nonsense").startswith("usage: mlm-tui nonsense ")
