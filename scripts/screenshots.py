@@ -122,7 +122,7 @@ async def main(model: str | None, out: Path, compare: str | None = None, only: s
 async def layer_views(model: str | None, out: Path) -> None:
     """Inside the model: the MLM lens and its grid, token similarity, salience, the ids."""
     text = "The capital of France is [MASK], and its largest city is also Paris."
-    to_mask = ("right",) * 5  # from "the" (the first selected token) to the mask
+    to_mask = ()  # the explorer opens on the first mask
 
     async def lens(pilot):
         await pilot.press(*to_mask, "L")
