@@ -29,6 +29,16 @@ GROUPS = ("alpha", "beta", "gamma")
 WORDS = ("capital", "city", "heart", "center", "pride", "home", "jewel")
 
 
+def body_of(markdown: str, name: str | None = None) -> str:
+    """What follows the export's header (the probe set, each model, the date, the version: the CLI has no
+    header), after checking the header says what the export is."""
+    title, _, rest = markdown.partition("\n\n")
+    assert title.startswith(f"# {name} (" if name else "# ")
+    head, _, body = rest.partition("- **mlm-tui:** ")
+    assert "- **File:** `" in head and "- **Model" in head and "- **Created:** " in head
+    return body.split("\n", 1)[1].removeprefix("\n")
+
+
 def cloze_row(n: int, salt: int = 0) -> dict:
     rank = (n * 37 + salt * 11) % 23 + 1
     return {
@@ -381,7 +391,9 @@ async def test_x_exports_the_json_and_markdown_the_cli_writes(tmp_path):
     for row in rows:
         tally.add(row)
     assert document["summary"] == json.loads(json.dumps(tally.summary(50)))
-    assert written[1].read_text() == report.markdown("cloze", [tally.summary(50)], ["fake-bert"], 10)
+    assert body_of(written[1].read_text(), "fake.tsv") == report.markdown(
+        "cloze", [tally.summary(50)], ["fake-bert"], 10
+    )
 
 
 async def test_export_waits_for_the_whole_set(tmp_path):
@@ -556,7 +568,7 @@ async def test_bundled_model_end_to_end_equals_the_cli(tmp_path):
     written = sorted(tmp_path.iterdir())
     # the app may run the ONNX graph and the CLI PyTorch: probabilities agree to float noise, ranks exactly
     assert _close(json.loads(written[0].read_text()), json.loads(outputs["--json"]))
-    assert written[1].read_text() == outputs["--markdown"]
+    assert body_of(written[1].read_text()) == outputs["--markdown"]
     # and the summary on screen is the one the Markdown shows, row by row
     for row in cells:
         assert "| " + " | ".join(row) + " |" in outputs["--markdown"]
@@ -954,7 +966,9 @@ async def test_quitting_a_run_keeps_what_was_computed_and_exits_130(tmp_path, ke
     document = json.loads(written[0].read_text())
     assert document["items"] == rows and document["models"] == ["fake-bert"]
     assert document["summary"] == tally_of(rows, 0)  # the 19 items, as the screen summed them up
-    assert written[1].read_text() == report.markdown("cloze", [tally_of(rows, 0)], ["fake-bert"], 10)
+    assert body_of(written[1].read_text(), "fake.tsv") == report.markdown(
+        "cloze", [tally_of(rows, 0)], ["fake-bert"], 10
+    )
     (line,) = app.kept
     assert "19 of 200 items" in line and str(written[0]) in line and str(written[1]) in line
 
