@@ -150,7 +150,7 @@ BUILT_IN = {
     "backend": 'backend = "auto"  # ONNX Runtime once exported, else PyTorch',
     "fast": "fast = false  # exact float32",
     "theme": 'theme = "textual-dark"',
-    "keys": "[keys]: none changed (the binding ids are listed in the README)",
+    "keys": "[keys]: none changed (the binding ids are listed in docs/sessions.md)",
 }
 """What applies when the config file does not set a setting (``config show`` prints them as comments)."""
 
