@@ -11,7 +11,8 @@ sentence s and cos the cosine:
   cos(f_l(s, i), mean_i f_l(s, i)), over every sentence (``analyze.py`` samples 1,000);
 - **maximum explainable variance (MEV)** of w: the first principal component's share of the variance of
   its centred occurrence matrix (scikit-learn's ``PCA(1).explained_variance_ratio_``), mean over the
-  same words; 1.0 for a word whose occurrences are all the same vector (no variance to explain);
+  same words; 1.0 for a word whose occurrences are all the same vector (no variance to explain: RoBERTa's
+  sentence-initial ``The`` on layer 0), as ``analyze.py``'s ``min(1.0, nan)`` gives;
 - **anisotropy baseline**: the mean cosine of :data:`BASELINE_PAIRS` seeded random pairs of tokens from
   different sentences: as ``analyze.py``, up to :data:`BASELINE_SENTENCES` sentences drawn uniformly,
   one token drawn uniformly in each, pairs drawn among them (``analyze.py`` may pair a token with
@@ -33,8 +34,10 @@ No Textual, no torch.
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -166,9 +169,6 @@ class Contextuality:
 
 
 # ---------------------------------------------------------------- the passes
-
-
-Progress = Callable[[int], None]
 
 
 def sentences(
@@ -357,7 +357,11 @@ def explained_variance(occurrences: np.ndarray) -> np.ndarray:
     gram = x @ x.transpose(0, 2, 1) if n <= width else x.transpose(0, 2, 1) @ x
     top = np.linalg.eigvalsh(gram)[:, -1]
     total = np.trace(gram, axis1=1, axis2=2)
-    return np.where(total > 0, np.clip(top, 0.0, None) / np.where(total > 0, total, 1.0), 1.0)
+    # no variance (beyond rounding) to explain: the occurrences are one vector, which one component
+    # explains; analyze.py gets 1.0 there too (``min(1.0, nan)``)
+    scale = np.square(np.asarray(occurrences, dtype=np.float64)).sum(axis=(0, 2))
+    still = total <= 1e-12 * np.maximum(scale, np.finfo(np.float64).tiny)
+    return np.where(still, 1.0, np.clip(top, 0.0, None) / np.where(still, 1.0, total))
 
 
 def baseline(vectors: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -384,13 +388,13 @@ def contextuality(
     max_sentences: int | None = None,
     cap: int = OCCURRENCE_CAP,
     budget: int = STORE_BUDGET,
-    progress: Callable[[int | None], Callable[[int], None]] | None = None,
+    progress: Callable[[int], AbstractContextManager[Callable[[int], None]]] | None = None,
 ) -> Contextuality:
     """Every layer's figures for ``engine`` over the corpus ``lines()`` gives (called twice: two passes).
 
     :class:`EngineError` in one line when fewer than two sentences can be read (the baseline compares
-    two) or no word reaches ``min_occurrences``. ``progress(total_tokens)`` returns what to call with
-    the tokens of each sentence run.
+    two) or no word reaches ``min_occurrences``. ``progress(total_tokens)``: a context manager around
+    the second pass, giving what to call with the tokens of each sentence run (a progress bar).
     """
     if min_occurrences < 2:
         raise EngineError(f"--min-occurrences must be at least 2 (a pair), got {min_occurrences}")
@@ -430,11 +434,10 @@ def contextuality(
         budget=budget,
     )
     store = _Store(chosen, layers, width)
-    advance = progress(token_count) if progress is not None else None
-    for number, encoding in enumerate(sentences(engine, lines(), max_sentences=max_sentences)):
-        states = engine.hidden_states(encoding).states
-        store.add(number, encoding, states)
-        if advance is not None:
+    bar = progress(token_count) if progress is not None else contextlib.nullcontext(_ignore)
+    with bar as advance:
+        for number, encoding in enumerate(sentences(engine, lines(), max_sentences=max_sentences)):
+            store.add(number, encoding, engine.hidden_states(encoding).states)
             advance(len(body(encoding)))
     if store.sentences != sentence_count:
         raise EngineError("the corpus changed between the two passes over it (a file being written?)")
@@ -474,6 +477,10 @@ def contextuality(
         seed=seed,
         baseline_pairs=tuple((where[int(a)], where[int(b)]) for a, b in slots),
     )
+
+
+def _ignore(_tokens: int) -> None:
+    pass
 
 
 def _skipped_text(skipped: Counter[str]) -> str:
