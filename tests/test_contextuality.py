@@ -500,3 +500,28 @@ def test_max_sentences_reads_only_the_first(bert, bert_dir, corpus, capfd):
 def test_too_few_sentences_raise_engine_error(bert):
     with pytest.raises(EngineError, match="two different sentences"):
         ctx.contextuality(bert, lambda: iter(lines_of(SENTENCES[:1])))
+
+
+def test_plot_without_matplotlib_draws_in_the_terminal(bert_dir, corpus, capfd, monkeypatch, tmp_path):
+    pytest.importorskip("plotille")
+    from mlm_tui.corpus_layers import plot
+
+    monkeypatch.setattr(plot, "has_matplotlib", lambda: False)
+    picture = tmp_path / "c.png"
+    code, out, err = run(
+        capfd,
+        str(corpus),
+        "-m",
+        str(bert_dir),
+        "-b",
+        "torch",
+        "--json",
+        "--min-occurrences",
+        "3",
+        "--plot",
+        str(picture),
+    )
+    assert code == 0, err
+    assert json.loads(out)["layers"]  # stdout stays JSON: the drawing goes to stderr
+    assert "matplotlib is not installed" in err and "self-similarity (adjusted)" in err
+    assert not picture.exists()

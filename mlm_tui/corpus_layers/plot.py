@@ -74,6 +74,9 @@ def terminal_plot(results: Sequence[Contextuality], width: int = 60, height: int
     figure.x_label, figure.y_label = "layer", "value"
     figure.color_mode = "names"
     colours = ("blue", "yellow", "green", "white")
+    values = [v for result in results for key, _ in CURVES for v in _series(result, key)]
+    figure.set_x_limits(min_=0, max_=max(len(result.layers) - 1 for result in results) or 1)
+    figure.set_y_limits(min_=min(0.0, *values), max_=max(1.0, *values))
     for result in results:
         x = [layer.layer for layer in result.layers]
         for (key, label), colour in zip(CURVES, colours, strict=True):
