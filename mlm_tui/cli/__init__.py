@@ -20,12 +20,12 @@ from ..config import Config, load_config
 from ..engine import BUNDLED_MODEL, DEFAULT_MODEL, MASK_ALIAS, EngineError, cache_dir
 from ..inputs import InputError
 from ..journal import JournalError
-from . import attention, layers, pairs, persist, predict, probe, salience, score, tui
+from . import attention, contextuality, layers, pairs, persist, predict, probe, salience, score, tui
 from .common import PROG, UsageError, _model_options, _warn, engine_options
 
 __all__ = ["PROG", "build_parsers", "engine_options", "main"]
 
-COMMANDS = ("predict", "score", "attention", "probe", "pairs", "layers", "salience")
+COMMANDS = ("predict", "score", "attention", "probe", "pairs", "layers", "salience", "contextuality")
 PERSIST_COMMANDS = ("sessions", "config", "serve")
 EXAMPLE = "Paris is the capital of France."
 
@@ -43,6 +43,7 @@ A keyboard-driven terminal explorer for masked language models (BERT-style fill-
   mlm-tui attention TEXT -p N    what token N attends to (a layer, a head or the mean over heads)
   mlm-tui layers TEXT            the MLM lens: the model's head on every layer at each mask (--similarity too)
   mlm-tui salience TEXT -t WORD  which tokens make the model predict WORD at the first {MASK_ALIAS}
+  mlm-tui contextuality CORPUS   how contextual each layer is: self-similarity, intra-sentence, MEV, baseline
   mlm-tui probe FILE             cloze probes (LAMA, TSV/JSONL): P@1, P@k, MRR per group
   mlm-tui pairs FILE             minimal pairs (BLiMP) by PLL; CrowS-Pairs as its metric.py
   mlm-tui --resume               reopen the last session (text, masks, model, undo history)
@@ -50,7 +51,7 @@ A keyboard-driven terminal explorer for masked language models (BERT-style fill-
   mlm-tui config path|show       where the config file is, and what it sets
   mlm-tui serve [ARGS]           the explorer in a browser (http://127.0.0.1:8000)
 
-Run `mlm-tui COMMAND --help` (predict, score, attention, layers, salience, probe, pairs) for their options.
+Run `mlm-tui COMMAND --help` (predict, score, attention, layers, salience, contextuality, probe, pairs) for their options.
 """
 
 EPILOG = f"""\
@@ -90,6 +91,7 @@ def build_parsers(config: Config | None = None) -> dict[str, argparse.ArgumentPa
         "probe": probe.parser(common),
         "pairs": pairs.parser(common),
         "salience": salience.parser(common),
+        "contextuality": contextuality.parser(common),
     }
     parsers.update(persist.persist_parsers(parsers, config or Config()))
     parsers["layers"] = layers.parser(common)
@@ -107,6 +109,7 @@ RUNNERS = {
     "probe": probe.run_probe,
     "pairs": pairs.run_pairs,
     "salience": salience.run_salience,
+    "contextuality": contextuality.run_contextuality,
     "tui": tui.run_tui,
     "sessions": persist.run_sessions,
     "config": persist.run_config,
