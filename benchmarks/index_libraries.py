@@ -44,8 +44,8 @@ def recall(ids):
     return np.mean([len(set(a) & set(b)) / K for a, b in zip(ids, truth, strict=False)])
 
 
-import faiss
-import usearch.index as ui
+import faiss  # noqa: E402
+import usearch.index as ui  # noqa: E402
 
 tmp = tempfile.mkdtemp()
 rows = []

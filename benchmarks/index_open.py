@@ -11,8 +11,8 @@ D = 768
 rng = np.random.default_rng(0)
 X = rng.standard_normal((N, D)).astype(np.float32)
 X /= np.linalg.norm(X, axis=1, keepdims=True)
-import faiss
-import usearch.index as ui
+import faiss  # noqa: E402
+import usearch.index as ui  # noqa: E402
 
 tmp = tempfile.mkdtemp()
 u = ui.Index(ndim=D, metric="cos", dtype="f16")
