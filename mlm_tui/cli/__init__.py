@@ -20,12 +20,36 @@ from ..config import Config, load_config
 from ..engine import BUNDLED_MODEL, DEFAULT_MODEL, MASK_ALIAS, EngineError, cache_dir
 from ..inputs import InputError
 from ..journal import JournalError
-from . import attention, contextuality, layers, pairs, persist, predict, probe, salience, score, tui
+from . import (
+    attention,
+    contextuality,
+    index,
+    layers,
+    neighbours,
+    pairs,
+    persist,
+    predict,
+    probe,
+    salience,
+    score,
+    tui,
+)
 from .common import PROG, UsageError, _model_options, _warn, engine_options
 
 __all__ = ["PROG", "build_parsers", "engine_options", "main"]
 
-COMMANDS = ("predict", "score", "attention", "probe", "pairs", "layers", "salience", "contextuality")
+COMMANDS = (
+    "predict",
+    "score",
+    "attention",
+    "probe",
+    "pairs",
+    "layers",
+    "salience",
+    "contextuality",
+    "index",
+    "neighbours",
+)
 PERSIST_COMMANDS = ("sessions", "config", "serve")
 EXAMPLE = "Paris is the capital of France."
 
@@ -44,6 +68,8 @@ A keyboard-driven terminal explorer for masked language models (BERT-style fill-
   mlm-tui layers TEXT            the MLM lens: the model's head on every layer at each mask (--similarity too)
   mlm-tui salience TEXT -t WORD  which tokens make the model predict WORD at the first {MASK_ALIAS}
   mlm-tui contextuality CORPUS   how contextual each layer is: self-similarity, intra-sentence, MEV, baseline
+  mlm-tui index CORPUS -o DIR    every token's vector at chosen layers, in a searchable index folder
+  mlm-tui neighbours DIR TEXT --at I   the nearest contexts in an index to token I of TEXT
   mlm-tui probe FILE             cloze probes (LAMA, TSV/JSONL): P@1, P@k, MRR per group
   mlm-tui pairs FILE             minimal pairs (BLiMP) by PLL; CrowS-Pairs as its metric.py
   mlm-tui --resume               reopen the last session (text, masks, model, undo history)
@@ -51,7 +77,8 @@ A keyboard-driven terminal explorer for masked language models (BERT-style fill-
   mlm-tui config path|show       where the config file is, and what it sets
   mlm-tui serve [ARGS]           the explorer in a browser (http://127.0.0.1:8000)
 
-Run `mlm-tui COMMAND --help` (predict, score, attention, layers, salience, contextuality, probe, pairs) for their options.
+Run `mlm-tui COMMAND --help` (predict, score, attention, layers, salience, contextuality, index,
+neighbours, probe, pairs) for their options.
 """
 
 EPILOG = f"""\
@@ -95,6 +122,8 @@ def build_parsers(config: Config | None = None) -> dict[str, argparse.ArgumentPa
     }
     parsers.update(persist.persist_parsers(parsers, config or Config()))
     parsers["layers"] = layers.parser(common)
+    parsers["index"] = index.parser(common)
+    parsers["neighbours"] = neighbours.parser(common)
     defaults = (config or Config()).cli_defaults()
     defaults.pop("top_k", None)  # the lens shows 3 per layer unless -k says otherwise
     parsers["layers"].set_defaults(**defaults)
@@ -110,6 +139,8 @@ RUNNERS = {
     "pairs": pairs.run_pairs,
     "salience": salience.run_salience,
     "contextuality": contextuality.run_contextuality,
+    "index": index.run_index,
+    "neighbours": neighbours.run_neighbours,
     "tui": tui.run_tui,
     "sessions": persist.run_sessions,
     "config": persist.run_config,

@@ -6,7 +6,7 @@ Each pass (:meth:`Corpus.lines`) streams the input from its start, so a corpus i
 copied once so that it can be read again, a line longer than ``MAX_LINE`` is cut), Parquet a row
 group batch at a time, Arrow memory-mapped. A line that cannot be a sentence comes out with its
 problem (``"empty"`` or ``"not text"``) so that the caller counts it and goes on.
-No Textual, no torch; pyarrow only for Parquet/Arrow (``pip install 'mlm-tui[parquet]'``).
+No Textual, no torch; pyarrow (a dependency) only for Parquet/Arrow.
 """
 
 from __future__ import annotations
@@ -186,7 +186,7 @@ def _pyarrow() -> Any:
         import pyarrow
     except ImportError:
         raise InputError(
-            "reading Parquet or Arrow files needs pyarrow: pip install 'mlm-tui[parquet]'"
+            "reading Parquet or Arrow files needs pyarrow: pip install pyarrow"
         ) from None
     return pyarrow
 
