@@ -185,9 +185,7 @@ def _pyarrow() -> Any:
     try:
         import pyarrow
     except ImportError:
-        raise InputError(
-            "reading Parquet or Arrow files needs pyarrow: pip install pyarrow"
-        ) from None
+        raise InputError("reading Parquet or Arrow files needs pyarrow: pip install pyarrow") from None
     return pyarrow
 
 
