@@ -379,3 +379,24 @@ def test_jsonl_and_parquet_corpora_give_the_same_index(capsys, tmp_path, corpus,
         "torch",
     )
     assert status == 2 and "no column 'body'" in err and err.count("\n") == 1
+
+
+def test_int8_index_hits_match_brute_force_within_its_rounding(capsys, tmp_path, corpus, bert_dir):
+    """``--dtype i8`` stores round(127 x): a cosine moves by ~1e-2 at most here (both sides rounded), so
+    the exact path's scores are compared to 2e-2 and its top-8 must be the reference's up to such ties."""
+    out = tmp_path / "index"
+    build(capsys, corpus, out, bert_dir, "--layers", "2", "--dtype", "i8")
+    assert Index(out).manifest.dtype == "i8"
+    rows = reference_vectors(bert_dir, CORPUS, 2)
+    query, _token = query_vector(bert_dir, QUERY, 2, 2)
+    status, text, err = run_cli(capsys, "neighbours", out, QUERY, "--at", 2, "-k", 8, "--json", "-b", "torch")
+    assert status == 0, err
+    hits = json.loads(text)["hits"]
+    expected = brute_force(rows, query, 8)
+    scores = {(r[0], r[1]): s for s, r in expected}
+    kth = expected[7][0]
+    assert len(hits) == 8
+    for hit in hits:
+        key = (hit["line"], hit["position"])
+        assert abs(scores[key] - hit["score"]) <= 2e-2, key
+        assert scores[key] >= kth - 2e-2, key
