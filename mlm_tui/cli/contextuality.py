@@ -52,9 +52,11 @@ def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     command.add_argument(
         "corpus",
-        metavar="CORPUS",
+        metavar="CORPUS|DIR",
         help="a text file (one sentence or paragraph a line), JSON lines with a 'text' field (.jsonl), or "
-        "Parquet/Arrow with a text column; - reads text from standard input",
+        "Parquet/Arrow with a text column; - reads text from standard input; or an index folder (mlm-tui "
+        "index): its stored unit vectors at its layers, no forward pass (intra-sentence similarity and MEV "
+        "then of the unit vectors)",
     )
     command.add_argument("--compare", metavar="B", default=None, help="also a second model B, side by side")
     command.add_argument(
@@ -88,9 +90,7 @@ def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def run_contextuality(args: argparse.Namespace) -> int:
-    from ..corpus_layers.contextuality import contextuality, describe
     from ..corpus_layers.plot import FORMATS, INSTALL, has_matplotlib, has_plotille
-    from ..corpus_layers.reader import Corpus
 
     terminal_plot = False
     if args.plot is not None:
@@ -104,21 +104,10 @@ def run_contextuality(args: argparse.Namespace) -> int:
                 f"matplotlib is not installed ({INSTALL}): the curves are drawn here instead of {args.plot}"
             )
     results = []
-    with Corpus(args.corpus, warn=_warn) as corpus:
-        for name in [args.model, *([args.compare] if args.compare is not None else [])]:
-            engine = _load(args, name)
-            result = contextuality(
-                engine,
-                corpus.lines,
-                min_occurrences=args.min_occurrences,
-                seed=args.seed,
-                max_sentences=args.max_sentences,
-                progress=_bar,
-            )
-            for line in describe(result):
-                print(f"{PROG}: {line}", file=sys.stderr)
-            print(f"{PROG}: {_describe(engine)}", file=sys.stderr)
-            results.append(result)
+    if args.corpus != "-" and Path(args.corpus).is_dir():
+        results.append(_from_index(args))
+    else:
+        results += _from_corpus(args)
     if args.plot is not None and not terminal_plot:
         from ..corpus_layers.plot import write_plot
 
@@ -142,6 +131,50 @@ def run_contextuality(args: argparse.Namespace) -> int:
 
         print(draw(results), file=sys.stderr)
     return 0
+
+
+def _run(engine: Any, lines: Callable[[], Any], args: argparse.Namespace) -> Any:
+    from ..corpus_layers.contextuality import contextuality, describe
+
+    result = contextuality(
+        engine,
+        lines,
+        min_occurrences=args.min_occurrences,
+        seed=args.seed,
+        max_sentences=args.max_sentences,
+        progress=_bar,
+    )
+    for line in describe(result):
+        print(f"{PROG}: {line}", file=sys.stderr)
+    return result
+
+
+def _from_corpus(args: argparse.Namespace) -> list[Any]:
+    from ..corpus_layers.reader import Corpus
+
+    results = []
+    with Corpus(args.corpus, warn=_warn) as corpus:
+        for name in [args.model, *([args.compare] if args.compare is not None else [])]:
+            engine = _load(args, name)
+            results.append(_run(engine, corpus.lines, args))
+            print(f"{PROG}: {_describe(engine)}", file=sys.stderr)
+    return results
+
+
+def _from_index(args: argparse.Namespace) -> Any:
+    """An index folder: its stored vectors at its layers, tokenized by its model (no forward pass)."""
+    from ..corpus_layers.from_index import CAVEAT, StoredLayers, relabel
+    from .neighbours import _open, index_engine
+
+    if args.compare is not None:
+        raise UsageError(
+            f"--compare reads the corpus with each model: give the corpus file, not the index {args.corpus}"
+        )
+    index = _open(args.corpus)
+    stored = StoredLayers(index_engine(args, index), index)
+    result = relabel(_run(stored, stored.lines, args), index.manifest.layers)
+    _warn(CAVEAT.format(dtype="float16" if index.manifest.dtype == "f16" else "int8"))
+    return result
 
 
 def _rows(result) -> list[tuple[str, ...]]:

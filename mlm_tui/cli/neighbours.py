@@ -51,6 +51,28 @@ def _open(folder: str):
         raise InputError(str(exc)) from None
 
 
+def index_engine(args: argparse.Namespace, index: Any) -> Any:
+    """The model of ``index``: its own (``manifest.model_path``, else its name), or ``--model`` when given,
+    which must have the index's vocabulary; a warning when the index is not finished."""
+    manifest = index.manifest
+    if not manifest.complete:
+        _warn(
+            f"the index is not finished: it holds lines 1 to {manifest.lines_read:,}; "
+            "run the same mlm-tui index command again to continue it"
+        )
+    if args.model is None:
+        args.model = manifest.model_path if os.path.isdir(manifest.model_path) else manifest.model
+        engine = engine_options(args).load()
+    else:
+        engine = _load(args)
+    if engine.info.vocab_digest != manifest.vocab_digest:
+        raise InputError(
+            f"{index.folder} was built with {manifest.model}; {engine.info.name} has another vocabulary "
+            f"(digest {engine.info.vocab_digest[:12]}, the index's {manifest.vocab_digest[:12]})"
+        )
+    return engine
+
+
 def run_neighbours(args: argparse.Namespace) -> int:
     from ..index import IndexError_
 
@@ -64,21 +86,7 @@ def run_neighbours(args: argparse.Namespace) -> int:
         index.check_layer(layer)
     except IndexError_ as exc:
         raise UsageError(str(exc)) from None
-    if not manifest.complete:
-        _warn(
-            f"the index is not finished: it holds lines 1 to {manifest.lines_read:,}; "
-            "run the same mlm-tui index command again to continue it"
-        )
-    if args.model is None:
-        args.model = manifest.model_path if os.path.isdir(manifest.model_path) else manifest.model
-        engine = engine_options(args).load()
-    else:
-        engine = _load(args)
-    if engine.info.vocab_digest != manifest.vocab_digest:
-        raise InputError(
-            f"{args.index} was built with {manifest.model}; {engine.info.name} has another vocabulary "
-            f"(digest {engine.info.vocab_digest[:12]}, the index's {manifest.vocab_digest[:12]})"
-        )
+    engine = index_engine(args, index)
     encoding = engine.encode(text)
     count = len(encoding.tokens)
     if not 0 <= args.at < count:

@@ -64,10 +64,7 @@ class Corpus:
         self.path = str(path)
         self.name = "stdin" if self.path == "-" else self.path
         if self.path != "-" and Path(self.path).is_dir():
-            raise InputError(
-                f"{self.name} is a folder: reading an index folder comes with `mlm-tui index` (not yet); "
-                "give a text, JSONL or Parquet/Arrow file"
-            )
+            raise InputError(f"{self.name} is a folder; give a text, JSONL or Parquet/Arrow file")
         suffix = Path(self.path).suffix.lower()
         self.kind = (
             "parquet"
