@@ -7,6 +7,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -211,28 +212,13 @@ def _markdown(results) -> str:
     return "\n".join(lines) + "\n"
 
 
-@contextlib.contextmanager
-def _bar(total: int | None) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar on stderr in tokens (tokens/s, time left), or nothing when stderr is not a terminal."""
-    if not sys.stderr.isatty():
-        yield lambda _n: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+def _bar(total: int | None) -> AbstractContextManager[Callable[[int], None]]:
+    """The progress bar of the second pass, in tokens (tokens/s, time left)."""
+    from ..corpus import progress
 
-    columns = (
-        TextColumn("reading the layers"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("tokens · {task.fields[rate]}"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("layers", total=total, rate="")
+    @contextlib.contextmanager
+    def tokens() -> Iterator[Callable[[int], None]]:
+        with progress(total, "reading the layers", unit="tokens", rate=True) as advance:
+            yield lambda n: advance(n, n)
 
-        def advance(tokens: int) -> None:
-            bar.advance(task, tokens)
-            speed = bar.tasks[0].speed
-            bar.update(task, rate=f"{speed:,.0f} tokens/s" if speed else "")
-
-        yield advance
+    return tokens()
