@@ -59,6 +59,13 @@ def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
     senses.add_argument("--table", action="store_true", help="print a table even on a terminal")
     senses.add_argument("--svg", metavar="FILE", default=None, help="write the scatter as SVG (matplotlib)")
     senses.add_argument("--png", metavar="FILE", default=None, help="write the scatter as PNG (matplotlib)")
+    senses.add_argument(
+        "--export-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where the screen's x/X write the picture (default: the user data dir's exports)",
+    )
     return senses
 
 
@@ -194,7 +201,11 @@ def _open_screen(args: argparse.Namespace, index: Any, layer: int, limit: int) -
         seed=args.seed,
     )
     app = make_app(
-        options=engine_options(args), loader=lambda _progress: engine, senses=request, config=args.config
+        options=engine_options(args),
+        loader=lambda _progress: engine,
+        senses=request,
+        config=args.config,
+        export_dir=args.export_dir,
     )
     app.run()
     return 0

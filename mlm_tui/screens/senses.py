@@ -47,7 +47,7 @@ def scatter(result: Any, width: int, height: int) -> Text:
     from ..index.senses import colour
 
     figure = plotille.Figure()
-    figure.width = max(10, width - 12)  # plotille adds the y axis' labels (10) and a margin
+    figure.width = max(10, width - 14)  # plotille adds the y axis' labels (11) and a margin
     figure.height = max(3, height - 4)  # and the x axis (3 lines) below
     figure.color_mode = "rgb"
     figure.with_colors = True
@@ -61,7 +61,11 @@ def scatter(result: Any, width: int, height: int) -> Text:
     for c in result.clusters:
         members = result.labels == c.cluster
         figure.scatter(x[members].tolist(), y[members].tolist(), lc=colour(c.cluster))
-    return Text.from_ansi(figure.show(legend=False))
+    figure.y_ticks_fkt = lambda low, _high: f"{low:.2f}"
+    figure.x_ticks_fkt = lambda low, _high: f"{low:.2f}"
+    text = Text.from_ansi(figure.show(legend=False))
+    text.no_wrap, text.overflow = True, "crop"
+    return text
 
 
 def _rgb(cluster: int) -> str:
