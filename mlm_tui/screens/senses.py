@@ -47,7 +47,7 @@ def scatter(result: Any, width: int, height: int) -> Text:
     from ..index.senses import colour
 
     figure = plotille.Figure()
-    figure.width = max(10, width - 14)  # plotille adds the y axis' labels (11) and a margin
+    figure.width = max(10, width - 24)  # plotille adds the y labels (12) left and the x label (10) right
     figure.height = max(3, height - 4)  # and the x axis (3 lines) below
     figure.color_mode = "rgb"
     figure.with_colors = True
@@ -91,6 +91,8 @@ class SensesScreen(Screen[None]):
     SensesScreen #senses-plot {
         width: 1fr;
         height: 1fr;
+        text-wrap: nowrap;
+        text-overflow: clip;
     }
     SensesScreen #senses-legend {
         width: 30;
