@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from ..inputs import InputError
-from .common import PROG, UsageError, _load, _Parser, _warn, engine_options
+from .common import PROG, UsageError, _Parser, _warn, engine_options
+from .neighbours import _context, _open, index_engine
 
 
 def _positive(value: str) -> int:
@@ -69,30 +69,6 @@ def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return senses
 
 
-def _open(folder: str):
-    from ..index import Index, IndexError_
-
-    try:
-        return Index(folder)
-    except IndexError_ as exc:
-        raise InputError(str(exc)) from None
-
-
-def load_index_engine(args: argparse.Namespace, manifest: Any, *, quiet: bool = False):
-    """The index's own model (or --model, checked to have the same vocabulary)."""
-    if args.model is None:
-        args.model = manifest.model_path if os.path.isdir(manifest.model_path) else manifest.model
-        engine = engine_options(args).load()
-    else:
-        engine = _load(args)
-    if engine.info.vocab_digest != manifest.vocab_digest:
-        raise InputError(
-            f"{args.index} was built with {manifest.model}; {engine.info.name} has another vocabulary "
-            f"(digest {engine.info.vocab_digest[:12]}, the index's {manifest.vocab_digest[:12]})"
-        )
-    return engine
-
-
 def run_senses(args: argparse.Namespace) -> int:
     from ..index import IndexError_
     from ..index import senses as core
@@ -132,7 +108,7 @@ def run_senses(args: argparse.Namespace) -> int:
     interactive = not (args.json or args.table or args.svg or args.png) and sys.stdout.isatty()
     if interactive:
         return _open_screen(args, index, layer, limit)
-    engine = load_index_engine(args, manifest)
+    engine = index_engine(args, index)
     result = core.analyse(
         found, manifest.layers, k=args.k, top=args.top, seed=args.seed, fill=core.engine_fill(engine)
     )
@@ -157,16 +133,6 @@ def _has_matplotlib() -> bool:
     return True
 
 
-def _marked(text: str, start: int, end: int, width: int = 72) -> str:
-    """The sentence with the word in [brackets], cut to about ``width`` characters around it."""
-    marked = f"{text[:start]}[{text[start:end]}]{text[end:]}"
-    if len(marked) <= width:
-        return marked
-    middle = start + (end - start) // 2
-    lo = max(0, min(middle - width // 2, len(marked) - width))
-    return ("…" if lo else "") + marked[lo : lo + width] + ("…" if lo + width < len(marked) else "")
-
-
 def _print_table(result: Any) -> None:
     from ..index.senses import title
 
@@ -182,15 +148,14 @@ def _print_table(result: Any) -> None:
             o = t.occurrence
             fill = "" if t.fill is None else t.fill
             p = "" if t.fill_probability is None else f"{t.fill_probability:.2f}"
-            print(f"  {o.line:>6}  {fill[:12]:<12} {p:>5}  {_marked(o.text, o.start, o.end)}")
+            print(f"  {o.line:>6}  {fill[:12]:<12} {p:>5}  {_context(o.text, o.start, o.end, 72)}")
 
 
 def _open_screen(args: argparse.Namespace, index: Any, layer: int, limit: int) -> int:
     from ..app import make_app
     from ..screens.senses import SensesRequest
 
-    manifest = index.manifest
-    engine = load_index_engine(args, manifest)
+    engine = index_engine(args, index)
     request = SensesRequest(
         index=str(index.folder),
         word=args.word,
