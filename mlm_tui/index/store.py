@@ -166,6 +166,7 @@ class Index:
     def __init__(self, folder: str | Path, *, check: bool = True) -> None:
         self.folder = Path(folder)
         self.manifest = read_manifest(self.folder)
+        self._graphs: dict[tuple[int, int], Any] = {}
         if check:
             self._check()
 
@@ -278,10 +279,25 @@ class Index:
 
     def approximate(self, layer: int, query: np.ndarray, k: int) -> list[Hit]:
         """Top-``k`` from the HNSW shards of ``layer`` (searched one after another, merged by score)."""
-        from usearch.index import Index as UIndex
 
         hits: list[Hit] = []
         for shard in range(self.manifest.ann_shards):
+            graph = self._graph(layer, shard)
+            graph.expansion_search = max(ANN_EXPANSION, k)
+            found = graph.search(np.asarray(query, dtype=np.float32), k)
+            hits += [
+                Hit(int(key), 1.0 - float(d)) for key, d in zip(found.keys, found.distances, strict=True)
+            ]
+        hits.sort(key=lambda h: (-h.score, h.row))
+        return hits[:k]
+
+    def _graph(self, layer: int, shard: int) -> Any:
+        """The HNSW shard, memory-mapped once per opened index (opening one costs more than a search)."""
+        from usearch.index import Index as UIndex
+
+        key = (layer, shard)
+        graph = self._graphs.get(key)
+        if graph is None:
             path = self.folder / ANN / ann_file(layer, shard)
             try:
                 graph = UIndex.restore(str(path), view=True)
@@ -291,13 +307,8 @@ class Index:
                 ) from None
             if graph is None:
                 raise IndexError_(f"{self.folder}: the index is corrupted ({ANN}/{path.name} is missing)")
-            graph.expansion_search = max(ANN_EXPANSION, k)
-            found = graph.search(np.asarray(query, dtype=np.float32), k)
-            hits += [
-                Hit(int(key), 1.0 - float(d)) for key, d in zip(found.keys, found.distances, strict=True)
-            ]
-        hits.sort(key=lambda h: (-h.score, h.row))
-        return hits[:k]
+            self._graphs[key] = graph
+        return graph
 
     @property
     def approximate_search(self) -> bool:
