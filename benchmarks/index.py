@@ -148,6 +148,7 @@ def main() -> None:
     )
     parser.add_argument("--onnx", action="store_true", help="the ONNX backend's build too")
     parser.add_argument("--skip-build", action="store_true")
+    parser.add_argument("--skip-search", action="store_true")
     args = parser.parse_args()
     cache = prepare_run()
     print(f"CPU: {cpu_name()} · {os.cpu_count()} cores · {cpu_flags()}\n")
@@ -179,7 +180,13 @@ def main() -> None:
                         f"| {round_} | mlm-tui index, {backend}, {dtype} | {elapsed:.1f} | {rate:,.0f} | "
                         f"{rate / plain:.2f} | {size / vectors:,.0f} |"
                     )
-            print()
+            status = Path("/proc/self/status").read_text().splitlines()
+            peak = next(int(x.split()[1]) for x in status if x.startswith("VmHWM:"))  # kB
+            print(
+                f"\nPeak resident memory of this process (the plain loop and every build): {peak / 2**20:.2f} GiB\n"
+            )
+    if args.skip_search:
+        return
     dim, k = 768, 50
     from usearch.index import Index as UIndex
 
