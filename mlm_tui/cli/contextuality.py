@@ -165,13 +165,13 @@ def _from_corpus(args: argparse.Namespace) -> list[Any]:
 def _from_index(args: argparse.Namespace) -> Any:
     """An index folder: its stored vectors at its layers, tokenized by its model (no forward pass)."""
     from ..corpus_layers.from_index import CAVEAT, StoredLayers, relabel
-    from .neighbours import _open, index_engine
+    from .neighbours import index_engine, open_index
 
     if args.compare is not None:
         raise UsageError(
             f"--compare reads the corpus with each model: give the corpus file, not the index {args.corpus}"
         )
-    index = _open(args.corpus)
+    index, _layer = open_index(args.corpus)
     stored = StoredLayers(index_engine(args, index), index)
     result = relabel(_run(stored, stored.lines, args), index.manifest.layers)
     _warn(CAVEAT.format(dtype="float16" if index.manifest.dtype == "f16" else "int8"))

@@ -13,18 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ..inputs import InputError
-from .common import PROG, UsageError, _Parser, _warn, engine_options
-from .neighbours import _context, _open, index_engine
-
-
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{number} must be at least 1")
-    return number
+from .common import PROG, UsageError, _Parser, _top_k, engine_options
+from .neighbours import _context, index_engine, open_index
 
 
 def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -45,11 +35,11 @@ def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--k", type=int, default=None, metavar="K", help="clusters (default: 2..8 by the best silhouette)"
     )
     senses.add_argument(
-        "--top", type=_positive, default=3, metavar="N", help="typical sentences per cluster (default 3)"
+        "--top", type=_top_k, default=3, metavar="N", help="typical sentences per cluster (default 3)"
     )
     senses.add_argument(
         "--sample",
-        type=_positive,
+        type=_top_k,
         default=None,
         metavar="N",
         help="the most occurrences analysed; above it a seeded sample (default 5000)",
@@ -70,7 +60,6 @@ def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def run_senses(args: argparse.Namespace) -> int:
-    from ..index import IndexError_
     from ..index import senses as core
 
     if not args.word.strip():
@@ -82,18 +71,8 @@ def run_senses(args: argparse.Namespace) -> int:
         raise UsageError(f"--svg/--png need matplotlib: {core.INSTALL}")
     if args.k is not None and args.k < 2:
         raise UsageError(f"--k {args.k}: at least 2 clusters")
-    index = _open(args.index)
+    index, layer = open_index(args.index, args.layer)
     manifest = index.manifest
-    layer = manifest.layers[-1] if args.layer is None else args.layer
-    try:
-        index.check_layer(layer)
-    except IndexError_ as exc:
-        raise UsageError(str(exc)) from None
-    if not manifest.complete:
-        _warn(
-            f"the index is not finished: it holds lines 1 to {manifest.lines_read:,}; "
-            "run the same mlm-tui index command again to continue it"
-        )
     limit = args.sample or core.SAMPLE
     # Count first (no model needed): a word that is not there is one line at once.
     try:
