@@ -10,7 +10,7 @@ Start-up excluded: each build's progress callback (the one the progress bar hear
 which each chunk is listed in the manifest; the rate is the tokens of chunks 2..n over the time from
 the first chunk listed to the last. So Ray's start, the actors loading the model, the driver's
 tokenizing pass that plans the chunks, and the first chunk are out of it; the whole time is printed
-too. The hits (k = 10 at every layer, for every 50th stored token as the query) of the four indexes
+too. The hits (k = 10 at every layer, for 20 stored tokens spread over the corpus as the queries) of the four indexes
 must be identical. Prints Markdown; needs ``pip install -e '.[ray]'``.
 """
 
@@ -59,7 +59,7 @@ def hits(folder: Path) -> list:
         stored = np.concatenate(
             [decode_vectors(np.asarray(index.vectors(c, layer))) for c in index.manifest.chunks]
         )
-        found += [index.search(layer, stored[row], 10) for row in range(0, len(stored), 50)]
+        found += [index.search(layer, stored[row], 10) for row in range(0, len(stored), len(stored) // 20)]
     return found
 
 

@@ -237,3 +237,39 @@ def test_ray_not_installed_is_one_line_saying_how_to_install_it(bert_dir, corpus
     )
     assert_one_line_error(proc, 1, "pip install 'mlm-tui[ray]'")
     assert proc.stdout == "" and not out.exists()
+
+
+FULL_DISK = '''
+"""Imported by the actors (as the chunk function's module): chunk {name}'s files cannot be written."""
+import errno
+import mlm_tui.index.build as build
+from mlm_tui.index.ray import index_chunk
+
+real = build.write_file
+
+def write_file(path, data):
+    if path.parent.name.startswith(".{name}."):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    real(path, data)
+
+build.write_file = write_file
+
+def index_chunk_on_a_full_disk(engine, records, **params):  # a function of this module: the actors import it
+    return index_chunk(engine, records, **params)
+'''
+
+
+def test_a_full_disk_on_a_worker_is_one_line_and_the_same_command_continues(
+    cluster, corpus, bert_dir, one_go, tmp_path
+):
+    (tmp_path / "full_disk.py").write_text(FULL_DISK.format(name="00004"))
+    patch = "import full_disk\non_ray.index_chunk = full_disk.index_chunk_on_a_full_disk\n"
+    out = tmp_path / "index"
+    args = ("index", corpus, "-m", bert_dir, "--out", out, *BUILD, "--ray", cluster, "--workers", "1")
+    proc = run(*args, script=DRIVER.format(patch=patch), path=tmp_path)
+    assert_one_line_error(proc, 1, "the disk is full", "chunks/00004")
+    half = Index(out)  # the chunks before, intact (checked against the sizes written)
+    assert not half.manifest.complete and len(half.manifest.chunks) <= 4
+    proc = run(*args)
+    assert proc.returncode == 0, proc.stderr
+    assert_identical(out, one_go)

@@ -129,6 +129,8 @@ def build_on_ray(
     except IndexError_:
         raise
     except EngineError as exc:
+        if not manifest.lines_read:
+            raise
         raise IndexError_(
             f"{exc}; {builder.folder} holds lines 1 to {manifest.lines_read:,} ({manifest.vectors:,} tokens): "
             "run the same command again to continue"
