@@ -134,12 +134,15 @@ def import_ray() -> Any:
     return ray
 
 
-def prepare(options: EngineOptions, cluster: Cluster, function: BatchFunction, **params: Any) -> Work:
+def prepare(
+    options: EngineOptions, cluster: Cluster, function: BatchFunction, *, engine: Any = None, **params: Any
+) -> Work:
     """Resolve the model on the driver: actors get its folder, and every error is one line, before Ray starts.
 
     For CPU actors the engine is loaded here once, so that an ONNX graph is exported once (into
     the cache the actors of this machine share) and a model that cannot be exported runs on
-    PyTorch everywhere. GPU actors run PyTorch on ``cuda``.
+    PyTorch everywhere. GPU actors run PyTorch on ``cuda``. ``engine``: the engine the driver
+    has already loaded from ``options`` (CPU actors), so it is not loaded twice.
     """
     from .engine.loading import resolve_model
 
@@ -149,7 +152,7 @@ def prepare(options: EngineOptions, cluster: Cluster, function: BatchFunction, *
         actor = dataclasses.replace(options, model=str(resolved.path), device=device, backend="torch")
         notes = (resolved.note,) if resolved.note else ()
         return Work(actor, resolved.name, function, dict(params), notes)
-    engine = options.load()
+    engine = engine if engine is not None else options.load()
     info = engine.info
     actor = dataclasses.replace(options, model=info.path, backend=info.backend, threads=1)
     return Work(actor, info.name, function, dict(params), info.notes, info.warnings)
@@ -165,12 +168,19 @@ def run(
     :class:`EngineError` (one line) when Ray is missing or fails. Close the iterator (or let it
     end) to stop: the work started for it stops and a local Ray shuts down.
     """
+    yield from run_parts(work, chunks(records, chunk), cluster=cluster)
+
+
+def run_parts(
+    work: Work, parts: Iterable[list[Record]], *, cluster: Cluster
+) -> Generator[Record, None, None]:
+    """:func:`run` on records already cut into ``parts``, one task each (sizes may differ, none empty)."""
     ray = import_ray()
     folder = Path(tempfile.mkdtemp(prefix="mlm-tui-ray-"))
     log = folder / "ray.log"
     error: str | None = None
     try:
-        spool, spans = _spool(records, folder / "records.jsonl", chunk)
+        spool, spans = _spool_parts(parts, folder / "records.jsonl")
         with _quiet_ray(log):
             try:
                 _connect(ray, cluster, log)
@@ -205,9 +215,13 @@ class _Span:
 
 
 def _spool(records: Iterable[Record], path: Path, size: int) -> tuple[Path, list[_Span]]:
+    return _spool_parts(chunks(records, size), path)
+
+
+def _spool_parts(parts: Iterable[list[Record]], path: Path) -> tuple[Path, list[_Span]]:
     spans = []
     with open(path, "wb") as spool:
-        for part in chunks(records, size):
+        for part in parts:
             data = (json.dumps(part, ensure_ascii=True) + "\n").encode("ascii")
             spans.append(_Span(spool.tell(), len(data), part[0][0], part[-1][0], len(part)))
             spool.write(data)

@@ -6,7 +6,19 @@ import argparse
 import sys
 
 from ..inputs import InputError
-from .common import PROG, UsageError, _describe, _load, _Parser, _top_k, _warn
+from .common import (
+    PROG,
+    UsageError,
+    _describe,
+    _load,
+    _Parser,
+    _report,
+    _top_k,
+    _warn,
+    add_ray_options,
+    engine_options,
+    ray_cluster,
+)
 
 
 def _layers(value: str) -> list[int]:
@@ -73,6 +85,14 @@ def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
         metavar="N",
         help=f"vectors a layer up to which search is exact; above, usearch HNSW graphs are built (default {EXACT_LIMIT:,})",
     )
+    add_ray_options(index)
+    for action in index._actions:  # the same index either way; the shards are its chunks
+        if action.dest == "ray":
+            action.help = (
+                "write the chunks on Ray workers, the same index as without Ray: a local Ray started for "
+                "this run, or join the cluster at ADDRESS (or RAY_ADDRESS); the model and --out must be at "
+                "the same path on every node (--out on shared storage)"
+            )
     return index
 
 
@@ -85,7 +105,17 @@ def run_index(args: argparse.Namespace) -> int:
 
         if not os.path.isfile(args.corpus):
             raise InputError(f"{args.corpus}: no such file")
+    cluster = ray_cluster(args)  # without Ray installed: one line saying how, before the model loads
     engine = _load(args)
+    ray = None
+    if cluster is not None:
+        from ..distributed import prepare
+        from ..index.ray import index_chunk
+
+        work = prepare(engine_options(args), cluster, index_chunk, engine=engine)
+        if cluster.gpus_per_worker > 0:
+            _report(work.notes, work.warnings)
+        ray = (work, cluster)
     layers = args.layers
     if layers is None:
         try:  # an index being continued keeps its layers
@@ -104,6 +134,7 @@ def run_index(args: argparse.Namespace) -> int:
             text_column=args.text_column,
             exact_limit=args.exact_limit,
             warn=_warn,
+            ray=ray,
         )
     except IndexError_ as exc:
         if "holds an index" in str(exc) or "is not an index" in str(exc) or "corrupted" in str(exc):

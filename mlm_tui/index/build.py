@@ -273,15 +273,27 @@ class Builder:
         return out
 
     def _commit(self, manifest: Manifest, pending: _Pending) -> None:
+        name = f"{len(manifest.chunks):05d}"
+        try:
+            chunk = self.write_chunk(name, manifest.vectors, pending, tmp_suffix=str(os.getpid()))
+        except OSError as exc:
+            raise IndexError_(self._stopped(manifest, exc)) from None
+        self.list_chunk(manifest, chunk, pending.skipped)
+
+    def write_chunk(self, name: str, first_row: int, pending: _Pending, *, tmp_suffix: str) -> Chunk:
+        """The chunk's files in ``chunks/<name>`` (a temporary folder renamed into place); its manifest entry.
+
+        ``first_row``: the global row of its first token (the vectors of the chunks before it).
+        A folder ``chunks/<name>`` already there (a task run again on Ray) is replaced; raises
+        :class:`OSError` (nothing left behind) when the files cannot be written.
+        """
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        name = f"{len(manifest.chunks):05d}"
         chunks = self.folder / CHUNKS
         chunks.mkdir(exist_ok=True)
-        tmp = chunks / f".{name}.tmp-{os.getpid()}"
+        tmp = chunks / f".{name}.tmp-{tmp_suffix}"
         vectors = self._vectors(pending) if pending.rows else {}
-        first_row = manifest.vectors
         files: dict[str, bytes] = {}
         if pending.lines:
             lines, texts = zip(*pending.lines, strict=True)
@@ -298,30 +310,33 @@ class Builder:
             tmp.mkdir()
             for file_name, data in files.items():
                 write_file(tmp / file_name, data)
+            if (chunks / name).exists():
+                shutil.rmtree(chunks / name)
             os.replace(tmp, chunks / name)
-        except OSError as exc:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise IndexError_(self._stopped(manifest, exc)) from None
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        manifest.chunks.append(
-            Chunk(
-                name=name,
-                first=pending.lines[0][0] if pending.lines else pending.last,
-                last=pending.last,
-                vectors=pending.count,
-                sizes={n: len(d) for n, d in files.items()},
-            )
+        return Chunk(
+            name=name,
+            first=pending.lines[0][0] if pending.lines else pending.last,
+            last=pending.last,
+            vectors=pending.count,
+            sizes={n: len(d) for n, d in files.items()},
         )
-        manifest.lines_read = pending.last
-        for reason, n in pending.skipped.items():
+
+    def list_chunk(self, manifest: Manifest, chunk: Chunk, skipped: dict[str, int]) -> None:
+        """``chunk`` (written) added to the manifest, which is saved; :class:`IndexError_` when it cannot be."""
+        before = (manifest.lines_read, dict(manifest.skipped))
+        manifest.chunks.append(chunk)
+        manifest.lines_read = chunk.last
+        for reason, n in skipped.items():
             manifest.skipped[reason] = manifest.skipped.get(reason, 0) + n
         try:
             save_manifest(self.folder, manifest)
         except OSError as exc:
             manifest.chunks.pop()
-            shutil.rmtree(chunks / name, ignore_errors=True)
+            manifest.lines_read, manifest.skipped = before
+            shutil.rmtree(self.folder / CHUNKS / chunk.name, ignore_errors=True)
             raise IndexError_(self._stopped(manifest, exc)) from None
 
     def _stopped(self, manifest: Manifest, exc: OSError) -> str:
@@ -431,8 +446,13 @@ def build_index(
     exact_limit: int = EXACT_LIMIT,
     warn: Warn | None = None,
     show_progress: bool = True,
+    ray: tuple[Any, Any] | None = None,
 ) -> Manifest:
-    """Build, or continue, the index of ``corpus`` at ``out``; the manifest when done."""
+    """Build, or continue, the index of ``corpus`` at ``out``; the manifest when done.
+
+    ``ray``: ``(work, cluster)`` (:func:`mlm_tui.distributed.prepare` with
+    :func:`.ray.index_chunk`) to write the chunks on Ray actors (:func:`.ray.build_on_ray`).
+    """
     builder = Builder(
         engine,
         corpus,
@@ -447,4 +467,8 @@ def build_index(
     )
     total = count_records(corpus) if show_progress and sys.stderr.isatty() else None
     with progress(total) if show_progress else contextlib.nullcontext(lambda _l, _t: None) as advance:
+        if ray is not None:
+            from .ray import build_on_ray
+
+            return build_on_ray(builder, *ray, advance)
         return builder.run(advance)
