@@ -15,8 +15,7 @@ import io
 import os
 import shutil
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -402,71 +401,29 @@ def _parquet(table: Any, pq: Any) -> bytes:
     return buffer.getvalue()
 
 
-@contextlib.contextmanager
-def progress(total: int | None, done: int = 0) -> Iterator[Callable[[int, int], None]]:
-    """A rich bar on stderr (lines done / total, tokens/s, time left); nothing when stderr is not a terminal."""
-    if not sys.stderr.isatty():
-        yield lambda _lines, _tokens: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    columns = (
-        TextColumn("indexing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("lines"),
-        TextColumn("{task.fields[rate]}"),
-        TimeRemainingColumn(),
-    )
-    started = time.perf_counter()
-    tokens = 0
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("indexing", total=total, completed=done, rate="")
-
-        def advance(lines: int, new_tokens: int) -> None:
-            nonlocal tokens
-            tokens += new_tokens
-            rate = tokens / max(time.perf_counter() - started, 1e-9)
-            bar.update(task, advance=lines, rate=f"{rate:,.0f} tokens/s")
-
-        yield advance
-
-
 def build_index(
     engine: Any,
     corpus: str,
     out: str | Path,
     layers: list[int],
     *,
-    dtype: str = "f16",
-    batch_size: int = 16,
-    chunk_tokens: int = CHUNK_TOKENS,
-    text_column: str = "text",
-    exact_limit: int = EXACT_LIMIT,
-    warn: Warn | None = None,
     show_progress: bool = True,
     ray: tuple[Any, Any] | None = None,
+    **options: Any,
 ) -> Manifest:
     """Build, or continue, the index of ``corpus`` at ``out``; the manifest when done.
 
-    ``ray``: ``(work, cluster)`` (:func:`mlm_tui.distributed.prepare` with
-    :func:`.ray.index_chunk`) to write the chunks on Ray actors (:func:`.ray.build_on_ray`).
+    ``options``: :class:`Builder`'s (``dtype``, ``batch_size``, ``chunk_tokens``, ``text_column``,
+    ``exact_limit``, ``warn``). ``show_progress``: a bar on a terminal's stderr (lines, tokens/s, time left).
+    ``ray``: ``(work, cluster)`` (:func:`mlm_tui.distributed.prepare` with :func:`.ray.index_chunk`) to
+    write the chunks on Ray actors (:func:`.ray.build_on_ray`).
     """
-    builder = Builder(
-        engine,
-        corpus,
-        out,
-        layers,
-        dtype=dtype,
-        batch_size=batch_size,
-        chunk_tokens=chunk_tokens,
-        text_column=text_column,
-        exact_limit=exact_limit,
-        warn=warn,
-    )
+    from ..corpus import progress
+
+    builder = Builder(engine, corpus, out, layers, **options)
     total = count_records(corpus) if show_progress and sys.stderr.isatty() else None
-    with progress(total) if show_progress else contextlib.nullcontext(lambda _l, _t: None) as advance:
+    bar = progress(total, "indexing", unit="lines", rate=True) if show_progress else None
+    with bar or contextlib.nullcontext(lambda _l=1, _t=0: None) as advance:
         if ray is not None:
             from .ray import build_on_ray
 
