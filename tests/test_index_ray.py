@@ -144,11 +144,12 @@ sys.exit(main(sys.argv[1:]))
 
 RECORD_PROGRESS = """
 import contextlib, json
+import mlm_tui.corpus
 @contextlib.contextmanager
-def progress(total, done=0):
+def progress(total, *_args, **_options):
     with open({path!r}, "w") as calls:
-        yield lambda lines, tokens: print(json.dumps([lines, tokens]), file=calls, flush=True)
-build.progress = progress
+        yield lambda lines=1, tokens=0: print(json.dumps([lines, tokens]), file=calls, flush=True)
+mlm_tui.corpus.progress = progress
 """
 
 
