@@ -82,7 +82,7 @@ async def test_opens_on_the_first_row_filters_layers_and_title_with_the_fake():
             elif same is False:
                 assert "keys" not in {w.lower() for w in column(pane, 2)}
             heading = pane.panel.heading
-            assert f"(token {KEYS})" in heading and f"layer {layer} (1, 2)" in heading
+            assert f"(token {KEYS})" in heading and f"layer {layer} (1,2)" in heading
             assert FILTER_NAMES[same] in heading and f"k {pane.top_k} · exact" in heading
         await burst(pilot, "minus", "minus")
         assert pane.table.row_count == pane.top_k == 8 and "k 8 " in pane.panel.heading
@@ -257,7 +257,7 @@ async def test_rows_equal_brute_force_cosine_over_output_hidden_states(backend, 
             assert column(pane, 1) == [f"{h['score']:.3f}" for h in view.hits]
             assert column(pane, 3) == [str(h["line"]) for h in view.hits]
             heading = pane.panel.heading
-            assert f"(token {TABLE})" in heading and f"layer {layer} (1, 2)" in heading
+            assert f"(token {TABLE})" in heading and f"layer {layer} (1,2)" in heading
             assert f"{FILTER_NAMES[same]} · k {k} · exact" in heading
         # enter on the second hit: its sentence, the cursor on the matched token; escape: back
         before = (screen.snapshot, pane.tokens.selected, view.layer, view.filter)

@@ -153,7 +153,8 @@ class ExplorerScreen(Screen[None]):
             "cancel_edit",
             "Cancel",
             show=False,
-            tooltip="Cancel editing the sentence; close the joint fills, replay or attention view",
+            tooltip="Cancel editing the sentence; close the joint fills, replay or attention view; "
+            "back from a nearest context opened with enter",
         ),
         Binding(
             "enter",

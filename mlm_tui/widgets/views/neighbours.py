@@ -143,7 +143,7 @@ class NeighboursView(View):
         engine, encoding, masked = pane.engine, pane.encoding, sorted(pane.tokens.masked)
         selected = pane.tokens.selected
         label = pane.cell_label(selected)
-        heading = f"Nearest contexts · {label!r} (token {selected})"
+        heading = f"Contexts of {label!r} (token {selected})"
         index = pane.index
         problem = NO_INDEX if index is None else mismatch(index, engine.info)
         if problem is not None:
@@ -156,7 +156,7 @@ class NeighboursView(View):
         k, same = pane.top_k, self.filter
         how = "approximate" if getattr(index, "approximate_search", False) else "exact"
         layers = self.layers()
-        heading += f" · layer {layer} ({', '.join(map(str, layers))}) · {FILTER_NAMES[same]} · k {k} · {how}"
+        heading += f" · layer {layer} ({','.join(map(str, layers))}) · {FILTER_NAMES[same]} · k {k} · {how}"
         hits = pane.ask(
             self.name,
             (index, encoding.text, tuple(masked), selected, layer, same, k),
