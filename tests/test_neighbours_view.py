@@ -311,3 +311,16 @@ def test_cli_index_flag_bad_folder_is_one_line_exit_2(tmp_path, capsys):
     status = cli.main(["hello", "--index", str(tmp_path / "nothing")])
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1 and "no such index folder" in err
+
+
+@pytest.mark.parametrize("width", [12, 20, 30, 200])
+@pytest.mark.parametrize("match", [(0, 3), (24, 28), (70, 74)])
+def test_the_sentence_is_cut_around_the_match_to_its_column(width, match):
+    from mlm_tui.widgets.views.neighbours import MATCH_STYLE, context_cell
+
+    text = "The old man went to the bank to deposit a cheque before noon today in town."
+    cell = context_cell(text, *match, width)
+    assert len(cell.plain) <= width
+    (span,) = [s for s in cell.spans if s.style == MATCH_STYLE]
+    assert cell.plain[span.start : span.end] == text[match[0] : match[1]]
+    assert cell.plain.strip("…") in text

@@ -67,9 +67,10 @@ def context_cell(text: str, start: int, end: int, width: int) -> Text:
     width = max(12, width)
     lo, hi = 0, len(text)
     if hi - lo > width:
+        room = width - 2  # an ellipsis at either end
         middle = (start + end) // 2
-        lo = max(0, min(middle - width // 2, len(text) - width))
-        hi = min(len(text), lo + width)
+        lo = max(0, min(middle - room // 2, len(text) - room))
+        hi = min(len(text), lo + room)
     cell = Text("…" if lo else "")
     before, match, after = text[lo:start], text[max(start, lo) : min(end, hi)], text[end:hi]
     cell.append(before.replace("\n", " "))
