@@ -324,3 +324,13 @@ def test_the_sentence_is_cut_around_the_match_to_its_column(width, match):
     (span,) = [s for s in cell.spans if s.style == MATCH_STYLE]
     assert cell.plain[span.start : span.end] == text[match[0] : match[1]]
     assert cell.plain.strip("…") in text
+
+
+async def test_an_unfinished_index_says_so_in_the_title():
+    engine = FakeEngine()
+    app = fake_app(engine, FakeIndex(engine, complete=False))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        pane = app.explorer.active
+        await burst(pilot, "n")
+        assert pane.shown.kind == "neighbours" and pane.panel.heading.endswith("exact · unfinished index")

@@ -156,6 +156,8 @@ class NeighboursView(View):
         assert layer is not None
         k, same = pane.top_k, self.filter
         how = "approximate" if getattr(index, "approximate_search", False) else "exact"
+        if not getattr(index.manifest, "complete", True):
+            how += " · unfinished index"  # the lines its listed chunks hold; mlm-tui index continues it
         layers = self.layers()
         heading += f" · layer {layer} ({','.join(map(str, layers))}) · {FILTER_NAMES[same]} · k {k} · {how}"
         hits = pane.ask(
