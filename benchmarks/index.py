@@ -8,9 +8,14 @@
    per token at 4 layers (float16 and int8).
 2. Search, on synthetic data: ``--vectors`` random unit vectors (768-d, float16, clustered round 1,000
    random centres so that near neighbours exist, as in real hidden states; *not* real model vectors):
-   the exact scan :meth:`mlm_tui.index.Index.exact` does (one query, chunks of 4,096 float16 rows read
-   as float32), and usearch HNSW (the index's approximate path) over ``--ann`` of them: build time,
-   bytes a vector, k=50 latency, recall@50 against exact. Prints Markdown.
+   written as an index folder (chunks of 4,096 float16 rows), searched by the real
+   :meth:`mlm_tui.index.Index.exact` at several sizes, and by :meth:`mlm_tui.index.Index.approximate`
+   over usearch HNSW shards of ``--ann`` vectors (one shard built and timed; ``--shards`` hard links of
+   it searched one after another, as an index of that many shards is): build time, bytes a vector,
+   k=50 latency, recall@50 against exact. Prints Markdown.
+
+The build rows alternate (plain loop, index, plain loop, index, ... ``--rounds`` times) so a change in
+the machine's load falls on both sides.
 """
 
 from __future__ import annotations
@@ -81,28 +86,69 @@ def synthetic(count: int, dim: int, seed: int = 0) -> np.ndarray:
     return out
 
 
-def exact_top(vectors: np.ndarray, query: np.ndarray, k: int, chunk: int = 4096) -> np.ndarray:
-    """What Index.exact does: a scan, chunk by chunk, float16 read as float32, top-k kept."""
-    best_rows = np.empty(0, dtype=np.int64)
-    best_scores = np.empty(0, dtype=np.float32)
-    for start in range(0, len(vectors), chunk):
-        scores = vectors[start : start + chunk].astype(np.float32) @ query
-        top = np.argpartition(-scores, min(k, len(scores)) - 1)[:k]
-        best_rows = np.concatenate([best_rows, top + start])
-        best_scores = np.concatenate([best_scores, scores[top]])
-        order = np.argsort(-best_scores)[:k]
-        best_rows, best_scores = best_rows[order], best_scores[order]
-    return best_rows
+def synthetic_index(folder: Path, data: np.ndarray, chunk: int = 4096) -> None:
+    """An index folder holding ``data`` as layer 0 in chunks of ``chunk`` rows, as the build writes them
+    (the vectors only: the search paths timed here read no token table)."""
+    import io
+
+    from mlm_tui.index.store import Chunk, Manifest, save_manifest
+
+    manifest = Manifest(
+        model="synthetic", model_path="-", vocab_digest="-", revision=None, layers=[0], model_layers=0,
+        hidden_size=data.shape[1], dtype="f16", corpus="-", text_column="text", complete=True,
+    )  # fmt: skip
+    for number, start in enumerate(range(0, len(data), chunk)):
+        name = f"{number:05d}"
+        where = folder / "chunks" / name
+        where.mkdir(parents=True)
+        buffer = io.BytesIO()
+        np.save(buffer, data[start : start + chunk])
+        (where / "layer-0.npy").write_bytes(buffer.getvalue())
+        rows = min(chunk, len(data) - start)
+        manifest.chunks.append(
+            Chunk(name, start + 1, start + rows, rows, {"layer-0.npy": len(buffer.getvalue())})
+        )
+    save_manifest(folder, manifest)
+
+
+def prefix(index, vectors: int):
+    """The same index opened as if it held only its first ``vectors`` rows (whole chunks)."""
+    from mlm_tui.index import Index
+
+    view = Index(index.folder, check=False)
+    kept, total = [], 0
+    for c in index.manifest.chunks:
+        if total >= vectors:
+            break
+        kept.append(c)
+        total += c.vectors
+    view.manifest.chunks = kept
+    return view, total
+
+
+def timed(call, queries) -> tuple[float, list[set[int]]]:
+    call(queries[0])  # warm: the chunk files in the page cache, as for a second query in a session
+    started = time.perf_counter()
+    found = [{h.row for h in call(q)} for q in queries]
+    return (time.perf_counter() - started) / len(queries) * 1000, found
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sentences", type=int, default=200)
     parser.add_argument("--vectors", type=int, default=1_000_000, help="for the exact scan")
-    parser.add_argument("--ann", type=int, default=200_000, help="vectors in the HNSW graph")
+    parser.add_argument(
+        "--ann", type=int, default=262_144, help="vectors in one HNSW shard (the build's ANN_SHARD)"
+    )
+    parser.add_argument("--shards", type=int, default=4, help="HNSW shards searched one after another")
     parser.add_argument("--queries", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=2, help="build rounds, alternated")
+    parser.add_argument(
+        "--workdir", default=None, help="keep the synthetic index and HNSW shard here for a rerun"
+    )
     parser.add_argument("--onnx", action="store_true", help="the ONNX backend's build too")
     parser.add_argument("--skip-build", action="store_true")
+    parser.add_argument("--skip-search", action="store_true")
     args = parser.parse_args()
     cache = prepare_run()
     print(f"CPU: {cpu_name()} · {os.cpu_count()} cores · {cpu_flags()}\n")
@@ -115,72 +161,109 @@ def main() -> None:
             lines = sentences(args.sentences)
             corpus.write_text("\n".join(lines) + "\n")
             plain_loop(model_dir, lines[:5])  # warm-up
-            seconds, tokens = plain_loop(model_dir, lines)
-            print(
-                f"## Build: {len(lines)} sentences, {tokens:,} tokens, bert-base shape, 4 layers (3,6,9,12)\n"
-            )
-            print(
-                "| run | seconds | tokens/s | × plain loop | bytes on disk / token |\n|---|---|---|---|---|"
-            )
-            print(
-                f"| plain loop, output_hidden_states=True | {seconds:.1f} | {tokens / seconds:,.0f} | 1.00 | – |"
-            )
             runs = [("torch", "f16"), ("torch", "i8")] + ([("onnx", "f16")] if args.onnx else [])
-            for backend, dtype in runs:
-                elapsed, vectors, size = index_build(
-                    model_dir, corpus, Path(tmp) / f"index-{backend}-{dtype}", backend, dtype
-                )
-                rate = vectors / elapsed
+            print(f"## Build: {len(lines)} sentences, bert-base shape, 4 layers (3,6,9,12), alternated\n")
+            print("| round | run | seconds | tokens/s | × plain loop (same round) | bytes on disk / token |")
+            print("|---|---|---|---|---|---|")
+            for round_ in range(1, args.rounds + 1):
+                seconds, tokens = plain_loop(model_dir, lines)
+                plain = tokens / seconds
                 print(
-                    f"| mlm-tui index, {backend}, {dtype} | {elapsed:.1f} | {rate:,.0f} | "
-                    f"{rate / (tokens / seconds):.2f} | {size / vectors:,.0f} |"
+                    f"| {round_} | plain loop, output_hidden_states=True | {seconds:.1f} | {plain:,.0f} | 1.00 | – |"
                 )
-            print()
+                for backend, dtype in runs:
+                    elapsed, vectors, size = index_build(
+                        model_dir, corpus, Path(tmp) / f"index-{backend}-{dtype}-{round_}", backend, dtype
+                    )
+                    rate = vectors / elapsed
+                    print(
+                        f"| {round_} | mlm-tui index, {backend}, {dtype} | {elapsed:.1f} | {rate:,.0f} | "
+                        f"{rate / plain:.2f} | {size / vectors:,.0f} |"
+                    )
+            status = Path("/proc/self/status").read_text().splitlines()
+            peak = next(int(x.split()[1]) for x in status if x.startswith("VmHWM:"))  # kB
+            print(
+                f"\nPeak resident memory of this process (the plain loop and every build): {peak / 2**20:.2f} GiB\n"
+            )
+    if args.skip_search:
+        return
     dim, k = 768, 50
-    data = synthetic(args.vectors, dim)
-    rng = np.random.default_rng(1)
-    picks = rng.choice(args.ann, args.queries, replace=False)
-    queries = data[picks].astype(np.float32) + 0.3 * rng.standard_normal((args.queries, dim)).astype(
-        np.float32
-    ) / np.sqrt(dim)
-    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
-    started = time.perf_counter()
-    for q in queries:
-        exact_top(data, q, k)
-    exact_ms = (time.perf_counter() - started) / args.queries * 1000
-    print(f"## Search: synthetic clustered unit vectors, {dim}-d float16, k={k}, one query at a time\n")
-    print("| path | vectors | build s | bytes / vector | ms / query | recall@50 |\n|---|---|---|---|---|---|")
-    print(f"| exact scan (Index.exact) | {args.vectors:,} | – | {dim * 2} | {exact_ms:.1f} | 1.000 |")
     from usearch.index import Index as UIndex
 
-    subset = data[: args.ann]
-    truth = [set(exact_top(subset, q, k).tolist()) for q in queries]
-    started = time.perf_counter()
-    for q in queries[:5]:
-        exact_top(subset, q, k)
-    exact_sub = (time.perf_counter() - started) / 5 * 1000
-    print(f"| exact scan (Index.exact) | {args.ann:,} | – | {dim * 2} | {exact_sub:.1f} | 1.000 |")
-    for dtype in ("f16", "i8"):
-        graph = UIndex(ndim=dim, metric="cos", dtype=dtype)
-        started = time.perf_counter()
-        for start in range(0, args.ann, 65536):
-            block = subset[start : start + 65536].astype(np.float32)
-            graph.add(np.arange(start, start + len(block)), block)
-        build_s = time.perf_counter() - started
-        with tempfile.TemporaryDirectory() as tmp:
-            graph.save(f"{tmp}/g")
-            size = os.path.getsize(f"{tmp}/g")
-            del graph
-            view = UIndex.restore(f"{tmp}/g", view=True)
-            view.expansion_search = 256
-            started = time.perf_counter()
-            found = [set(view.search(q, k).keys.tolist()) for q in queries]
-            ms = (time.perf_counter() - started) / args.queries * 1000
-            recall = np.mean([len(a & b) / k for a, b in zip(found, truth, strict=True)])
-            del view
+    from mlm_tui.index import Index
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(args.workdir or tmp) / "index"
+        data = synthetic(args.vectors, dim)
+        if not (folder / "manifest.json").exists():
+            synthetic_index(folder, data)
+        rng = np.random.default_rng(1)
+        picks = rng.choice(args.ann, args.queries, replace=False)
+        noise = 0.3 * rng.standard_normal((args.queries, dim)).astype(np.float32) / np.sqrt(dim)
+        queries = data[picks].astype(np.float32) + noise
+        queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+        del data
+        index = Index(folder)
+        print(f"## Search: synthetic clustered unit vectors, {dim}-d float16, k={k}, one query at a time\n")
         print(
-            f"| usearch HNSW {dtype}, ef=256, memory-mapped | {args.ann:,} | {build_s:.0f} | {size / args.ann:,.0f} | {ms:.2f} | {recall:.3f} |"
+            "| path | vectors | build s | bytes / vector | ms / query | recall@50 |\n|---|---|---|---|---|---|"
         )
+        sizes = sorted({n for n in (50_000, 100_000, 200_000, args.ann, args.vectors) if n <= args.vectors})
+        truth: list[set[int]] = []
+        for size in sizes:
+            view, held = prefix(index, size)
+            ms, found = timed(lambda q, v=view: v.exact(0, q, k), queries)
+            if held >= args.ann and not truth:
+                ann_view, _ = prefix(index, args.ann)
+                truth = [{h.row for h in ann_view.exact(0, q, k) if h.row < args.ann} for q in queries]
+            print(
+                f"| exact (Index.exact: usearch's exact kernel on the float16 chunks) | {held:,} | – | {dim * 2} | {ms:.1f} | 1.000 |"
+            )
+        # One HNSW shard of --ann vectors, built as the index build does (float16, cos), then the
+        # approximate path over `shards` copies of it, as Index.approximate reads an index of that many shards.
+        shard0 = folder / "ann" / "layer-0-0.usearch"
+        build_s = float("nan")
+        if not shard0.exists() or (folder / "ann" / "built").read_text() != str(args.ann):
+            graph = UIndex(ndim=dim, metric="cos", dtype="f16")
+            started = time.perf_counter()
+            offset = 0
+            for c in index.manifest.chunks:
+                if offset >= args.ann:
+                    break
+                block = np.asarray(index.vectors(c, 0))[: args.ann - offset].astype(np.float32)
+                graph.add(np.arange(offset, offset + len(block)), block)
+                offset += len(block)
+            build_s = time.perf_counter() - started
+            (folder / "ann").mkdir(exist_ok=True)
+            for old in (folder / "ann").glob("*.usearch"):
+                old.unlink()
+            graph.save(str(shard0))
+            (folder / "ann" / "built").write_text(str(args.ann))
+            (folder / "ann" / "build-seconds").write_text(f"{build_s:.0f}")
+            del graph
+        else:
+            build_s = float((folder / "ann" / "build-seconds").read_text())
+        size = os.path.getsize(shard0)
+        for shards in sorted({1, args.shards}):
+            for s_ in range(1, shards):
+                target = folder / "ann" / f"layer-0-{s_}.usearch"
+                if not target.exists():
+                    os.link(folder / "ann" / "layer-0-0.usearch", target)
+            index = Index(folder)  # opened afresh: the first query maps the shards (timed apart)
+            index.manifest.ann_shards = shards
+            started = time.perf_counter()
+            index.approximate(0, queries[0], k)
+            first_ms = (time.perf_counter() - started) * 1000
+            ms, found = timed(lambda q, i=index: i.approximate(0, q, k), queries)
+            print(
+                f"| usearch HNSW, {shards} shard(s): opening the shards + the first query | | | | {first_ms:.1f} | |"
+            )
+            recall = np.mean([len(a & b) / k for a, b in zip(found, truth, strict=True)])
+            print(
+                f"| usearch HNSW f16, ef=256, memory-mapped, {shards} shard(s) of {args.ann:,} | "
+                f"{shards * args.ann:,} | {build_s:.0f} (one shard) | {size / args.ann:,.0f} | {ms:.2f} | "
+                + (f"{recall:.3f} |" if shards == 1 else "(copies of one shard) |")
+            )
     del cache
 
 

@@ -550,6 +550,7 @@ def make_app(
     results: ProbeSet | None = None,
     results_models: Sequence[EngineOptions] = (),
     index: Any = None,
+    senses: Any = None,
 ) -> MlmApp:
     """Build the app; the CLI, the tests and the screenshot script all come through here.
 
@@ -564,7 +565,9 @@ def make_app(
     ``export_dir`` where ``x`` writes (default: the user data dir); ``results`` a probe set
     whose results screen opens at once, run by the same model(s) as the explorer (loaded once),
     and by ``results_models`` after them (a third model and on: the results screen shows N models);
-    ``index`` an opened corpus index (:class:`mlm_tui.index.Index`) for the nearest-contexts view (``n``).
+    ``index`` an opened corpus index (:class:`mlm_tui.index.Index`) for the nearest-contexts view (``n``);
+    ``senses`` a :class:`~mlm_tui.screens.senses.SensesRequest` whose screen opens at start, over the
+    explorer, with the explorer's model (loaded once).
     """
     options = options or EngineOptions()
     factory = loader_factory or engine_loader
@@ -582,7 +585,7 @@ def make_app(
                 upgrade(compare_loader, compare),
             )
         )
-    return MlmApp(
+    app = MlmApp(
         panes,
         text=text,
         top_k=top_k,
@@ -597,3 +600,9 @@ def make_app(
         results_loaders=[(shared_loader(factory(more)), more.label) for more in results_models],
         index=index,
     )
+    if senses is not None:
+        from .screens.senses import SensesScreen
+
+        # Queued before the app runs, so handled once it is mounted (after the explorer underneath).
+        app.call_later(app.push_screen, SensesScreen(senses, panes[0][0], export_dir=export_dir))
+    return app

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
@@ -46,38 +47,46 @@ PASSES_WORTH_SHOWING = 256
 
 
 @contextlib.contextmanager
-def progress(total: int | None, label: str = "scoring") -> Iterator[Callable[[], None]]:
-    """A rich progress bar on stderr (done / total, time left), or nothing when stderr is not a terminal.
+def progress(
+    total: int | None, label: str = "scoring", *, unit: str = "", rate: bool = False
+) -> Iterator[Callable[..., None]]:
+    """A rich progress bar on stderr (done / total ``unit``, time left; with ``rate`` tokens/s), or nothing
+    when stderr is not a terminal. Gives ``advance(done=1, tokens=0)``.
 
     The console follows ``sys.stderr``, so the bar still reaches the terminal while a Ray run
     points file descriptor 2 at Ray's log (see :mod:`mlm_tui.distributed`).
     """
     if not sys.stderr.isatty():
-        yield lambda: None
+        yield lambda _done=1, _tokens=0: None
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from .engine.batch import PASS_REPORTER
 
-    columns = (
-        TextColumn(label),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[within]}"),
-    )
+    columns = [TextColumn(label), BarColumn(), MofNCompleteColumn()]
+    columns += [TextColumn(unit)] if unit else []
+    columns += [TextColumn("{task.fields[rate]}")] if rate else []
+    columns += [TimeRemainingColumn(), TextColumn("{task.fields[within]}")]
+    started = time.perf_counter()
+    tokens = 0
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=total, within="")
+        task = bar.add_task(label, total=total, within="", rate="")
 
         def passes(done: int, queued: int) -> None:
             # a group of lines that needs many forward passes (a long item) says how far it got
             many = queued > PASSES_WORTH_SHOWING
             bar.update(task, within=f"· {done:,}/{queued:,} masked rows" if many and done < queued else "")
 
+        def advance(done: int = 1, new_tokens: int = 0) -> None:
+            nonlocal tokens
+            tokens += new_tokens
+            speed = tokens / max(time.perf_counter() - started, 1e-9)
+            bar.update(task, advance=done, rate=f"{speed:,.0f} tokens/s" if rate and tokens else "")
+
         token = PASS_REPORTER.set(passes)
         try:
-            yield lambda: bar.advance(task)
+            yield advance
         finally:
             PASS_REPORTER.reset(token)
 

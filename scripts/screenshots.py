@@ -45,6 +45,10 @@ async def main(model: str | None, out: Path, compare: str | None = None, only: s
         await layer_views(model, out)
     if only == "layers":
         return
+    if only in ("all", "corpus"):
+        await corpus_views(model, out)
+    if only == "corpus":
+        return
 
     # Loading: the real loader, held at its first stage while the picture is taken.
     release = threading.Event()
@@ -151,6 +155,21 @@ async def layer_views(model: str | None, out: Path) -> None:
         await shoot(make_app(text, options=EngineOptions(model=model)), name, out, keys)
 
 
+async def corpus_views(model: str | None, out: Path) -> None:
+    """A corpus of contexts: the senses of "bank" in WordNet's examples (an index built here first)."""
+    from mlm_tui import cli
+    from mlm_tui.screens.senses import SensesRequest
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    with tempfile.TemporaryDirectory() as tmp:
+        index = Path(tmp) / "wordnet"
+        argv = ["index", str(examples / "wordnet-examples.txt"), "--layers", "2,4,6", "--out", str(index)]
+        if cli.main([*argv, *(["--model", model] if model else [])]) != 0:
+            raise SystemExit("could not build the index")
+        senses = SensesRequest(index=str(index), word="bank", layer=6)
+        await shoot(make_app(None, options=EngineOptions(model=model), senses=senses), "senses", out)
+
+
 async def probe_sets(model: str | None, out: Path) -> None:
     """The results screen of a probe set, and a minimal pair opened from it in the explorer."""
     from mlm_tui.probes.sets import open_probe_set
@@ -197,9 +216,10 @@ if __name__ == "__main__":
     parser.add_argument("--out", type=Path, default=Path("screenshots"))
     parser.add_argument(
         "--only",
-        choices=("all", "results", "layers"),
+        choices=("all", "results", "layers", "corpus"),
         default="all",
-        help="results: only the probe-set screens; layers: only the views of the layers",
+        help="results: only the probe-set screens; layers: only the views of the layers; corpus: only the "
+        "corpus of contexts (senses, neighbours)",
     )
     args = parser.parse_args()
     asyncio.run(main(args.model, args.out.resolve(), args.compare, args.only))

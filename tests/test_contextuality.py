@@ -453,7 +453,7 @@ def test_a_corpus_of_one_sentence_is_one_line_and_exit_1(bert_dir, tmp_path, cap
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
-        (["{dir}"], "is a folder: reading an index folder comes with `mlm-tui index` (not yet)"),
+        (["{dir}"], "not an index (no manifest.json); build one with mlm-tui index"),
         (["{dir}/missing.txt"], "missing.txt"),
         (["{corpus}", "--plot", "{dir}/curves.pdf"], "give a file ending in .svg or .png"),
         (["{corpus}", "--min-occurrences", "1"], "must be at least 2"),
@@ -526,3 +526,72 @@ def test_plot_without_matplotlib_draws_in_the_terminal(bert_dir, corpus, capfd, 
     assert json.loads(out)["layers"]  # stdout stays JSON: the drawing goes to stderr
     assert "matplotlib is not installed" in err and "self-similarity (adjusted)" in err
     assert not picture.exists()
+
+
+# ---------------------------------------------------------------- from an index folder
+
+
+def unit_figures(folder, family, min_occurrences, result, layers):
+    """Per index layer, by plain loops on the *unit* vectors (what an index stores): (words, self-sim,
+    intra-sentence similarity of the unit vectors, MEV of the unit vectors, baseline)."""
+    import unittest.mock
+
+    tokens, ids, states = reference_vectors(folder)
+    units = [s / np.linalg.norm(s, axis=-1, keepdims=True) for s in states]
+    with unittest.mock.patch(f"{__name__}.reference_vectors", lambda _f: (tokens, ids, units)):
+        rows = reference_figures(folder, family, min_occurrences, result)
+    return [rows[layer] for layer in layers]
+
+
+def test_an_index_folder_gives_the_figures_of_its_stored_unit_vectors(
+    bert, bert_dir, corpus, tmp_path, capfd
+):
+    """``contextuality DIR``: the index's layers by their numbers; every figure equals the paper's formulas
+    on the unit vectors (self-similarity and the baseline are cosines: the same as from the corpus), to
+    the float16 rounding of the stored vectors."""
+    from mlm_tui.corpus_layers.from_index import StoredLayers, relabel
+    from mlm_tui.index import Index
+
+    folder = tmp_path / "index"
+    code = cli.main(
+        ["index", str(corpus), "-m", str(bert_dir), "-b", "torch", "--layers", "0,2", "--out", str(folder)]
+    )
+    assert code == 0
+    capfd.readouterr()
+    index = Index(folder)
+    stored = StoredLayers(bert, index)
+    result = relabel(ctx.contextuality(stored, stored.lines, min_occurrences=3, seed=7), [0, 2])
+    expected = unit_figures(bert_dir, "wordpiece", 3, result, [0, 2])
+    from_corpus = ctx.contextuality(bert, lambda: iter(lines_of(SENTENCES)), min_occurrences=3, seed=7)
+    assert [layer.layer for layer in result.layers] == [0, 2]
+    for layer, (words, self_sim, intra, mev, base) in zip(result.layers, expected, strict=True):
+        assert layer.words == words > 0
+        assert layer.self_similarity == pytest.approx(self_sim, abs=2e-3)
+        assert layer.intra_sentence_similarity == pytest.approx(intra, abs=2e-3)
+        assert layer.mev == pytest.approx(mev, abs=2e-3)
+        assert layer.baseline == pytest.approx(base, abs=2e-3)
+        raw = from_corpus.layers[layer.layer]
+        assert layer.self_similarity == pytest.approx(raw.self_similarity, abs=2e-3)
+        assert layer.baseline == pytest.approx(raw.baseline, abs=2e-3)
+    # the command: the same numbers, the caveat said once on stderr
+    code, out, err = run(capfd, str(folder), "--json", "--min-occurrences", "3", "--seed", "7", "-b", "torch")
+    assert code == 0, err
+    assert json.loads(out)["layers"] == [layer.to_dict() for layer in result.layers]
+    assert err.count("intra-sentence similarity and MEV are of the unit vectors") == 1
+
+
+def test_an_index_folder_with_compare_or_another_vocabulary_is_one_line(
+    bert_dir, roberta_dir, corpus, tmp_path, capfd
+):
+    folder = tmp_path / "index"
+    assert (
+        cli.main(
+            ["index", str(corpus), "-m", str(bert_dir), "-b", "torch", "--layers", "1", "--out", str(folder)]
+        )
+        == 0
+    )
+    capfd.readouterr()
+    code, out, err = run(capfd, str(folder), "--compare", str(bert_dir), "-b", "torch")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "give the corpus file" in err
+    code, out, err = run(capfd, str(folder), "-m", str(roberta_dir), "-b", "torch")
+    assert code != 0 and out == "" and err.count("\n") == 1 and "another vocabulary" in err

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -379,3 +383,98 @@ def test_jsonl_and_parquet_corpora_give_the_same_index(capsys, tmp_path, corpus,
         "torch",
     )
     assert status == 2 and "no column 'body'" in err and err.count("\n") == 1
+
+
+def test_int8_index_hits_match_brute_force_within_its_rounding(capsys, tmp_path, corpus, bert_dir):
+    """``--dtype i8`` stores round(127 x): a cosine moves by ~1e-2 at most here (both sides rounded), so
+    the exact path's scores are compared to 2e-2 and its top-8 must be the reference's up to such ties."""
+    out = tmp_path / "index"
+    build(capsys, corpus, out, bert_dir, "--layers", "2", "--dtype", "i8")
+    assert Index(out).manifest.dtype == "i8"
+    rows = reference_vectors(bert_dir, CORPUS, 2)
+    query, _token = query_vector(bert_dir, QUERY, 2, 2)
+    status, text, err = run_cli(capsys, "neighbours", out, QUERY, "--at", 2, "-k", 8, "--json", "-b", "torch")
+    assert status == 0, err
+    hits = json.loads(text)["hits"]
+    expected = brute_force(rows, query, 8)
+    scores = {(r[0], r[1]): s for s, r in expected}
+    kth = expected[7][0]
+    assert len(hits) == 8
+    for hit in hits:
+        key = (hit["line"], hit["position"])
+        assert abs(scores[key] - hit["score"]) <= 2e-2, key
+        assert scores[key] >= kth - 2e-2, key
+
+
+FLAT = """
+import sys
+import numpy as np
+from mlm_tui.engine.types import Encoding, Token
+from mlm_tui.index.build import build_index
+
+LINES, WIDTH, LAYERS, VOCAB = int(sys.argv[2]), 256, 4, 500
+table = np.random.default_rng(0).standard_normal((LAYERS + 1, VOCAB + 2, WIDTH)).astype(np.float32)
+
+class Info:
+    name = path = "fake-wide"
+    vocab_digest = "fake"
+    max_length = 512
+
+class Text:
+    pad_id = VOCAB
+
+class Forward:
+    def hidden_states(self, ids):
+        return table[:, ids, :]
+
+class Fake:
+    info, text, forward = Info(), Text(), Forward()
+    def encode(self, text):
+        words = text.split()
+        cells, at = [Token(0, VOCAB + 1, "[CLS]", "[CLS]", 0, 0, None, True)], 0
+        for i, w in enumerate(words):
+            start = text.index(w, at)
+            at = start + len(w)
+            cells.append(Token(i + 1, int(w) if w.isdigit() else 0, w, w, start, at, i, False))
+        cells.append(Token(len(words) + 1, VOCAB + 1, "[SEP]", "[SEP]", at, at, None, True))
+        return Encoding(text=text, tokens=tuple(cells))
+
+rng = np.random.default_rng(1)
+with open(sys.argv[1] + ".txt", "w") as corpus:
+    for _ in range(LINES):
+        corpus.write(" ".join(str(w) for w in rng.integers(0, VOCAB, 12)) + "\\n")
+manifest = build_index(Fake(), sys.argv[1] + ".txt", sys.argv[1], [1, 2, 3, 4], show_progress=False)
+peak = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print(manifest.vectors * LAYERS * WIDTH * 4, peak)
+"""
+
+
+def test_memory_stays_flat_whatever_the_corpus_size(tmp_path):
+    """The peak memory of a build of 8x more lines grows by far less than one chunk's worth of what the
+    extra lines' vectors would take (they are written chunk by chunk, never held). A fake engine with
+    256-wide states (no torch), under an address-space limit as a guard."""
+    script = tmp_path / "flat.py"
+    script.write_text(FLAT)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(cli.__file__).parents[2]), env.get("PYTHONPATH", "")])
+    runs = []
+    for lines in (1_000, 8_000):
+        done = subprocess.run(
+            [
+                "prlimit",
+                "--as=3000000000",
+                sys.executable,
+                str(script),
+                str(tmp_path / f"i{lines}"),
+                str(lines),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        runs.append([int(x) for x in done.stdout.split()])
+    (small_vectors, small_peak), (big_vectors, big_peak) = runs
+    assert big_vectors - small_vectors > 300 * 2**20  # the extra lines' vectors: ~330 MB as float32
+    assert big_peak - small_peak < 40 * 2**20, (small_peak, big_peak)
+    assert Index(tmp_path / "i8000").manifest.vectors == 8_000 * 12

@@ -182,3 +182,30 @@ def test_neighbours_view(snap_compare, size):
 
     app = make_app(TEXT, loader=instant_loader(engine), index=FakeIndex(engine))
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.fixture(scope="module")
+def senses_index(tmp_path_factory, bundled_engine):
+    """examples/senses.txt indexed by the bundled model at layers 1 and 6 (the senses screen's snapshots)."""
+    from pathlib import Path
+
+    from mlm_tui.index import build_index
+
+    corpus = Path(__file__).resolve().parent.parent / "examples" / "senses.txt"
+    out = tmp_path_factory.mktemp("senses-snap") / "index"
+    build_index(bundled_engine, str(corpus), out, [1, 6], show_progress=False)
+    return out
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_senses_screen(snap_compare, senses_index, size):
+    """The senses screen (issue 23): 'bank' at layer 6 of the bundled model, fills from the fake engine."""
+    from mlm_tui.screens.senses import SensesRequest
+
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.app.workers.wait_for_complete()
+        await settle(pilot)
+
+    app = make_app(TEXT, loader=instant_loader(), senses=SensesRequest(str(senses_index), "bank", 6))
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -32,6 +32,7 @@ from . import (
     probe,
     salience,
     score,
+    senses,
     tui,
 )
 from .common import PROG, UsageError, _model_options, _warn, engine_options
@@ -49,6 +50,7 @@ COMMANDS = (
     "contextuality",
     "index",
     "neighbours",
+    "senses",
 )
 PERSIST_COMMANDS = ("sessions", "config", "serve")
 EXAMPLE = "Paris is the capital of France."
@@ -70,6 +72,7 @@ A keyboard-driven terminal explorer for masked language models (BERT-style fill-
   mlm-tui contextuality CORPUS   how contextual each layer is: self-similarity, intra-sentence, MEV, baseline
   mlm-tui index CORPUS -o DIR    every token's vector at chosen layers, in a searchable index folder
   mlm-tui neighbours DIR TEXT --at I   the nearest contexts in an index to token I of TEXT
+  mlm-tui senses DIR WORD        a word's occurrences in an index: PCA scatter, k-means senses, typical fills
   mlm-tui probe FILE             cloze probes (LAMA, TSV/JSONL): P@1, P@k, MRR per group
   mlm-tui pairs FILE             minimal pairs (BLiMP) by PLL; CrowS-Pairs as its metric.py
   mlm-tui --resume               reopen the last session (text, masks, model, undo history)
@@ -78,7 +81,7 @@ A keyboard-driven terminal explorer for masked language models (BERT-style fill-
   mlm-tui serve [ARGS]           the explorer in a browser (http://127.0.0.1:8000)
 
 Run `mlm-tui COMMAND --help` (predict, score, attention, layers, salience, contextuality, index,
-neighbours, probe, pairs) for their options.
+neighbours, senses, probe, pairs) for their options.
 """
 
 EPILOG = f"""\
@@ -124,6 +127,7 @@ def build_parsers(config: Config | None = None) -> dict[str, argparse.ArgumentPa
     parsers["layers"] = layers.parser(common)
     parsers["index"] = index.parser(common)
     parsers["neighbours"] = neighbours.parser(common)
+    parsers["senses"] = senses.parser(common)
     defaults = (config or Config()).cli_defaults()
     defaults.pop("top_k", None)  # the lens shows 3 per layer unless -k says otherwise
     parsers["layers"].set_defaults(**defaults)
@@ -141,6 +145,7 @@ RUNNERS = {
     "contextuality": contextuality.run_contextuality,
     "index": index.run_index,
     "neighbours": neighbours.run_neighbours,
+    "senses": senses.run_senses,
     "tui": tui.run_tui,
     "sessions": persist.run_sessions,
     "config": persist.run_config,

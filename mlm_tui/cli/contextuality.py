@@ -7,6 +7,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +53,11 @@ def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     command.add_argument(
         "corpus",
-        metavar="CORPUS",
+        metavar="CORPUS|DIR",
         help="a text file (one sentence or paragraph a line), JSON lines with a 'text' field (.jsonl), or "
-        "Parquet/Arrow with a text column; - reads text from standard input",
+        "Parquet/Arrow with a text column; - reads text from standard input; or an index folder (mlm-tui "
+        "index): its stored unit vectors at its layers, no forward pass (intra-sentence similarity and MEV "
+        "then of the unit vectors)",
     )
     command.add_argument("--compare", metavar="B", default=None, help="also a second model B, side by side")
     command.add_argument(
@@ -88,9 +91,7 @@ def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def run_contextuality(args: argparse.Namespace) -> int:
-    from ..corpus_layers.contextuality import contextuality, describe
     from ..corpus_layers.plot import FORMATS, INSTALL, has_matplotlib, has_plotille
-    from ..corpus_layers.reader import Corpus
 
     terminal_plot = False
     if args.plot is not None:
@@ -104,21 +105,10 @@ def run_contextuality(args: argparse.Namespace) -> int:
                 f"matplotlib is not installed ({INSTALL}): the curves are drawn here instead of {args.plot}"
             )
     results = []
-    with Corpus(args.corpus, warn=_warn) as corpus:
-        for name in [args.model, *([args.compare] if args.compare is not None else [])]:
-            engine = _load(args, name)
-            result = contextuality(
-                engine,
-                corpus.lines,
-                min_occurrences=args.min_occurrences,
-                seed=args.seed,
-                max_sentences=args.max_sentences,
-                progress=_bar,
-            )
-            for line in describe(result):
-                print(f"{PROG}: {line}", file=sys.stderr)
-            print(f"{PROG}: {_describe(engine)}", file=sys.stderr)
-            results.append(result)
+    if args.corpus != "-" and Path(args.corpus).is_dir():
+        results.append(_from_index(args))
+    else:
+        results += _from_corpus(args)
     if args.plot is not None and not terminal_plot:
         from ..corpus_layers.plot import write_plot
 
@@ -142,6 +132,50 @@ def run_contextuality(args: argparse.Namespace) -> int:
 
         print(draw(results), file=sys.stderr)
     return 0
+
+
+def _run(engine: Any, lines: Callable[[], Any], args: argparse.Namespace) -> Any:
+    from ..corpus_layers.contextuality import contextuality, describe
+
+    result = contextuality(
+        engine,
+        lines,
+        min_occurrences=args.min_occurrences,
+        seed=args.seed,
+        max_sentences=args.max_sentences,
+        progress=_bar,
+    )
+    for line in describe(result):
+        print(f"{PROG}: {line}", file=sys.stderr)
+    return result
+
+
+def _from_corpus(args: argparse.Namespace) -> list[Any]:
+    from ..corpus_layers.reader import Corpus
+
+    results = []
+    with Corpus(args.corpus, warn=_warn) as corpus:
+        for name in [args.model, *([args.compare] if args.compare is not None else [])]:
+            engine = _load(args, name)
+            results.append(_run(engine, corpus.lines, args))
+            print(f"{PROG}: {_describe(engine)}", file=sys.stderr)
+    return results
+
+
+def _from_index(args: argparse.Namespace) -> Any:
+    """An index folder: its stored vectors at its layers, tokenized by its model (no forward pass)."""
+    from ..corpus_layers.from_index import CAVEAT, StoredLayers, relabel
+    from .neighbours import index_engine, open_index
+
+    if args.compare is not None:
+        raise UsageError(
+            f"--compare reads the corpus with each model: give the corpus file, not the index {args.corpus}"
+        )
+    index, _layer = open_index(args.corpus)
+    stored = StoredLayers(index_engine(args, index), index)
+    result = relabel(_run(stored, stored.lines, args), index.manifest.layers)
+    _warn(CAVEAT.format(dtype="float16" if index.manifest.dtype == "f16" else "int8"))
+    return result
 
 
 def _rows(result) -> list[tuple[str, ...]]:
@@ -178,28 +212,13 @@ def _markdown(results) -> str:
     return "\n".join(lines) + "\n"
 
 
-@contextlib.contextmanager
-def _bar(total: int | None) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar on stderr in tokens (tokens/s, time left), or nothing when stderr is not a terminal."""
-    if not sys.stderr.isatty():
-        yield lambda _n: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+def _bar(total: int | None) -> AbstractContextManager[Callable[[int], None]]:
+    """The progress bar of the second pass, in tokens (tokens/s, time left)."""
+    from ..corpus import progress
 
-    columns = (
-        TextColumn("reading the layers"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("tokens · {task.fields[rate]}"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("layers", total=total, rate="")
+    @contextlib.contextmanager
+    def tokens() -> Iterator[Callable[[int], None]]:
+        with progress(total, "reading the layers", unit="tokens", rate=True) as advance:
+            yield lambda n: advance(n, n)
 
-        def advance(tokens: int) -> None:
-            bar.advance(task, tokens)
-            speed = bar.tasks[0].speed
-            bar.update(task, rate=f"{speed:,.0f} tokens/s" if speed else "")
-
-        yield advance
+    return tokens()

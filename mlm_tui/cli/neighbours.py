@@ -42,26 +42,19 @@ def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return neighbours
 
 
-def _open(folder: str):
+def open_index(folder: str, layer: int | None = None) -> tuple[Any, int]:
+    """The index at ``folder`` (one line when it cannot be used; a warning when it is not finished) and
+    ``layer`` (default its last; one line naming its layers when it has not that one)."""
     from ..index import Index, IndexError_
 
     try:
-        return Index(folder)
+        index = Index(folder)
     except IndexError_ as exc:
         raise InputError(str(exc)) from None
-
-
-def run_neighbours(args: argparse.Namespace) -> int:
-    from ..index import IndexError_
-
-    text = _read_text(args.text) or ""
-    if not text.strip():
-        raise UsageError("the text is empty")
-    index = _open(args.index)
     manifest = index.manifest
-    layer = manifest.layers[-1] if args.layer is None else args.layer
+    chosen = manifest.layers[-1] if layer is None else layer
     try:
-        index.check_layer(layer)
+        index.check_layer(chosen)
     except IndexError_ as exc:
         raise UsageError(str(exc)) from None
     if not manifest.complete:
@@ -69,6 +62,13 @@ def run_neighbours(args: argparse.Namespace) -> int:
             f"the index is not finished: it holds lines 1 to {manifest.lines_read:,}; "
             "run the same mlm-tui index command again to continue it"
         )
+    return index, chosen
+
+
+def index_engine(args: argparse.Namespace, index: Any) -> Any:
+    """The model of ``index``: its own (``manifest.model_path``, else its name), or ``--model`` when given,
+    which must have the index's vocabulary."""
+    manifest = index.manifest
     if args.model is None:
         args.model = manifest.model_path if os.path.isdir(manifest.model_path) else manifest.model
         engine = engine_options(args).load()
@@ -76,9 +76,20 @@ def run_neighbours(args: argparse.Namespace) -> int:
         engine = _load(args)
     if engine.info.vocab_digest != manifest.vocab_digest:
         raise InputError(
-            f"{args.index} was built with {manifest.model}; {engine.info.name} has another vocabulary "
+            f"{index.folder} was built with {manifest.model}; {engine.info.name} has another vocabulary "
             f"(digest {engine.info.vocab_digest[:12]}, the index's {manifest.vocab_digest[:12]})"
         )
+    return engine
+
+
+def run_neighbours(args: argparse.Namespace) -> int:
+
+    text = _read_text(args.text) or ""
+    if not text.strip():
+        raise UsageError("the text is empty")
+    index, layer = open_index(args.index, args.layer)
+    manifest = index.manifest
+    engine = index_engine(args, index)
     encoding = engine.encode(text)
     count = len(encoding.tokens)
     if not 0 <= args.at < count:

@@ -60,14 +60,21 @@ def _line(number: int, value: object) -> Line:
 class Corpus:
     """A corpus file, read again from its start by each :meth:`lines`."""
 
-    def __init__(self, path: str | Path, *, warn: Warn | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        warn: Warn | None = None,
+        text_column: str | None = None,
+        replay: bool = True,
+    ) -> None:
+        """``text_column``: the JSON field or table column; ``None``: ``text``, or a table's only string
+        column. ``replay=False``: a stream (stdin) is read once only (nothing is copied)."""
         self.path = str(path)
+        self.field = text_column or TEXT_COLUMN
         self.name = "stdin" if self.path == "-" else self.path
         if self.path != "-" and Path(self.path).is_dir():
-            raise InputError(
-                f"{self.name} is a folder: reading an index folder comes with `mlm-tui index` (not yet); "
-                "give a text, JSONL or Parquet/Arrow file"
-            )
+            raise InputError(f"{self.name} is a folder; give a text, JSONL or Parquet/Arrow file")
         suffix = Path(self.path).suffix.lower()
         self.kind = (
             "parquet"
@@ -80,9 +87,9 @@ class Corpus:
         )
         self._text = None
         if self.kind in ("parquet", "arrow"):
-            self._column = _text_column(self._arrow_schema())
+            self._column = _text_column(self._arrow_schema(), text_column)
         else:
-            self._text = open_text(self.path, replay=True, warn=warn)
+            self._text = open_text(self.path, replay=replay, warn=warn)
 
     def lines(self) -> Iterator[Line]:
         """Every item from the first, numbered from 1."""
@@ -105,7 +112,17 @@ class Corpus:
             record = json.loads(raw)
         except json.JSONDecodeError:
             return Line(number, None, NOT_TEXT)
-        return _line(number, record.get(TEXT_COLUMN) if isinstance(record, dict) else None)
+        return _line(number, record.get(self.field) if isinstance(record, dict) else None)
+
+    def count(self) -> int | None:
+        """How many items there are, cheaply (for a progress bar); ``None`` for a stream."""
+        if self._text is not None:
+            return self._text.count()
+        if self.kind == "parquet":
+            import pyarrow.parquet as pq
+
+            return int(pq.ParquetFile(self.path).metadata.num_rows)
+        return sum(batch.num_rows for batch in self._batches())
 
     def close(self) -> None:
         if self._text is not None:
@@ -189,10 +206,17 @@ def _pyarrow() -> Any:
     return pyarrow
 
 
-def _text_column(schema: Any) -> str:
-    """``text`` when the file has it, else its only string column; else one line naming the columns."""
+def _text_column(schema: Any, wanted: str | None = None) -> str:
+    """``wanted`` when given (else one line naming the columns); ``text`` when the file has it, else its only
+    string column; else one line naming the columns."""
     import pyarrow as pa
 
+    if wanted is not None:
+        if wanted in schema.names:
+            return wanted
+        raise InputError(
+            f"no column {wanted!r} (it has {', '.join(schema.names) or 'no columns'}); choose one with --text-column"
+        )
     strings = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
     if TEXT_COLUMN in schema.names:
         return TEXT_COLUMN
