@@ -177,8 +177,10 @@ class MlmApp(InOrderKeysApp[None]):
         export_dir: Path | None = None,
         results: ProbeSet | None = None,
         results_loaders: Sequence[tuple[Loader, str]] = (),
+        index: Any = None,
     ) -> None:
         super().__init__()
+        self._index = index
         self._results = results
         self._results_loaders = list(results_loaders)
         """Models that run the probe set beside the explorer's (a third model and on), not shown in panes."""
@@ -207,6 +209,7 @@ class MlmApp(InOrderKeysApp[None]):
             resume=self._resume,
             journal=self._journal,
             export_dir=self._export_dir,
+            index=self._index,
         )
 
     def on_mount(self) -> None:
@@ -546,6 +549,7 @@ def make_app(
     export_dir: Path | None = None,
     results: ProbeSet | None = None,
     results_models: Sequence[EngineOptions] = (),
+    index: Any = None,
     senses: Any = None,
 ) -> MlmApp:
     """Build the app; the CLI, the tests and the screenshot script all come through here.
@@ -561,6 +565,7 @@ def make_app(
     ``export_dir`` where ``x`` writes (default: the user data dir); ``results`` a probe set
     whose results screen opens at once, run by the same model(s) as the explorer (loaded once),
     and by ``results_models`` after them (a third model and on: the results screen shows N models);
+    ``index`` an opened corpus index (:class:`mlm_tui.index.Index`) for the nearest-contexts view (``n``);
     ``senses`` a :class:`~mlm_tui.screens.senses.SensesRequest` whose screen opens at start, over the
     explorer, with the explorer's model (loaded once).
     """
@@ -593,6 +598,7 @@ def make_app(
         export_dir=export_dir,
         results=results,
         results_loaders=[(shared_loader(factory(more)), more.label) for more in results_models],
+        index=index,
     )
     if senses is not None:
         from .screens.senses import SensesScreen

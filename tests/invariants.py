@@ -224,12 +224,54 @@ def _salience(screen, pane, fresh) -> list[str]:
     return []
 
 
-LAYER_VIEWS = {"lens": _lens, "grid": _grid, "similarity": _similarity, "salience": _salience}
+def _neighbours(screen, pane, fresh) -> list[str]:
+    """The nearest contexts are the index's hits for the selected token's vector (of the text as masked)
+    at the layer the title names, with the filter and k it names, best first."""
+    from mlm_tui.widgets.views.neighbours import FILTER_NAMES, query_word
+
+    if screen.view != "neighbours":
+        return [f"{pane.id}: nearest contexts shown outside their view"]
+    view = pane.views["neighbours"]
+    selected, layer, same = pane.tokens.selected, view.layer, view.filter
+    heading = pane.panel.heading
+    if (
+        f"(token {selected})" not in heading
+        or f"layer {layer} " not in heading
+        or FILTER_NAMES[same] not in heading
+        or f"k {pane.top_k} " not in heading
+    ):
+        return [
+            f"{pane.id}: the title {heading!r} does not say token {selected}, layer {layer}, k {pane.top_k}"
+        ]
+    states = pane.engine.hidden_states(fresh, sorted(pane.tokens.masked))
+    hits = pane.index.search(
+        layer, states.states[layer, selected], pane.top_k, word=query_word(fresh, selected), same_word=same
+    )
+    want = [(str(h["line"]), f"{h['score']:.3f}", str(h["text"])) for h in hits]
+    table = pane.table
+    got = [
+        (str(table.get_row_at(r)[3]), str(table.get_row_at(r)[1]), str(table.get_row_at(r)[4]))
+        for r in range(table.row_count)
+    ]
+    if [g[:2] for g in got] != [w[:2] for w in want] or any(
+        g[2].strip("…") not in w[2] for g, w in zip(got, want, strict=False)
+    ):
+        return [f"{pane.id}: nearest-context rows {got} are not the index's hits {want}"]
+    return []
+
+
+LAYER_VIEWS = {
+    "lens": _lens,
+    "grid": _grid,
+    "similarity": _similarity,
+    "salience": _salience,
+    "neighbours": _neighbours,
+}
 
 
 # ---------------------------------------------------------------- what one step did (6-9)
 
-ROW_VIEWS = ("predictions", "unmasked", "fills", "attention", "lens", "similarity", "salience")
+ROW_VIEWS = ("predictions", "unmasked", "fills", "attention", "lens", "similarity", "salience", "neighbours")
 """Views that open on their first row (the replay follows its step; the scores the selected token)."""
 
 
@@ -237,10 +279,12 @@ def _subject(pane) -> tuple:
     shown = pane.shown
     masks = (
         pane.tokens.all_masks
-        if shown.kind in ("fills", "attention", "lens", "similarity", "salience")
+        if shown.kind in ("fills", "attention", "lens", "similarity", "salience", "neighbours")
         else ()
     )
-    selected = pane.tokens.selected if shown.kind in ("attention", "lens", "similarity") else None
+    selected = (
+        pane.tokens.selected if shown.kind in ("attention", "lens", "similarity", "neighbours") else None
+    )
     return (shown.kind, shown.mask, pane.encoding.text if pane.encoding else None, masks, selected)
 
 
@@ -273,8 +317,22 @@ def observe(app) -> dict:
         "editing": screen.editing and app.screen is screen,
         "subjects": {p.id: _subject(p) for p in screen.panes if p.encoding is not None},
         "enter": _highlighted_words(app),
+        "context": _highlighted_context(app),
         "selected": _selected_text(app),
     }
+
+
+def _highlighted_context(app) -> dict | None:
+    """The nearest context ``enter`` opens now (its hit), when the active pane lists them."""
+    screen = app.explorer
+    if app.screen is not screen or screen.editing:
+        return None
+    pane = screen.active
+    if app.focused not in (pane.tokens, pane.table) or not pane.can_substitute:
+        return None
+    if pane.shown.kind != "neighbours":
+        return None
+    return pane.views["neighbours"].hits[pane.table.cursor_row]
 
 
 def _selected_text(app) -> str | None:
@@ -333,10 +391,24 @@ def step_violations(app, before: dict, item: object) -> list[str]:
             missing = [w for w in words if w.removeprefix("##").lower() not in window]
             if missing:
                 found.append(f"enter put {window!r} in the text, not the highlighted {kind} row {words}")
+    context = before.get("context")
+    if item == "enter" and context is not None and new is not None:
+        # enter on a nearest context opens its sentence, the matched token selected (the other keys of
+        # the step may have moved on from there: only a single enter is checked)
+        pane = screen.active
+        selected = pane.encoding.tokens[pane.tokens.selected] if pane.encoding is not None else None
+        if new.text != context["text"] or new.masked_spans:
+            found.append(f"enter on the nearest context {context['text']!r} opened {new.text!r}")
+        elif selected is None or selected.start != context["start"]:
+            found.append(
+                f"enter on a nearest context selected {selected}, not the match at {context['start']}"
+            )
     if single:
         for pane in screen.panes:
             if pane.encoding is None or pane.shown.kind not in ROW_VIEWS:
                 continue
+            if item == "escape" and pane.shown.kind == "neighbours":
+                continue  # escape back from a context comes back to the row it was opened from
             if before["subjects"].get(pane.id) != _subject(pane) and pane.table.cursor_row != 0:
                 found.append(f"{pane.id}: the {pane.shown.kind} view opened on row {pane.table.cursor_row}")
     if before["editing"] and old is not None and new is not None and old.text != new.text:

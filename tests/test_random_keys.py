@@ -12,6 +12,7 @@ import threading
 import time
 
 import pytest
+from fake_index import FakeIndex
 from fakes import FakeEngine, failing_loader, instant_loader, send_raw, settle
 from invariants import observe, step_violations, violations
 from textual.worker import WorkerCancelled, WorkerState
@@ -73,6 +74,7 @@ APP_KEYS = [
     "d",
     "z",
     "i",
+    "n",
 ]
 TYPED = list("abcdefghijklmnoprstuvwxyz .,") + ["[", "M", "A", "S", "K", "]"]  # no q: it quits
 # state-changing actions whose key must do something when enabled and nothing when greyed
@@ -95,6 +97,7 @@ WEIGHTS = {
     "L": 2,
     "v": 2,
     "d": 2,
+    "n": 2,
 }
 
 
@@ -110,6 +113,7 @@ PALETTE = [
     "Mask the whole word",
     "Clear all masks",
     "Edit the sentence",
+    "Nearest contexts",
     "Undo",
     "Fewer predictions",
 ]
@@ -312,14 +316,17 @@ async def check_seed(make, seed: int, count: int, **stream) -> None:
 
 
 def fake_app():
-    return make_app(TEXT, loader=instant_loader(FakeEngine()))
+    engine = FakeEngine()  # with an index: n lists the nearest contexts, enter opens one, escape returns
+    return make_app(TEXT, loader=instant_loader(engine), index=FakeIndex(engine))
 
 
 def compare_app():
+    engine = FakeEngine()
     return make_app(
         TEXT,
         compare=EngineOptions(model="other"),
-        loader=instant_loader(FakeEngine()),
+        loader=instant_loader(engine),
+        index=FakeIndex(engine),
         compare_loader=instant_loader(FakeEngine(name="other", split=4, salt="o", mask_token="<mask>")),
     )
 
@@ -353,7 +360,12 @@ def fake_factory():
 @pytest.mark.parametrize("seed", [7, 8])
 async def test_random_keys_through_the_palette_prompts_bursts_and_resizes(seed, random_keys):
     def app():
-        return make_app(TEXT, options=EngineOptions(model="fake-bert"), loader_factory=fake_factory())
+        return make_app(
+            TEXT,
+            options=EngineOptions(model="fake-bert"),
+            loader_factory=fake_factory(),
+            index=FakeIndex(FakeEngine()),
+        )
 
     typed = ("other", "same", "nosuchmodel", "capital, city", "home")
     await check_seed(app, seed, random_keys or 150, typed=typed, extra=True)

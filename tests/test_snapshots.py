@@ -166,6 +166,24 @@ def test_layer_views(snap_compare, view, size):
     assert snap_compare(make_app(TEXT, loader=instant_loader()), terminal_size=size, run_before=run_before)
 
 
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_neighbours_view(snap_compare, size):
+    """The nearest contexts of "keys" in a small index of the fake's (issue 23): the sentences, the match
+    highlighted, the word, the cosine; the title says the layer, filter, k and exact search."""
+    from fake_index import FakeIndex
+    from fakes import FakeEngine
+
+    engine = FakeEngine()
+
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("home", "right", "n")
+        await settle(pilot)
+
+    app = make_app(TEXT, loader=instant_loader(engine), index=FakeIndex(engine))
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
 @pytest.fixture(scope="module")
 def senses_index(tmp_path_factory, bundled_engine):
     """examples/senses.txt indexed by the bundled model at layers 1 and 6 (the senses screen's snapshots)."""

@@ -37,6 +37,13 @@ def parser(common: argparse.ArgumentParser, description: str, epilog: str) -> ar
     tui.add_argument(
         "--compare", default=None, metavar="B", help="open model B beside --model, on the same sentence"
     )
+    tui.add_argument(
+        "--index",
+        default=None,
+        metavar="DIR",
+        help="an index folder (mlm-tui index) for the nearest-contexts view: n on a token lists its "
+        "nearest contexts in the corpus",
+    )
     tui.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
 
     return tui
@@ -64,6 +71,7 @@ def run_tui(args: argparse.Namespace) -> int:
         args.text = _read_text("-")
         _keys_from_the_terminal()
 
+    index = _open_index(args.index) if getattr(args, "index", None) else None
     options = engine_options(args)
     compare = engine_options(args, args.compare) if args.compare else None
     text = args.resumed.current.text if args.resumed else _read_text(args.text)
@@ -78,8 +86,20 @@ def run_tui(args: argparse.Namespace) -> int:
         resume=args.resumed,
         journal=journal,
         export_dir=args.export_dir,
+        index=index,
     )
     return _run_app(app, journal)
+
+
+def _open_index(folder: str):
+    """The index of ``--index``, opened before the app starts: a bad folder is one line, exit 2."""
+    from ..index import Index, IndexError_
+    from ..inputs import InputError
+
+    try:
+        return Index(folder)
+    except IndexError_ as exc:
+        raise InputError(str(exc)) from None
 
 
 def _run_app(app, journal: Journal) -> int:

@@ -10,10 +10,12 @@ models differ at the selected mask.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
@@ -68,6 +70,18 @@ MISSPELT_MASK = re.compile(re.escape(MASK_ALIAS), re.IGNORECASE)
 text but matches its special tokens as written), so the user gets a hint instead."""
 
 
+@dataclasses.dataclass(frozen=True)
+class Return:
+    """What ``escape`` restores after ``enter`` opened a nearest context: the sentence and its masks,
+    the selected token (a character of the session's text), the view's layer, filter and row."""
+
+    snapshot: Snapshot
+    select_at: int
+    layer: int | None
+    filter: bool | None
+    row: int
+
+
 def first_mask(snapshot: Snapshot) -> int | None:
     """Where the first mask of ``snapshot`` starts (typed ``[MASK]`` or a masked span), if it has one."""
     starts = [span[0] for span in snapshot.masked_spans]
@@ -120,6 +134,7 @@ VIEW_IDS = (
     "grid",
     "similarity",
     "salience",
+    "neighbours",
     "variant",
     "ids",
     "watch",
@@ -138,7 +153,8 @@ class ExplorerScreen(Screen[None]):
             "cancel_edit",
             "Cancel",
             show=False,
-            tooltip="Cancel editing the sentence; close the joint fills, replay or attention view",
+            tooltip="Cancel editing the sentence; close the joint fills, replay or attention view; "
+            "back from a nearest context opened with enter",
         ),
         Binding(
             "enter",
@@ -212,7 +228,7 @@ class ExplorerScreen(Screen[None]):
             key_display=">",
             show=False,
             id="layer-next",
-            tooltip="Attention: the next layer",
+            tooltip="Attention, similarity, neighbours: the next layer",
         ),
         Binding(
             "less_than_sign",
@@ -221,7 +237,7 @@ class ExplorerScreen(Screen[None]):
             key_display="<",
             show=False,
             id="layer-back",
-            tooltip="Attention: the previous layer",
+            tooltip="Attention, similarity, neighbours: the previous layer",
         ),
         Binding(
             "full_stop",
@@ -283,12 +299,21 @@ class ExplorerScreen(Screen[None]):
             tooltip="Which tokens make the model predict the highlighted token at the mask (gradients)",
         ),
         Binding(
+            "n",
+            "view('neighbours')",
+            "Neighbours",
+            show=False,
+            id="neighbours",
+            tooltip="The selected token's nearest contexts in the open index (enter opens one, escape returns)",
+        ),
+        Binding(
             "z",
             "variant",
             "Variant",
             show=False,
             id="variant",
-            tooltip="Similarity: raw or standardised dimensions; salience: the method and baseline",
+            tooltip="Similarity: raw or standardised dimensions; salience: the method and baseline; "
+            "neighbours: all, same word, other words",
         ),
         Binding("i", "ids", "Ids", show=False, id="ids", tooltip="Show each token's id under it"),
         Binding(
@@ -322,8 +347,13 @@ class ExplorerScreen(Screen[None]):
         resume: SessionState | None = None,
         journal: Journal | None = None,
         export_dir: Path | None = None,
+        index: Any = None,
     ) -> None:
         super().__init__()
+        self.index = index
+        """The corpus index the nearest-contexts view (``n``) searches, or ``None``."""
+        self._returns: list[Return] = []
+        """Where ``escape`` goes back to from a nearest context opened with ``enter`` (the latest last)."""
         self._resume = resume
         self._journal = journal
         self._export_dir = export_dir
@@ -383,6 +413,7 @@ class ExplorerScreen(Screen[None]):
         pane.view = self.view
         pane.show_ids = self.show_ids
         pane.watched = self.watched
+        pane.index = self.index
         return pane
 
     def on_mount(self) -> None:
@@ -797,6 +828,8 @@ class ExplorerScreen(Screen[None]):
             self._sync_status()
         elif self.active.fills.on:
             self.action_fills()
+        elif self.view == "neighbours" and self._returns:
+            self.back_from_context()
         elif self.view is not None:
             self.view = None
             self.refresh_bindings()
@@ -942,8 +975,90 @@ class ExplorerScreen(Screen[None]):
         return self.view == "attention"
 
     def watch_view(self, view: str | None) -> None:
+        if view != "neighbours":
+            self._returns.clear()  # escape closes the next view, it does not go back through old sentences
         for pane in self.panes:
             pane.view = view
+
+    # ------------------------------------------------------------------ nearest contexts (an index)
+
+    def open_index(self, folder: str) -> bool:
+        """Open the index at ``folder`` for the nearest-contexts view; one line, and nothing lost, when it
+        cannot be opened (the index open before stays)."""
+        from ..index import Index, IndexError_
+
+        try:
+            index = Index(os.path.expanduser(folder.strip()))
+        except IndexError_ as exc:
+            self.notify(str(exc), title="Not an index", severity="error", timeout=10, markup=False)
+            return False
+        self.set_index(index)
+        manifest = index.manifest
+        layers = ", ".join(map(str, manifest.layers))
+        unfinished = "" if manifest.complete else " (not finished: mlm-tui index continues it)"
+        self.notify(
+            f"{index.folder}: {manifest.vectors:,} tokens of {manifest.model}, layers {layers}{unfinished}; "
+            "n lists the selected token's nearest contexts",
+            title="Index open",
+            timeout=8,
+            markup=False,
+        )
+        return True
+
+    def set_index(self, index: Any) -> None:
+        self.index = index
+        self._returns.clear()
+        for pane in self.panes:
+            pane.index = index
+            if pane.ready and pane.encoding is not None:
+                pane.redraw()
+        self.refresh_bindings()
+
+    def action_open_index(self) -> None:
+        from .index_prompt import IndexPrompt
+
+        def chosen(folder: str | None) -> None:
+            if folder:
+                self.open_index(folder)
+
+        folder = str(getattr(self.index, "folder", "") or "")
+        self.app.push_screen(IndexPrompt(folder), chosen)
+
+    @on(ModelPane.ContextChosen)
+    def _context_chosen(self, event: ModelPane.ContextChosen) -> None:
+        """``enter`` on a nearest context: its sentence replaces the text (as typing it would, one undo
+        step), the matched token selected; ``escape`` comes back (:meth:`back_from_context`)."""
+        pane, context = event.pane, event.context
+        if self.snapshot is None or pane.encoding is None:
+            return
+        view = pane.views["neighbours"]
+        back = Return(
+            self.snapshot,
+            pane.session_span(pane.tokens.selected)[0],
+            getattr(view, "layer", None),
+            getattr(view, "filter", None),
+            pane.table.cursor_row,
+        )
+        if self.commit(Snapshot(context.text), kind="edit", select_at=context.start):
+            self._returns.append(back)
+            for each in self.panes:
+                each.tokens.mark(context.text, ())
+            self.source = None
+            pane.tokens.focus()
+
+    def back_from_context(self) -> None:
+        """``escape`` after ``enter`` opened a nearest context: the sentence, masks, selected token,
+        layer, filter and row from before."""
+        back = self._returns.pop()
+        view = self.active.views["neighbours"]
+        old = (view.layer, view.filter, view.restore_row)  # type: ignore[attr-defined]
+        view.layer, view.filter, view.restore_row = back.layer, back.filter, back.row  # type: ignore[attr-defined]
+        if not self.commit(back.snapshot, kind="edit", select_at=back.select_at):
+            view.layer, view.filter, view.restore_row = old  # type: ignore[attr-defined]
+            self._returns.append(back)
+            return
+        self.active.redraw()
+        self.active.tokens.focus()
 
     def action_layer(self, step: int) -> None:
         self.active.act("layer", step)
@@ -1166,6 +1281,11 @@ class ExplorerScreen(Screen[None]):
                 "Which tokens make the model predict the highlighted token at the mask",
                 partial(self.action_view, "salience"),
             )
+            yield (
+                "Nearest contexts (n)",
+                "The selected token's nearest contexts in the open index",
+                partial(self.action_view, "neighbours"),
+            )
             yield ("Token ids (i)", "Show each token's id under it", self.action_ids)
             yield ("Watch words", "Words whose probability and rank show at every mask", self.action_watch)
             yield ("Edit the sentence", "Change the text", self.action_edit)
@@ -1178,6 +1298,11 @@ class ExplorerScreen(Screen[None]):
                 "Write the sentence, masks and predictions as Markdown and JSON",
                 self.action_export,
             )
+        yield (
+            "Open an index…",
+            "A corpus index (mlm-tui index) for the nearest-contexts view (n)",
+            self.action_open_index,
+        )
         yield (
             "Change the main model",
             "Open another model in the first pane; the text, masks and undo history stay",

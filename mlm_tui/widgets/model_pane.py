@@ -51,9 +51,11 @@ from .prediction_table import PredictionTable
 from .token_view import TokenView
 from .views import (
     AttentionView,
+    Context,
     FillsView,
     GridView,
     LensView,
+    NeighboursView,
     PredictionsView,
     SalienceView,
     Shown,
@@ -177,6 +179,12 @@ class ModelPane(Vertical):
             )
 
     @dataclass
+    class ContextChosen(PaneMessage):
+        """``enter`` on a nearest context: the screen opens its sentence on the matched token."""
+
+        context: Context
+
+    @dataclass
     class SubstituteRequested(PaneMessage):
         """The user chose a prediction: ``snapshot`` is the new session state, ``select_at`` where to look."""
 
@@ -219,10 +227,20 @@ class ModelPane(Vertical):
         self.salience = SalienceView(self)
         self.views: dict[str, View] = {
             view.name: view
-            for view in (self.attention, self.lens, GridView(self), SimilarityView(self), self.salience)
+            for view in (
+                self.attention,
+                self.lens,
+                GridView(self),
+                SimilarityView(self),
+                self.salience,
+                NeighboursView(self),
+            )
         }
-        """The views the screen opens on every pane (``a``, ``L``, ``#``, ``v``, ``d``), by name:
+        """The views the screen opens on every pane (``a``, ``L``, ``#``, ``v``, ``d``, ``n``), by name:
         :attr:`view` picks one."""
+        self.index: Any = None
+        """The corpus index the nearest-contexts view searches (:class:`mlm_tui.index.Index`), set by
+        the screen; ``None`` while none is open."""
         # what the views asked for: each answer kept with the key it answers, and the latest request
         self._answers: dict[str, tuple[object, object]] = {}
         self._asked: dict[str, tuple[object, int]] = {}
@@ -734,7 +752,7 @@ class ModelPane(Vertical):
     def owns(self, action: str) -> bool:
         """True when the view on show answers the screen's ``action`` (its result is here)."""
         view = self.current()
-        return action in view.keys and self.shown.kind == view.name
+        return action in view.keys and view.answers(action)
 
     def act(self, action: str, step: int = 0) -> None:
         """A key of the view on show (:meth:`owns`)."""

@@ -4,6 +4,7 @@ from .attention import AttentionView
 from .base import Shown, View
 from .fills import FillsView
 from .lens import GridView, LensView
+from .neighbours import Context, NeighboursView
 from .predictions import PredictionsView
 from .salience import SalienceView
 from .similarity import SimilarityView
@@ -12,9 +13,11 @@ from .unmasked import UnmaskedView
 
 __all__ = [
     "AttentionView",
+    "Context",
     "FillsView",
     "GridView",
     "LensView",
+    "NeighboursView",
     "PredictionsView",
     "SalienceView",
     "Shown",

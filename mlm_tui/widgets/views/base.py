@@ -49,6 +49,11 @@ class View:
         """Draw the table (and the cells) for the pane's state; say what is shown."""
         raise NotImplementedError
 
+    def answers(self, action: str) -> bool:
+        """True when :attr:`keys`' ``action`` does something now; by default once the view's table is
+        drawn (its answer is here: the layers it can step are known)."""
+        return self.pane.shown.kind == self.name
+
     def act(self, action: str, step: int = 0) -> None:
         """One of :attr:`keys` was pressed; the pane redraws after."""
 
