@@ -158,6 +158,7 @@ async def layer_views(model: str | None, out: Path) -> None:
 async def corpus_views(model: str | None, out: Path) -> None:
     """A corpus of contexts: the senses of "bank" in WordNet's examples (an index built here first)."""
     from mlm_tui import cli
+    from mlm_tui.index import Index
     from mlm_tui.screens.senses import SensesRequest
 
     examples = Path(__file__).resolve().parent.parent / "examples"
@@ -168,6 +169,13 @@ async def corpus_views(model: str | None, out: Path) -> None:
             raise SystemExit("could not build the index")
         senses = SensesRequest(index=str(index), word="bank", layer=6)
         await shoot(make_app(None, options=EngineOptions(model=model), senses=senses), "senses", out)
+
+        async def neighbours(pilot):
+            await pilot.press(*["right"] * 6, "n")  # on "bank"
+
+        text = "We had a picnic on the bank of the river."
+        app = make_app(text, options=EngineOptions(model=model), index=Index(index))
+        await shoot(app, "neighbours", out, neighbours)
 
 
 async def probe_sets(model: str | None, out: Path) -> None:

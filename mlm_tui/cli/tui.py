@@ -93,13 +93,9 @@ def run_tui(args: argparse.Namespace) -> int:
 
 def _open_index(folder: str):
     """The index of ``--index``, opened before the app starts: a bad folder is one line, exit 2."""
-    from ..index import Index, IndexError_
-    from ..inputs import InputError
+    from .neighbours import open_index
 
-    try:
-        return Index(folder)
-    except IndexError_ as exc:
-        raise InputError(str(exc)) from None
+    return open_index(folder)[0]
 
 
 def _run_app(app, journal: Journal) -> int:
