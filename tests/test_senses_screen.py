@@ -92,3 +92,43 @@ async def test_a_word_that_is_not_there_is_one_line(index_dir):
         screen = await ready(pilot)
         assert screen.error == "'zebra' does not occur in the index"
         assert screen.error in title(screen)
+
+
+def assert_agrees(screen: SensesScreen, layers: list[int]) -> None:
+    """What the title, legend and table show is the one result, and it is the layer and k asked for."""
+    result = screen.result
+    assert result.layer == screen._layer and result.layer in layers
+    assert screen._k is None or result.k == screen._k
+    assert title(screen).startswith(f"'bank' at layer {result.layer}: ")
+    assert f"k = {result.k} " in title(screen)
+    assert ("(given" in title(screen)) == (screen._k is not None)
+    assert len(result.clusters) == result.k and 2 <= result.k <= len(result.items) - 1
+    legend = str(screen.query_one("#senses-legend", Static).render())
+    assert legend.count("●") == result.k
+    table = screen.query_one("#senses-table", DataTable)
+    rows = [table.get_row_at(i) for i in range(table.row_count)]
+    assert len(rows) == sum(len(c.typical) for c in result.clusters)
+    assert sorted({int(str(r[0]).split()[-1]) for r in rows}) == list(range(result.k))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+async def test_random_keys_keep_the_screen_in_agreement(index_dir, tmp_path, seed):
+    """Bursts of the screen's keys, sent with no pause between them: once the work is done, every part of
+    the screen shows the same result, for the layer and k the keys asked for."""
+    import random
+
+    rng = random.Random(seed)
+    keys = ["less_than_sign", "greater_than_sign", "k", "K", "a", "down", "up", "x"]
+    app = make_app(
+        "a [MASK] b",
+        loader=instant_loader(),
+        senses=SensesRequest(str(index_dir), "bank", 6),
+        export_dir=tmp_path,
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await ready(pilot)
+        for _ in range(10):
+            await pilot.press(*rng.choices(keys, k=rng.randint(1, 5)))
+            screen = await ready(pilot)
+            assert screen.error is None
+            assert_agrees(screen, [1, 6])
