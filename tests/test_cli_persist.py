@@ -208,6 +208,7 @@ def fake_make_app(monkeypatch, changes=()) -> list[dict]:
         resume=None,
         journal=None,
         export_dir=None,
+        index=None,
     ):
         return FakeApp(calls, list(changes), text=text, options=options, compare=compare, top_k=top_k,
                        config=config, notices=notices, resume=resume, journal=journal)  # fmt: skip
