@@ -595,3 +595,37 @@ def test_an_index_folder_with_compare_or_another_vocabulary_is_one_line(
     assert code == 2 and out == "" and err.count("\n") == 1 and "give the corpus file" in err
     code, out, err = run(capfd, str(folder), "-m", str(roberta_dir), "-b", "torch")
     assert code != 0 and out == "" and err.count("\n") == 1 and "another vocabulary" in err
+
+
+def test_an_index_of_sentences_with_mask_is_read_with_the_models_mask_token(
+    roberta, roberta_dir, tmp_path, capfd
+):
+    """RoBERTa encodes [MASK] as <mask>: the stored sentence is still found for its vectors."""
+    from mlm_tui.corpus_layers.from_index import StoredLayers
+    from mlm_tui.index import Index
+
+    texts = [*SENTENCES[:5], "The [MASK] sat on the mat near the door."]
+    corpus = tmp_path / "masked.txt"
+    corpus.write_text("\n".join(texts) + "\n")
+    folder = tmp_path / "index"
+    assert (
+        cli.main(
+            [
+                "index",
+                str(corpus),
+                "-m",
+                str(roberta_dir),
+                "-b",
+                "torch",
+                "--layers",
+                "1",
+                "--out",
+                str(folder),
+            ]
+        )
+        == 0
+    )
+    capfd.readouterr()
+    stored = StoredLayers(roberta, Index(folder))
+    result = ctx.contextuality(stored, stored.lines, min_occurrences=2)
+    assert result.sentences == len(texts)

@@ -478,3 +478,43 @@ def test_memory_stays_flat_whatever_the_corpus_size(tmp_path):
     assert big_vectors - small_vectors > 300 * 2**20  # the extra lines' vectors: ~330 MB as float32
     assert big_peak - small_peak < 40 * 2**20, (small_peak, big_peak)
     assert Index(tmp_path / "i8000").manifest.vectors == 8_000 * 12
+
+
+def test_a_chunk_of_skipped_lines_only_is_read_as_empty(capsys, tmp_path, bert_dir):
+    """Blank lines after the last chunk boundary make a chunk with no tokens: search, senses,
+    contextuality of the folder and the HNSW build all read past it (they looked for its files)."""
+    corpus = tmp_path / "tail.txt"
+    corpus.write_text("The bank of the river was muddy.\nI put money in the bank today.\n" * 3 + "\n\n\n")
+    out = tmp_path / "index"
+    build(capsys, corpus, out, bert_dir, "--layers", "1,2", "--chunk-tokens", "5", "--exact-limit", "0")
+    index = Index(out)
+    assert index.manifest.complete and index.manifest.chunks[-1].vectors == 0
+    assert index.manifest.skipped == {"empty": 3} and index.approximate_search
+    exact = tmp_path / "exact"
+    build(capsys, corpus, exact, bert_dir, "--layers", "1,2", "--chunk-tokens", "5")
+    for folder in (out, exact):
+        status, text, err = run_cli(
+            capsys, "neighbours", folder, "the bank", "--at", 2, "-k", 3, "--json", "-b", "torch"
+        )
+        assert status == 0, err
+        assert [h["word"] for h in json.loads(text)["hits"]] == ["bank"] * 3
+    status, text, err = run_cli(capsys, "senses", exact, "bank", "--layer", "2", "--json", "-b", "torch")
+    assert status == 0, err
+    assert json.loads(text)["occurrences"] == 6
+    status, text, err = run_cli(
+        capsys, "contextuality", exact, "--json", "--min-occurrences", "2", "-b", "torch"
+    )
+    assert status == 0, err
+    assert [layer["layer"] for layer in json.loads(text)["layers"]] == [1, 2]
+
+
+def test_a_table_whose_only_string_column_is_not_named_text_is_read(capsys, tmp_path, bert_dir):
+    """As `contextuality` reads it: without --text-column, a table's only string column is the text."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = tmp_path / "c.parquet"
+    pq.write_table(pa.table({"sentence": CORPUS, "label": list(range(len(CORPUS)))}), table)
+    out = tmp_path / "index"
+    build(capsys, table, out, bert_dir, "--layers", "2")
+    assert Index(out).manifest.vectors == len(reference_vectors(bert_dir, CORPUS, 2))

@@ -192,6 +192,7 @@ def test_table_and_pictures(capsys, index_dir, tmp_path):
         (["bank", "--layer", "3"], "layer 3 is not in the index: it has layers 1, 6"),
         (["bank", "--k", "30"], "--k 30: with 30 occurrences k must be at most 29"),
         (["bank", "--svg", "x.png"], "--svg x.png: give a file ending in .svg"),
+        (["bank", "--sample", "2"], "--sample 2: at least 4 occurrences are needed to cluster"),
     ],
 )
 def test_bad_input_is_one_line(capsys, index_dir, argv, message):
@@ -207,3 +208,26 @@ def test_a_missing_index_and_another_models_index(capsys, tmp_path, index_dir, b
         capsys, "senses", index_dir, "bank", "--json", "--model", bert_dir, "-b", "torch"
     )
     assert status == 2 and "has another vocabulary" in err
+
+
+def test_occurrences_that_are_all_one_vector_are_one_line_and_json_has_no_nan(capsys, tmp_path, bert_dir):
+    """The same sentence four times: four identical vectors, nothing to cluster (one line, not NaN and an
+    empty cluster); a word in two different contexts (two distinct vectors) clusters with k = 2, and its
+    JSON is strict (no NaN)."""
+    corpus = tmp_path / "same.txt"
+    corpus.write_text("The bank of the river was muddy.\n" * 4 + "I paid the money into the bank.\n" * 2)
+    out = tmp_path / "index"
+    assert (
+        cli.main(
+            ["index", str(corpus), "-m", str(bert_dir), "-b", "torch", "--layers", "2", "--out", str(out)]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    status, text, err = run_cli(capsys, "senses", out, "river", "--json", "-b", "torch")
+    assert status != 0 and text == "" and "all 4 occurrences have the same vector" in err
+    assert len(err.strip().splitlines()) == 1
+    status, text, err = run_cli(capsys, "senses", out, "bank", "--json", "-b", "torch")
+    assert status == 0, err
+    data = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
+    assert data["k"] == 2 and sorted(c["size"] for c in data["clusters"]) == [2, 4]

@@ -132,3 +132,19 @@ async def test_random_keys_keep_the_screen_in_agreement(index_dir, tmp_path, see
             screen = await ready(pilot)
             assert screen.error is None
             assert_agrees(screen, [1, 6])
+
+
+async def test_an_unexpected_error_in_the_work_is_one_line_not_a_screen_computing_forever(
+    index_dir, monkeypatch
+):
+    from mlm_tui.index import senses as core
+
+    def broken(*_args, **_options):
+        raise FileNotFoundError("chunks/00002/tokens.parquet")
+
+    monkeypatch.setattr(core, "senses", broken)
+    app = make_app("a [MASK] b", loader=instant_loader(), senses=SensesRequest(str(index_dir), "bank", 6))
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await ready(pilot)
+        assert screen.error == "FileNotFoundError: chunks/00002/tokens.parquet"
+        assert screen.error in title(screen) and "computing" not in title(screen)

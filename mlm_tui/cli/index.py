@@ -69,7 +69,10 @@ def parser(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--batch-size", type=_top_k, default=16, metavar="N", help="sentences per forward pass (default 16)"
     )
     index.add_argument(
-        "--text-column", default="text", metavar="NAME", help="the text field or column (default: text)"
+        "--text-column",
+        default=None,
+        metavar="NAME",
+        help="the text field or column (default: text, or a table's only string column)",
     )
     index.add_argument(
         "--chunk-tokens",

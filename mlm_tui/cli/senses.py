@@ -74,6 +74,10 @@ def run_senses(args: argparse.Namespace) -> int:
     index, layer = open_index(args.index, args.layer)
     manifest = index.manifest
     limit = args.sample or core.SAMPLE
+    if limit < core.MIN_OCCURRENCES:
+        raise UsageError(
+            f"--sample {limit}: at least {core.MIN_OCCURRENCES} occurrences are needed to cluster"
+        )
     # Count first (no model needed): a word that is not there is one line at once.
     try:
         found = core.find_occurrences(index, args.word, layer, limit=limit, seed=args.seed)

@@ -71,6 +71,13 @@ class StoredLayers:
     def __getattr__(self, name: str) -> Any:  # encode, text, token_str: the engine's
         return getattr(self.engine, name)
 
+    def _as_encoded(self, text: str) -> str:
+        """``text`` as the model's encoding spells it (``[MASK]`` becomes the model's own mask token)."""
+        from ..engine.text import MASK_ALIAS
+
+        mask = self.engine.info.mask_token
+        return text.replace(MASK_ALIAS, mask) if mask != MASK_ALIAS else text
+
     def lines(self) -> Iterator[Line]:
         """The index's sentences, in corpus order (one chunk's table at a time)."""
         import pyarrow.parquet as pq
@@ -98,7 +105,9 @@ class StoredLayers:
         self._positions = np.asarray(tokens["position"], dtype=np.int64)
         for line, text in zip(texts["line"], texts["text"], strict=True):
             rows = np.flatnonzero(lines == line)
-            self._sentences.append(_Sentence(int(line), text, slice(int(rows[0]), int(rows[-1]) + 1)))
+            self._sentences.append(
+                _Sentence(int(line), self._as_encoded(text), slice(int(rows[0]), int(rows[-1]) + 1))
+            )
         self._vectors = np.stack(
             [
                 decode_vectors(np.asarray(self.index.vectors(chunk, layer)))

@@ -121,7 +121,7 @@ class Builder:
         dtype: str = "f16",
         batch_size: int = 16,
         chunk_tokens: int = CHUNK_TOKENS,
-        text_column: str = "text",
+        text_column: str | None = None,
         exact_limit: int = EXACT_LIMIT,
         warn: Warn | None = None,
     ) -> None:
@@ -191,7 +191,7 @@ class Builder:
             hidden_size=width,
             dtype=self.dtype,
             corpus=os.path.abspath(self.corpus) if self.corpus != "-" else "-",
-            text_column=self.text_column,
+            text_column=self.text_column or "",
         )
         save_manifest(self.folder, manifest)
         return manifest

@@ -37,8 +37,12 @@ def corpus_format(path: str | Path, text_column: str = "text") -> str:
     return "text"
 
 
-def read_corpus(path: str | Path, *, text_column: str = "text", warn: Warn | None = None) -> Iterator[Record]:
-    """Every record of the corpus at ``path``, in order; :class:`InputError` (one line) when it cannot be read."""
+def read_corpus(
+    path: str | Path, *, text_column: str | None = None, warn: Warn | None = None
+) -> Iterator[Record]:
+    """Every record of the corpus at ``path``, in order; :class:`InputError` (one line) when it cannot be read.
+
+    ``text_column``: the JSON field or table column; ``None``: ``text``, or a table's only string column."""
     with Corpus(path, warn=warn, text_column=text_column, replay=False) as corpus:
         for line in corpus.lines():
             yield Record(line.number, line.text, line.problem or "")

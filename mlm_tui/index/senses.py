@@ -134,9 +134,9 @@ class Senses:
             "sampled": len(self.items) if self.sampled else None,
             "k": self.k,
             "k_chosen": self.k_chosen,
-            "silhouette": self.silhouette,
-            "silhouettes": {str(k): s for k, s in self.silhouettes.items()},
-            "explained_variance": list(self.explained_variance),
+            "silhouette": _finite(self.silhouette),
+            "silhouettes": {str(k): _finite(s) for k, s in self.silhouettes.items()},
+            "explained_variance": [_finite(v) for v in self.explained_variance],
             "points": [
                 {
                     "line": o.line,
@@ -207,6 +207,8 @@ def find_occurrences(
     vectors: np.ndarray | None = None
     total = 0
     for chunk in index.manifest.chunks:
+        if not chunk.vectors:  # a chunk of skipped lines only: no files
+            continue
         table = pq.read_table(
             index.chunk_dir(chunk) / "tokens.parquet", columns=["line", "position", "start", "end", "word"]
         )
@@ -253,7 +255,7 @@ def _sentences(index: Index, lines: set[int]) -> dict[int, str]:
 
     found: dict[int, str] = {}
     for chunk in index.manifest.chunks:
-        if not lines or chunk.last < min(lines) or chunk.first > max(lines):
+        if not chunk.vectors or not lines or chunk.last < min(lines) or chunk.first > max(lines):
             continue
         table = pq.read_table(index.chunk_dir(chunk) / "sentences.parquet").to_pydict()
         for line, text in zip(table["line"], table["text"], strict=True):
@@ -265,11 +267,16 @@ def _sentences(index: Index, lines: set[int]) -> dict[int, str]:
 # ---------------------------------------------------------------------- analysis
 
 
+def _finite(value: float) -> float | None:
+    """``value``, or ``None`` (JSON null) where it is not a number (a silhouette of one cluster)."""
+    return float(value) if np.isfinite(value) else None
+
+
 def check_count(found: Occurrences) -> None:
-    """One line when ``found`` is empty or too small to cluster."""
+    """One line when ``found`` is empty or too small to cluster (what is kept counts, not what occurs)."""
     if found.total == 0:
         raise SensesError(f"{found.word!r} does not occur in the index")
-    if found.total < MIN_OCCURRENCES:
+    if len(found.items) < MIN_OCCURRENCES:
         times = "once" if found.total == 1 else f"{found.total} times"
         raise SensesError(
             f"{found.word!r} occurs {times} in the index: at least {MIN_OCCURRENCES} occurrences are "
@@ -295,6 +302,12 @@ def cluster(
 
     n = len(vectors)
     distinct = len(np.unique(vectors, axis=0))
+    if distinct < 2:
+        raise SensesError(f"all {n} occurrences have the same vector at this layer: nothing to cluster")
+    if k is not None and k > distinct:
+        raise SensesError(
+            f"k = {k}: the {n} occurrences have only {distinct} different vectors at this layer"
+        )
     tried = [k] if k is not None else [c for c in k_range(n) if c <= distinct] or [2]
     best: tuple[float, int, np.ndarray, np.ndarray] | None = None
     scores: dict[int, float] = {}

@@ -194,7 +194,11 @@ class Index:
         return self.folder / CHUNKS / chunk.name
 
     def vectors(self, chunk: Chunk, layer: int) -> np.ndarray:
-        """The chunk's stored vectors at ``layer``, memory-mapped."""
+        """The chunk's stored vectors at ``layer``, memory-mapped (none for a chunk of skipped lines only)."""
+        if not chunk.vectors:
+            return np.zeros(
+                (0, self.manifest.hidden_size), dtype=np.int8 if self.manifest.dtype == "i8" else np.float16
+            )
         try:
             return np.load(self.chunk_dir(chunk) / layer_file(layer), mmap_mode="r")
         except (OSError, ValueError) as exc:
@@ -257,6 +261,8 @@ class Index:
         offset = 0
         q = np.asarray(query, dtype=np.float32)
         for chunk in self.manifest.chunks:
+            if not chunk.vectors:  # a chunk of skipped lines only: no files
+                continue
             block = self.vectors(chunk, layer)
             rows = np.arange(len(block))
             if keep is not None:

@@ -188,6 +188,10 @@ class SensesScreen(Screen[None]):
             if not worker.is_cancelled:
                 self.post_message(self.Ready(number, error=str(exc)))
             return
+        except Exception as exc:  # never a silent "computing…": the error, in one line
+            if not worker.is_cancelled:
+                self.post_message(self.Ready(number, error=f"{type(exc).__name__}: {exc}".splitlines()[0]))
+            return
         if not worker.is_cancelled:
             self.post_message(self.Ready(number, result=result))
 
