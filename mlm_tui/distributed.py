@@ -370,7 +370,15 @@ def _results(ray: Any, work: Work, cluster: Cluster, spool: Path, spans: Sequenc
         num_cpus=1,
         **resources,
     )
-    yield from in_order((json.loads(row["chunk"]) for row in dataset.iter_rows()), spans)
+    rows = iter(dataset.iter_rows())
+    try:
+        yield from in_order((json.loads(row["chunk"]) for row in rows), spans)
+    finally:
+        # Stop Ray Data's executor now, before the caller shuts Ray down: a consumer that stops early
+        # (Ctrl+C) would otherwise leave it to the garbage collector, after ray.shutdown().
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()
 
 
 def in_order(parts: Iterable[list[list[Any]]], spans: Sequence[_Span]) -> Iterator[Record]:
