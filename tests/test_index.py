@@ -518,3 +518,16 @@ def test_a_table_whose_only_string_column_is_not_named_text_is_read(capsys, tmp_
     out = tmp_path / "index"
     build(capsys, table, out, bert_dir, "--layers", "2")
     assert Index(out).manifest.vectors == len(reference_vectors(bert_dir, CORPUS, 2))
+
+
+def test_a_text_over_the_item_limit_is_refused_before_its_states_are_computed(
+    capsys, tmp_path, corpus, bert_dir
+):
+    """neighbours reads states of the whole text: one over the item limit (windows of the model) is one
+    line, exit 2, instead of an array of every token at every layer (16.8 GB for a 100 MB line)."""
+    out = tmp_path / "index"
+    build(capsys, corpus, out, bert_dir, "--layers", "2")
+    text = "the cat sat on the mat " * 2_000
+    status, text_out, err = run_cli(capsys, "neighbours", out, text, "--at", 2, "-b", "torch")
+    assert status == 2 and text_out == ""
+    assert "over the limit of" in err and len(err.strip().splitlines()) == 1

@@ -90,7 +90,13 @@ def run_neighbours(args: argparse.Namespace) -> int:
     index, layer = open_index(args.index, args.layer)
     manifest = index.manifest
     engine = index_engine(args, index)
-    encoding = engine.encode(text)
+    from ..engine import EngineError
+    from ..engine.batch import encode_item, item_limit
+
+    try:  # counted a stretch at a time first: a huge text is refused before its states are computed
+        encoding = encode_item(engine, text, item_limit(engine.info))
+    except EngineError as exc:
+        raise UsageError(str(exc).replace(" (--max-item-tokens)", "")) from None
     count = len(encoding.tokens)
     if not 0 <= args.at < count:
         raise UsageError(f"--at {args.at}: the text has tokens 0 to {count - 1} (counting special tokens)")
